@@ -1,0 +1,200 @@
+"""On-disk cache shared by the processes of one host, built on ``diskcache``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import weakref
+from contextlib import suppress
+from typing import IO, Any, Callable, Dict, Optional, Tuple, Union
+
+import diskcache
+from diskcache.core import MODE_BINARY, UNKNOWN
+
+from .._validate import check_positive_int
+from .abstract import CacheAbstract, CachedData, CachedFileInfo
+
+__all__ = ["CacheFile"]
+
+_MB = 1 << 20
+# diskcache's "no limit" in practice: it needs a number.
+_UNLIMITED = 1 << 62
+
+
+class _StreamingDisk(diskcache.Disk):
+    """``diskcache.Disk`` that copies file objects in ``chunk_bytes`` pieces.
+
+    diskcache copies them in fixed 4 MiB reads and leaves a partial file behind
+    when the copy fails (e.g. disk full); this copy removes it.
+    """
+
+    def __init__(self, directory: str, chunk_bytes: int = _MB, **kwargs: Any) -> None:
+        super().__init__(directory, **kwargs)
+        self.chunk_bytes = chunk_bytes
+
+    def store(self, value: Any, read: bool, key: Any = UNKNOWN) -> Tuple[int, int, Any, Any]:
+        if not read:
+            return super().store(value, read, key=key)
+        filename, full_path = self.filename(key, value)
+        os.makedirs(os.path.dirname(full_path), exist_ok=True)
+        try:
+            with open(full_path, "xb") as out:
+                shutil.copyfileobj(value, out, self.chunk_bytes)
+                size = out.tell()
+        except BaseException:
+            with suppress(OSError):
+                os.remove(full_path)
+            raise
+        return size, MODE_BINARY, filename, None
+
+
+def _remove_dir(path: str, owner_pid: int) -> None:
+    # Forked children inherit this finalizer; only the creator removes the directory.
+    if os.getpid() == owner_pid:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
+    """Cache on disk, shared by every process on one host.
+
+    Use it when items are registered and served by different processes: Dash
+    background callbacks, several gunicorn workers, or a server restarted on
+    the same directory. Built on ``diskcache`` (SQLite index + one file per
+    in-memory item), so it is process- and thread-safe.
+
+    - **Atomic writes**: content is written to its own file first and the
+      index row is committed afterwards in one SQLite transaction; a process
+      killed mid-register leaves at worst an unindexed file, never an item that
+      serves partial bytes. A failed write (e.g. disk full) raises ``OSError``
+      and removes its partial file.
+    - **Streaming**: content is copied in ``chunk_size`` pieces on the way in,
+      and served from its file (the WSGI server can ``sendfile`` it) on the way
+      out, so large items never sit whole in memory.
+    - **Path items** are stored as a reference, not copied: the file must stay
+      where it is while its address is used.
+    - **Eviction**: with ``size_limit``, the least recently used items are
+      removed once the stored bytes exceed it (path items count as 0 bytes).
+
+    Arguments:
+        cache_dir: where to keep the cache. ``None`` makes a temporary
+            directory, removed when the creating process exits; a given
+            directory is created if needed and keeps items across restarts.
+        chunk_size: copy chunk in MB (at least 1).
+        size_limit: bound on stored bytes, or ``None`` for no bound.
+
+    Raises:
+        TypeError, ValueError: bad ``chunk_size`` or ``size_limit``.
+        OSError: ``cache_dir`` cannot be created or opened.
+    """
+
+    def __init__(
+        self,
+        cache_dir: Union[str, os.PathLike[str], None] = None,
+        chunk_size: int = 1,
+        size_limit: Optional[int] = None,
+    ) -> None:
+        self._chunk_size = check_positive_int("chunk_size", chunk_size)
+        if size_limit is not None:
+            check_positive_int("size_limit", size_limit)
+        self._size_limit = size_limit
+        if cache_dir is None:
+            path = tempfile.mkdtemp(prefix="dash-file-cache-")
+            self._cleanup: Optional[weakref.finalize] = weakref.finalize(
+                self, _remove_dir, path, os.getpid()
+            )
+        else:
+            path = os.path.abspath(os.fspath(cache_dir))
+            self._cleanup = None
+        self._cache_dir = path
+        self._cache = self._open()
+
+    def _open(self) -> diskcache.Cache:
+        return diskcache.Cache(
+            self._cache_dir,
+            disk=_StreamingDisk,
+            disk_chunk_bytes=self._chunk_size * _MB,
+            size_limit=self._size_limit or _UNLIMITED,
+            eviction_policy="least-recently-used",
+        )
+
+    @property
+    def cache_dir(self) -> str:
+        """The absolute path of the cache directory."""
+        return self._cache_dir
+
+    @property
+    def chunk_size(self) -> int:
+        """Copy chunk in MB."""
+        return self._chunk_size
+
+    @chunk_size.setter
+    def chunk_size(self, value: int) -> None:
+        self._chunk_size = check_positive_int("chunk_size", value)
+        self._cache.reset("disk_chunk_bytes", self._chunk_size * _MB)
+
+    @property
+    def size_limit(self) -> Optional[int]:
+        """Bound on stored bytes, or ``None``."""
+        return self._size_limit
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def volume(self) -> int:
+        """Bytes used on disk by the cache (index and content)."""
+        return int(self._cache.volume())
+
+    def close(self) -> None:
+        """Close the index (it reopens on next use). Removes nothing."""
+        self._cache.close()
+
+    def is_in(self, key: str) -> bool:
+        return key in self._cache
+
+    def dump(self, key: str, info: CachedFileInfo, data: CachedData) -> None:
+        """Write the item, then index it atomically.
+
+        Raises:
+            OSError: the content could not be written (nothing is left behind).
+        """
+        tag = json.dumps(info)
+        if isinstance(data, str):
+            self._cache.set(key, data, tag=tag, retry=True)
+        else:
+            self._cache.set(key, data, read=True, tag=tag, retry=True)
+
+    def load(self, key: str) -> Tuple[CachedFileInfo, Callable[[], CachedData]]:
+        """Return the item's info and a loader giving the path of its content.
+
+        Raises:
+            FileNotFoundError: ``key`` is not cached.
+        """
+        value, tag = self._cache.get(key, read=True, tag=True, retry=True)
+        if tag is None:
+            raise FileNotFoundError(f"No cached item for key {key!r}.")
+        info: CachedFileInfo = json.loads(tag)
+        if isinstance(value, str):  # a path item
+            return info, lambda: value
+        handle: IO[bytes] = value
+        path = str(handle.name)
+        handle.close()
+        return info, lambda: path
+
+    def remove(self, key: str) -> bool:
+        return bool(self._cache.delete(key, retry=True))
+
+    def clear(self) -> int:
+        """Remove every item; return how many were removed."""
+        return int(self._cache.clear(retry=True))
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_cache"] = None
+        state["_cleanup"] = None  # only the creating process removes the directory
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._cache = self._open()

@@ -1,0 +1,3 @@
+"""Version of dash-file-cache."""
+
+__version__ = "0.3.0"
