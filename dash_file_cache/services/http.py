@@ -124,10 +124,15 @@ def plan_response(environ: Optional[WSGIEnvironment], size: int, etag: str, mtim
         return full
     if not _range_allowed(environ, etag, mtime):
         return full
-    span = rng.range_for_length(size)
-    if span is None:
+    # Not werkzeug's Range.range_for_length: it refuses a suffix longer than
+    # the content, which RFC 9110 (14.1.2) says selects the whole content.
+    start, stop = rng.ranges[0]
+    if stop is None:
+        start = max(size + start, 0) if start < 0 else start
+        stop = size
+    stop = min(stop, size)
+    if start >= stop:
         return Plan(416)
-    start, stop = span
     return Plan(206, start, stop - start)
 
 

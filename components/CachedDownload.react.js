@@ -1,0 +1,103 @@
+/*
+ * CachedDownload: save a file from a dash-file-cache address to the user's
+ * disk when a callback sets `url`. Use it instead of `dcc.Download` when the
+ * file is large or made on the server: the bytes go from the server to the
+ * browser's download manager, never through callback JSON.
+ */
+import React, {Suspense, lazy} from 'react';
+import PropTypes from 'prop-types';
+
+const RealCachedDownload = lazy(() =>
+    import(/* webpackChunkName: "CachedDownload" */ './fragments/CachedDownload.react')
+);
+
+/**
+ * Saves a file from a dash-file-cache address when a callback sets `url`; renders nothing visible. Use it instead of `dcc.Download` for large or server-made files: in the default `mode="native"` the browser's download manager streams the file to disk (no copy in page memory), after a HEAD request has checked that the address is alive, so an expired address gives `status.state == "error"` (`http_code` 404) and saves nothing. `mode="fetch"` downloads in the page instead, to report progress (`loaded`/`total`) and send custom `headers`, at the cost of holding the whole file in memory. Every download is triggered by a new value of `url`: the component consumes the address (resets `url` to None once the download is handed over or failed), so setting the same address again downloads it again.
+ */
+export default function CachedDownload({
+    url = null,
+    file_name = null,
+    mode = 'native',
+    headers = null,
+    progress_interval = 250,
+    status = null,
+    n_downloads = 0,
+    ...rest
+}) {
+    return (
+        <Suspense fallback={null}>
+            <RealCachedDownload
+                url={url}
+                file_name={file_name}
+                mode={mode}
+                headers={headers}
+                progress_interval={progress_interval}
+                status={status}
+                n_downloads={n_downloads}
+                {...rest}
+            />
+        </Suspense>
+    );
+}
+
+CachedDownload.propTypes = {
+    /** The ID used to identify this component in Dash callbacks. */
+    id: PropTypes.string,
+
+    /** Address to download (with or without `&download=true`); each new value starts one download, then it is reset to None. */
+    url: PropTypes.string,
+
+    /** Name for the saved file; by default the name the server gives (in "native" mode the server's `Content-Disposition` name wins when it has one). */
+    file_name: PropTypes.string,
+
+    /** "native": the browser's download manager streams to disk; "fetch": download in the page, with progress and custom headers, holding the whole file in memory. */
+    mode: PropTypes.oneOf(['native', 'fetch']),
+
+    /** Extra request headers sent in "fetch" mode (ignored in "native" mode, where the browser makes the request). */
+    headers: PropTypes.objectOf(PropTypes.string),
+
+    /** Minimum milliseconds between two progress reports in "fetch" mode. */
+    progress_interval: PropTypes.number,
+
+    /** Read-only: `{state: "started" | "done" | "error", http_code, file_name, loaded, total, mode, url, message}` of the latest download. */
+    status: PropTypes.exact({
+        /** "started", "done" or "error". */
+        state: PropTypes.oneOf(['started', 'done', 'error']),
+        /** HTTP status of the check (native) or of the download (fetch); None before an answer or on a network failure. */
+        http_code: PropTypes.number,
+        /** Name of the file being saved. */
+        file_name: PropTypes.string,
+        /** Bytes received so far ("fetch" mode), else None. */
+        loaded: PropTypes.number,
+        /** Size of the file from `Content-Length`, else None. */
+        total: PropTypes.number,
+        /** The mode of this download: "native" or "fetch". */
+        mode: PropTypes.oneOf(['native', 'fetch']),
+        /** The address this status is about. */
+        url: PropTypes.string,
+        /** Error text (the server's JSON `error` when there is one), else None. */
+        message: PropTypes.string,
+    }),
+
+    /** Read-only: number of downloads completed ("done") since the component was created. */
+    n_downloads: PropTypes.number,
+
+    /** Inline style of the (empty, hidden) root element. */
+    style: PropTypes.object,
+
+    /** CSS classes of the (empty, hidden) root element. */
+    className: PropTypes.string,
+
+    /** Object that holds the loading state object coming from dash-renderer (Dash 2). */
+    loading_state: PropTypes.shape({
+        /** Determines if the component is loading or not. */
+        is_loading: PropTypes.bool,
+        /** Holds which property is loading. */
+        prop_name: PropTypes.string,
+        /** Holds the name of the component that is loading. */
+        component_name: PropTypes.string,
+    }),
+
+    /** Dash-assigned callback that reports property changes to Dash. */
+    setProps: PropTypes.func,
+};

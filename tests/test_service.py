@@ -1,0 +1,308 @@
+"""The served address, through Flask's test client, on every cache."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import dash
+import flask
+import pytest
+from dash import html
+
+import dash_file_cache as dfc
+
+DATA = bytes(range(256)) * 40  # 10240 bytes
+
+
+def uid_of(address: str) -> str:
+    return address.split("uid=")[1].split("&")[0]
+
+
+def assert_json_error(response, status: int) -> None:
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    assert isinstance(json.loads(response.data)["error"], str)
+
+
+@pytest.fixture
+def data_path(tmp_path: Path) -> Path:
+    path = tmp_path / "data.bin"
+    path.write_bytes(DATA)
+    return path
+
+
+@pytest.fixture(params=["memory", "path"])
+def address(request, service: dfc.ServiceData, data_path: Path) -> str:
+    source = io.BytesIO(DATA) if request.param == "memory" else data_path
+    return service.register(source, file_name="data.bin", mime_type="application/octet-stream")
+
+
+def test_get_whole(client, address: str) -> None:
+    response = client.get(address)
+    assert response.status_code == 200
+    assert response.data == DATA
+    headers = response.headers
+    assert headers["Content-Length"] == str(len(DATA))
+    assert headers["Content-Type"] == "application/octet-stream"
+    assert headers["Accept-Ranges"] == "bytes"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Cache-Control"] == "private, no-cache"
+    assert headers["Content-Disposition"] == "inline; filename=data.bin"
+    assert headers["ETag"].startswith('"')
+    assert "Last-Modified" in headers
+
+
+def test_head(client, address: str) -> None:
+    response = client.head(address)
+    assert response.status_code == 200
+    assert response.data == b""
+    assert response.headers["Content-Length"] == str(len(DATA))
+    assert client.get(address).data == DATA  # HEAD did not consume anything
+
+
+@pytest.mark.parametrize(
+    ("header", "start", "stop"),
+    [
+        ("bytes=0-0", 0, 1),
+        ("bytes=0-99", 0, 100),
+        ("bytes=100-", 100, len(DATA)),
+        ("bytes=-100", len(DATA) - 100, len(DATA)),
+        ("bytes=5000-5999", 5000, 6000),
+        ("bytes=10000-999999", 10000, len(DATA)),  # end clipped to the size
+        ("bytes=-999999", 0, len(DATA)),  # suffix longer than the file
+    ],
+)
+def test_single_range(client, address: str, header: str, start: int, stop: int) -> None:
+    response = client.get(address, headers={"Range": header})
+    assert response.status_code == 206
+    assert response.data == DATA[start:stop]
+    assert response.headers["Content-Range"] == f"bytes {start}-{stop - 1}/{len(DATA)}"
+    assert response.headers["Content-Length"] == str(stop - start)
+
+
+@pytest.mark.parametrize("header", ["bytes=10240-", "bytes=99999-100000"])
+def test_unsatisfiable_range(client, address: str, header: str) -> None:
+    response = client.get(address, headers={"Range": header})
+    assert_json_error(response, 416)
+    assert response.headers["Content-Range"] == f"bytes */{len(DATA)}"
+
+
+@pytest.mark.parametrize("header", ["bytes=0-1,5-6", "bytes=abc", "items=0-5", "bytes=5-1", ""])
+def test_unsupported_range_gives_whole(client, address: str, header: str) -> None:
+    response = client.get(address, headers={"Range": header})
+    assert response.status_code == 200
+    assert response.data == DATA
+
+
+def test_conditional_get(client, address: str) -> None:
+    first = client.get(address)
+    etag = first.headers["ETag"]
+    assert client.get(address, headers={"If-None-Match": etag}).status_code == 304
+    since = first.headers["Last-Modified"]
+    assert client.get(address, headers={"If-Modified-Since": since}).status_code == 304
+    assert client.get(address, headers={"If-None-Match": '"other"'}).data == DATA
+
+
+def test_if_range(client, address: str) -> None:
+    etag = client.head(address).headers["ETag"]
+    current = client.get(address, headers={"Range": "bytes=0-9", "If-Range": etag})
+    assert (current.status_code, current.data) == (206, DATA[:10])
+    stale = client.get(address, headers={"Range": "bytes=0-9", "If-Range": '"stale"'})
+    assert (stale.status_code, stale.data) == (200, DATA)
+
+
+@pytest.mark.parametrize("value", ["true", "1", "True", "yes"])
+def test_download_flag(client, address: str, value: str) -> None:
+    response = client.get(f"{address}&download={value}")
+    assert response.headers["Content-Disposition"] == "attachment; filename=data.bin"
+    assert response.data == DATA
+
+
+@pytest.mark.parametrize("value", ["false", "0", ""])
+def test_inline_flag(client, address: str, value: str) -> None:
+    response = client.get(f"{address}&download={value}")
+    assert response.headers["Content-Disposition"].startswith("inline")
+
+
+def test_register_download_address(client, service: dfc.ServiceData) -> None:
+    address = service.register(b"csv", file_name="t.csv", mime_type="text/csv", download=True)
+    response = client.get(address)
+    assert response.headers["Content-Disposition"] == "attachment; filename=t.csv"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("report 2024.csv", 'attachment; filename="report 2024.csv"'),
+        ('quo"te.txt', 'attachment; filename="quo\\"te.txt"'),
+        (
+            "données été.csv",
+            "attachment; filename=\"donnees ete.csv\"; filename*=UTF-8''donn%C3%A9es%20%C3%A9t%C3%A9.csv",
+        ),
+        ("报告.pdf", "attachment; filename=.pdf; filename*=UTF-8''%E6%8A%A5%E5%91%8A.pdf"),
+        ("a\r\nSet-Cookie: x=1.txt", 'attachment; filename="a__Set-Cookie: x=1.txt"'),
+        ("../../etc/passwd", "attachment; filename=.._.._etc_passwd"),
+    ],
+)
+def test_content_disposition_encoding(client, service, name: str, expected: str) -> None:
+    response = client.get(service.register(b"x", file_name=name, download=True))
+    assert response.headers["Content-Disposition"] == expected
+    assert "Set-Cookie" not in response.headers
+
+
+def test_file_name_defaults(client, service, data_path: Path) -> None:
+    by_path = client.get(service.register(data_path, download=True))
+    assert by_path.headers["Content-Disposition"] == "attachment; filename=data.bin"
+    generated = client.get(service.register(b"<svg/>", mime_type="image/svg+xml", download=True))
+    disposition = generated.headers["Content-Disposition"]
+    assert disposition.startswith("attachment; filename=file-") and disposition.endswith(".svg")
+    long = client.get(service.register(b"x", file_name="n" * 400 + ".csv", download=True))
+    assert long.headers["Content-Disposition"].endswith("n.csv")
+    assert len(long.headers["Content-Disposition"]) < 300
+
+
+def test_content_type_rules(client, service) -> None:
+    text = client.get(service.register(io.StringIO("héllo"), mime_type="text/plain"))
+    assert text.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert text.data == "héllo".encode()
+    explicit = client.get(
+        service.register(b"x", content_type="text/csv; charset=latin-1", mime_type="text/csv")
+    )
+    assert explicit.headers["Content-Type"] == "text/csv; charset=latin-1"
+    default = client.get(service.register(b"x"))
+    assert default.headers["Content-Type"] == "image/jpeg"
+
+
+def test_empty_file(client, service, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    for source in (io.BytesIO(), empty):
+        response = client.get(service.register(source))
+        assert response.status_code == 200
+        assert response.data == b""
+        assert response.headers["Content-Length"] == "0"
+
+
+def test_register_copies_content(client, service) -> None:
+    buffer = io.BytesIO(b"original")
+    address = service.register(buffer)
+    buffer.seek(0)
+    buffer.write(b"CHANGED!")
+    buffer.close()
+    assert client.get(address).data == b"original"
+
+
+def test_unknown_uid_is_404(client) -> None:
+    assert_json_error(client.get("/cached-data?uid=" + "a" * 32), 404)
+    head = client.head("/cached-data?uid=" + "a" * 32)
+    assert (head.status_code, head.mimetype, head.data) == (404, "application/json", b"")
+
+
+def test_removed_path_is_404(client, service, tmp_path: Path) -> None:
+    path = tmp_path / "gone.txt"
+    path.write_bytes(b"soon gone")
+    address = service.register(path)
+    os.remove(path)
+    assert_json_error(client.get(address), 404)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?", "?uid=", "?uid=xyz", "?uid=" + "A" * 32, "?uid=" + "a" * 33, "?uid=a&uid=b"],
+)
+def test_bad_uid_is_400(client, query: str) -> None:
+    assert_json_error(client.get("/cached-data" + query), 400)
+
+
+def test_bad_download_is_400(client, address: str) -> None:
+    assert_json_error(client.get(address + "&download=maybe"), 400)
+    assert_json_error(client.get(address + "&download=1&download=0"), 400)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_other_methods_are_405(client, address: str, method: str) -> None:
+    response = client.open(address, method=method)
+    assert_json_error(response, 405)
+    assert "GET" in response.headers["Allow"]
+    assert client.get(address).data == DATA  # unharmed
+
+
+def test_unrelated_query_parameters_ignored(client, address: str) -> None:
+    assert client.get(address + "&t=12345").data == DATA
+
+
+def test_one_time_service(client, service) -> None:
+    address = service.register(b"once", one_time_service=True)
+    assert client.head(address).status_code == 200  # HEAD does not claim
+    response = client.get(address)
+    assert (response.status_code, response.data) == (200, b"once")
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert_json_error(client.get(address), 404)
+    assert not service.cache.is_in(uid_of(address))
+
+
+def test_one_time_range_claims(client, service) -> None:
+    address = service.register(b"0123456789", one_time_service=True)
+    assert client.get(address, headers={"Range": "bytes=0-1"}).data == b"01"
+    assert client.get(address, headers={"Range": "bytes=2-"}).status_code == 404
+
+
+def test_one_time_path_keeps_user_file(client, service, data_path: Path) -> None:
+    address = service.register(data_path, one_time_service=True)
+    assert client.get(address).data == DATA
+    assert data_path.read_bytes() == DATA  # only the cache entry is removed
+
+
+def test_chunked_streaming(client, service, tmp_path: Path) -> None:
+    big = os.urandom(3 * (1 << 20) + 123)
+    path = tmp_path / "big.bin"
+    path.write_bytes(big)
+    service.chunk_size = 1
+    for source in (path, io.BytesIO(big)):
+        response = client.get(service.register(source), buffered=False)
+        chunks = list(response.response)
+        assert b"".join(chunks) == big
+        assert max(len(c) for c in chunks) <= 1 << 20
+        response.close()
+
+
+def test_lru_eviction_gives_404(client, service) -> None:
+    if isinstance(service.cache, dfc.CacheFile):
+        pytest.skip("CacheFile evicts by size; see test_caches")
+    first = service.register(b"first")
+    for _ in range(8):
+        service.register(b"filler")
+    assert_json_error(client.get(first), 404)
+
+
+def test_serve_on_dash_before_and_after_layout() -> None:
+    before = dash.Dash("before")
+    service = dfc.ServiceData(dfc.CachePlain(2))
+    service.serve(before)
+    before.layout = html.Div("x")
+    after = dash.Dash("after")
+    after.layout = html.Div("y")
+    service.serve(after)
+    address = service.register(b"dash bytes")
+    for app in (before, after):
+        client = app.server.test_client()
+        assert client.get(address).data == b"dash bytes"
+        assert client.get("/").status_code == 200  # the Dash page still works
+
+
+def test_serve_twice_and_conflicts() -> None:
+    app = flask.Flask("conflicts")
+    service = dfc.ServiceData(dfc.CachePlain(2))
+    service.serve(app)
+    service.serve(app)  # idempotent
+    other = dfc.ServiceData(dfc.CachePlain(2))
+    with pytest.raises(ValueError, match="already"):
+        other.serve(app)
+    second = dfc.ServiceData(dfc.CachePlain(2), service_name="/other")
+    second.serve(app, endpoint="my_endpoint")
+    assert "my_endpoint" in app.view_functions
+    with pytest.raises(TypeError, match="app"):
+        service.serve(object())
