@@ -6,7 +6,14 @@ instead of pushing the bytes through callback JSON.
 """
 
 from . import caches, services
-from .caches import CacheAbstract, CachedFileInfo, CacheFile, CachePlain, CacheQueue
+from .caches import (
+    CacheAbstract,
+    CachedFileInfo,
+    CacheFile,
+    CachePlain,
+    CacheQueue,
+    CacheUnavailableError,
+)
 from .services import ServiceData
 from .version import __version__
 
@@ -18,6 +25,7 @@ __all__ = [
     "CacheFile",
     "CachePlain",
     "CacheQueue",
+    "CacheUnavailableError",
     "CachedFileInfo",
     "ServiceData",
     "__version__",

@@ -108,7 +108,7 @@ def test_register_accepts_every_documented_source(tmp_path: Path) -> None:
         io.StringIO("stringio"),
         b"bytes",
         bytearray(b"bytearray"),
-        open(path, "rb"),  # noqa: SIM115 - a binary file object, closed below
+        open(path, "rb"),
     ]
     for source in sources:
         uid = service.register(source).split("uid=")[1]

@@ -140,7 +140,8 @@ def test_register_download_address(client, service: dfc.ServiceData) -> None:
         ('quo"te.txt', 'attachment; filename="quo\\"te.txt"'),
         (
             "données été.csv",
-            "attachment; filename=\"donnees ete.csv\"; filename*=UTF-8''donn%C3%A9es%20%C3%A9t%C3%A9.csv",
+            'attachment; filename="donnees ete.csv"; '
+            "filename*=UTF-8''donn%C3%A9es%20%C3%A9t%C3%A9.csv",
         ),
         ("报告.pdf", "attachment; filename=.pdf; filename*=UTF-8''%E6%8A%A5%E5%91%8A.pdf"),
         ("a\r\nSet-Cookie: x=1.txt", 'attachment; filename="a__Set-Cookie: x=1.txt"'),

@@ -7,7 +7,13 @@
 All implement :class:`CacheAbstract`.
 """
 
-from .abstract import CacheAbstract, CachedData, CachedFileInfo, CachedLoader
+from .abstract import (
+    CacheAbstract,
+    CachedData,
+    CachedFileInfo,
+    CachedLoader,
+    CacheUnavailableError,
+)
 from .file import CacheFile
 from .plain import CachePlain
 from .queue import CacheQueue, QueueLike
@@ -17,6 +23,7 @@ __all__ = [
     "CacheFile",
     "CachePlain",
     "CacheQueue",
+    "CacheUnavailableError",
     "CachedData",
     "CachedFileInfo",
     "CachedLoader",

@@ -23,7 +23,13 @@ from typing import IO, Callable, Generic, Tuple, TypeVar, Union
 
 from typing_extensions import TypedDict
 
-__all__ = ["CacheAbstract", "CachedData", "CachedFileInfo", "CachedLoader"]
+__all__ = [
+    "CacheAbstract",
+    "CacheUnavailableError",
+    "CachedData",
+    "CachedFileInfo",
+    "CachedLoader",
+]
 
 
 class CachedFileInfo(TypedDict):
@@ -48,6 +54,15 @@ CachedData = Union[str, IO[bytes]]
 #: Deferred content returned by :meth:`CacheAbstract.load`. Calling it may raise
 #: :class:`FileNotFoundError` when the content vanished since ``load``.
 CachedLoader = Callable[[], CachedData]
+
+
+class CacheUnavailableError(OSError):
+    """The cache's storage cannot be reached (e.g. a Redis server is down).
+
+    Backends raise it from any method; ``register`` lets it propagate, and the
+    served address answers 503 with a JSON error instead of a traceback.
+    """
+
 
 S = TypeVar("S")
 T = TypeVar("T")

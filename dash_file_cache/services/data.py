@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 import time
 from typing import Any, Optional, Union
@@ -11,13 +12,14 @@ import flask
 from werkzeug.http import generate_etag
 
 from .._validate import check_positive_int
-from ..caches.abstract import CacheAbstract, CachedFileInfo
+from ..caches.abstract import CacheAbstract, CachedFileInfo, CacheUnavailableError
 from . import http
 from .source import FileSource, make_content_type, make_file_name, to_cached_data
 from .uid import is_valid_uid, new_uid
 
 __all__ = ["ServiceData"]
 
+_log = logging.getLogger(__name__)
 _MB = 1 << 20
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
@@ -224,6 +226,9 @@ class ServiceData:
             return self.stream(uids[0], download)
         except FileNotFoundError:
             return http.error_response(404, "No such file: its address expired or never existed.")
+        except CacheUnavailableError:
+            _log.exception("dash-file-cache: the cache is unavailable")
+            return http.error_response(503, "The file cache is unavailable; try again later.")
 
     def serve(self, app: Any, endpoint: Optional[str] = None) -> None:
         """Add the service to a ``dash.Dash`` or ``flask.Flask`` application.
