@@ -82,7 +82,8 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
             directory, removed when the creating process exits; a given
             directory is created if needed and keeps items across restarts.
         chunk_size: copy chunk in MB (at least 1).
-        size_limit: bound on stored bytes, or ``None`` for no bound.
+        size_limit: bound on bytes used (content plus its SQLite index, which
+            takes a few tens of KiB), or ``None`` for no bound.
 
     Raises:
         TypeError, ValueError: bad ``chunk_size`` or ``size_limit``.
@@ -117,6 +118,7 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
             disk_chunk_bytes=self._chunk_size * _MB,
             size_limit=self._size_limit or _UNLIMITED,
             eviction_policy="least-recently-used",
+            cull_limit=0,  # eviction is ours: see _evict
         )
 
     @property
@@ -164,6 +166,26 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
             self._cache.set(key, data, tag=tag, retry=True)
         else:
             self._cache.set(key, data, read=True, tag=tag, retry=True)
+        self._evict(keep=key)
+
+    def _evict(self, keep: str) -> None:
+        """Remove least recently used items until the cache fits ``size_limit``.
+
+        diskcache's own culling deletes ten items at a time once the bound is
+        passed, the item just written included; this removes one at a time and
+        never ``keep``. Several processes may evict at once: a lost race only
+        makes ``delete`` return False.
+        """
+        if self._size_limit is None:
+            return
+        while self._cache.volume() > self._size_limit:
+            # diskcache has no public "least recently used key" query.
+            row = self._cache._sql(
+                "SELECT key FROM Cache WHERE key != ? ORDER BY access_time LIMIT 1", (keep,)
+            ).fetchone()
+            if row is None:
+                return
+            self._cache.delete(row[0], retry=True)
 
     def load(self, key: str) -> Tuple[CachedFileInfo, Callable[[], CachedData]]:
         """Return the item's info and a loader giving the path of its content.

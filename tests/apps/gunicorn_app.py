@@ -28,6 +28,13 @@ def register_bytes() -> str:
     )
 
 
+@app.after_request
+def tag_worker(response: flask.Response) -> flask.Response:
+    """Say which worker answered (tests check that several workers served)."""
+    response.headers["X-Worker-Pid"] = str(os.getpid())
+    return response
+
+
 @app.get("/pids")
 def pids() -> dict:
     """The serving worker's pid (tests find the worker to measure)."""

@@ -1,0 +1,33 @@
+"""Dash components for dash-file-cache addresses: ``CachedImage``, ``CachedDownload``.
+
+The classes (``CachedImage.py``, ``CachedDownload.py``, ``_imports_.py``), the
+bundle and ``metadata.json`` are generated from ``components/`` by
+``npm run build``; this file is not. Dash looks up ``_js_dist`` on the
+top-level package (the components' namespace is ``dash_file_cache``), which
+re-exports it from here; ``relative_package_path`` is relative to that package.
+"""
+
+from ._imports_ import *  # noqa: F403
+from ._imports_ import __all__ as _components
+
+_NAMESPACE = "dash_file_cache"
+_BUNDLE = "components/dash_file_cache.min.js"
+# Implementation chunks, loaded by the bundle when a component first renders.
+_ASYNC_CHUNKS = [
+    "components/async-CachedDownload.js",
+    "components/async-CachedImage.js",
+]
+
+_js_dist = [
+    {"relative_package_path": _BUNDLE, "namespace": _NAMESPACE},
+    {"relative_package_path": _BUNDLE + ".map", "namespace": _NAMESPACE, "dynamic": True},
+    *({"relative_package_path": p, "namespace": _NAMESPACE, "async": True} for p in _ASYNC_CHUNKS),
+    *(
+        {"relative_package_path": p + ".map", "namespace": _NAMESPACE, "dynamic": True}
+        for p in _ASYNC_CHUNKS
+    ),
+]
+
+_css_dist: list = []
+
+__all__ = [*_components, "_css_dist", "_js_dist"]
