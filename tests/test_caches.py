@@ -263,3 +263,48 @@ def test_cache_queue_child_without_queue_raises(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True
     )
     assert "Manager().Queue()" in out.stdout
+
+
+def test_cache_plain_refuses_child_processes() -> None:
+    """The classic trap: a process-local cache used from a background process."""
+    code = (
+        "import multiprocess, dash_file_cache as dfc\n"
+        "service = dfc.ServiceData(dfc.CachePlain(4))\n"
+        "def child(conn):\n"
+        "    try:\n"
+        "        conn.send(service.register(b'lost'))\n"
+        "    except RuntimeError as exc:\n"
+        "        conn.send(str(exc))\n"
+        "a, b = multiprocess.Pipe()\n"
+        "p = multiprocess.Process(target=child, args=(b,)); p.start(); print(a.recv()); p.join()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    assert "CacheQueue" in out.stdout and "CacheFile" in out.stdout
+
+
+def test_cache_plain_refuses_dash_background_job() -> None:
+    """Inside a Dash callback context with no Flask request: a background job."""
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    service = dfc.ServiceData(dfc.CachePlain(4))
+    queued = dfc.ServiceData(dfc.CacheQueue(4))  # no queue: must refuse too
+    errors: list[str] = []
+
+    def job() -> None:
+        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": "go.n_clicks"}]))
+        for svc in (service, queued):
+            try:
+                svc.register(b"lost")
+            except RuntimeError as exc:
+                errors.append(str(exc))
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    thread.join()
+    assert len(errors) == 2
+    assert "CacheQueue" in errors[0] and "CacheFile" in errors[0]
+    assert "Manager().Queue()" in errors[1]
+    assert service.register(b"fine outside a job")  # the main thread is not a job

@@ -3,9 +3,13 @@
 - :class:`CachePlain`: LRU in the memory of the serving process.
 - :class:`CacheQueue`: LRU in the serving process, fed by child processes through a queue.
 - :class:`CacheFile`: on disk (``diskcache``), shared by the processes of one host.
+- :class:`CacheRedis`: on a Redis server, shared by processes and hosts (needs the
+  ``redis`` package; imported lazily, on first use of the name).
 
 All implement :class:`CacheAbstract`.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from .abstract import (
     CacheAbstract,
@@ -18,6 +22,9 @@ from .file import CacheFile
 from .plain import CachePlain
 from .queue import CacheQueue, QueueLike
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .redis import CacheRedis as CacheRedis
+
 __all__ = [
     "CacheAbstract",
     "CacheFile",
@@ -29,3 +36,17 @@ __all__ = [
     "CachedLoader",
     "QueueLike",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import :class:`CacheRedis` on first use, so ``redis`` stays optional.
+
+    Raises:
+        ImportError: ``CacheRedis`` was asked for and ``redis`` is not installed.
+        AttributeError: any other unknown name.
+    """
+    if name == "CacheRedis":
+        from .redis import CacheRedis
+
+        return CacheRedis
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Tuple, Union
 
+import flask
+
 from .._validate import check_positive_int
+from ._process import has_mp_parent, in_dash_background_job
 from .abstract import CacheAbstract, CachedData, CachedFileInfo, read_all
 
 __all__ = ["CachePlain"]
@@ -33,6 +37,10 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
         cache_size: how many items to keep; registering one more evicts the
             least recently used item.
 
+    Registering from a Dash background callback, or from a child process
+    outside any request, raises ``RuntimeError`` instead of returning an
+    address that would 404.
+
     Raises:
         TypeError: ``cache_size`` is not an ``int``.
         ValueError: ``cache_size`` is smaller than 1.
@@ -40,6 +48,7 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
 
     def __init__(self, cache_size: int) -> None:
         self._cache_size = check_positive_int("cache_size", cache_size)
+        self._owner_pid = os.getpid()
         self._items: OrderedDict[str, _Stored] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -65,7 +74,20 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
         """Store an item, evicting the least recently used ones beyond ``cache_size``.
 
         A file-object ``data`` is read to its end first (outside the lock).
+
+        Raises:
+            RuntimeError: called where the item would be lost with the process
+                (a Dash background callback, or a child process outside a request).
         """
+        if in_dash_background_job() or (
+            os.getpid() != self._owner_pid and has_mp_parent() and not flask.has_request_context()
+        ):
+            raise RuntimeError(
+                "CachePlain keeps items in the memory of one process, and this is a "
+                "background callback or child process: the item would vanish with it and "
+                "the address would 404. Use ServiceData(CacheQueue(cache_size, "
+                "multiprocess.Manager().Queue())) or ServiceData(CacheFile(cache_dir)) instead."
+            )
         stored: Union[str, bytes] = data if isinstance(data, str) else read_all(data)
         self._put_stored(key, (info, stored))
 

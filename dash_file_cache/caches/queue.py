@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import queue
 import threading
 from typing import Any, Callable, Dict, Optional, Protocol, Tuple, Union
 
-import multiprocess
-
+from ._process import has_mp_parent, in_dash_background_job
 from .abstract import CacheAbstract, CachedData, CachedFileInfo, read_all
 from .plain import CachePlain
 
@@ -25,13 +23,6 @@ class QueueLike(Protocol):
     def put(self, item: Any) -> None: ...  # pragma: no cover
 
     def get_nowait(self) -> Any: ...  # pragma: no cover
-
-
-def _has_mp_parent() -> bool:
-    """Whether this process was started by ``multiprocess``/``multiprocessing``."""
-    return multiprocess.parent_process() is not None or (
-        multiprocessing.parent_process() is not None
-    )
 
 
 class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
@@ -52,7 +43,8 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
     returns before the item is sent. Use a Manager queue.)
 
     The serving process is the one that created the cache, or any process not
-    started by ``multiprocess``/``multiprocessing`` (e.g. a gunicorn worker).
+    started by ``multiprocess``/``multiprocessing`` (e.g. a gunicorn worker),
+    unless a Dash background callback runs there.
     Only one process should serve: with several gunicorn workers each drains
     its own share of the queue; use :class:`~dash_file_cache.CacheFile` there.
 
@@ -83,7 +75,9 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
 
     # -- queue management -------------------------------------------------
     def _is_server(self) -> bool:
-        return os.getpid() == self._owner_pid or not _has_mp_parent()
+        if in_dash_background_job():
+            return False
+        return os.getpid() == self._owner_pid or not has_mp_parent()
 
     @property
     def cache_size(self) -> int:
