@@ -307,3 +307,27 @@ def test_serve_twice_and_conflicts() -> None:
     assert "my_endpoint" in app.view_functions
     with pytest.raises(TypeError, match="app"):
         service.serve(object())
+
+
+def test_serve_under_dash_path_prefix() -> None:
+    app = dash.Dash("prefixed", url_base_pathname="/reports/")
+    app.layout = html.Div("x")
+    service = dfc.ServiceData(dfc.CachePlain(2))
+    service.serve(app)
+    address = service.register(b"behind a prefix")
+    assert address.startswith("/reports/cached-data?uid=")
+    assert app.server.test_client().get(address).data == b"behind a prefix"
+    other = dash.Dash("other", url_base_pathname="/other/")
+    with pytest.raises(ValueError, match="prefix"):
+        service.serve(other)
+
+
+def test_serve_with_requests_prefix_behind_proxy() -> None:
+    """A proxy strips /proxy/: rules at /, addresses with /proxy/."""
+    app = dash.Dash("proxied", requests_pathname_prefix="/proxy/", routes_pathname_prefix="/")
+    app.layout = html.Div("x")
+    service = dfc.ServiceData(dfc.CachePlain(2))
+    service.serve(app)
+    address = service.register(b"proxied")
+    assert address.startswith("/proxy/cached-data?uid=")
+    assert app.server.test_client().get(address.replace("/proxy", "", 1)).data == b"proxied"

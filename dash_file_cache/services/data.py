@@ -6,7 +6,7 @@ import io
 import logging
 import re
 import time
-from typing import Any, Optional, Union
+from typing import Any, Optional, Tuple, Union
 
 import flask
 from werkzeug.http import generate_etag
@@ -72,6 +72,8 @@ class ServiceData:
             )
         self._cache = cache
         self._service_name = service_name
+        # Path prefix of a Dash app served under url_base_pathname (set by `serve`).
+        self._prefix = ""
         self._chunk_size = check_positive_int("chunk_size", chunk_size)
 
     # -- properties -------------------------------------------------------
@@ -122,7 +124,9 @@ class ServiceData:
             download: append ``&download=true`` so the address downloads.
 
         Returns:
-            The address ``{service_name}?uid=...``, servable as soon as this
+            The address ``{service_name}?uid=...`` (behind the app's path
+            prefix when a Dash app with ``url_base_pathname`` or
+            ``requests_pathname_prefix`` was served), servable as soon as this
             returns (for a ``CacheQueue`` in a child process: as soon as the
             child returns).
 
@@ -143,7 +147,7 @@ class ServiceData:
             "created": time.time(),
         }
         self._cache.dump(uid, info, data)
-        address = f"{self._service_name}?uid={uid}"
+        address = f"{self._prefix}{self._service_name}?uid={uid}"
         return address + "&download=true" if download else address
 
     # -- serving ----------------------------------------------------------
@@ -235,7 +239,9 @@ class ServiceData:
 
         Callable before or after the Dash layout is set, but before the app
         handles its first request (a Flask rule). Serving the same service on
-        the same app twice does nothing.
+        the same app twice does nothing. A Dash app's path prefixes are
+        honoured: the rule goes under ``routes_pathname_prefix`` and
+        addresses start with ``requests_pathname_prefix``.
 
         Arguments:
             app: the application (for Dash, its ``server`` is used).
@@ -244,24 +250,31 @@ class ServiceData:
 
         Raises:
             TypeError: ``app`` is neither a Dash nor a Flask app.
-            ValueError: another service already uses this path or endpoint.
+            ValueError: another service already uses this path or endpoint,
+                or this service is already served under another prefix.
         """
         server = _flask_app(app)
-        endpoint = endpoint or "dash_file_cache" + re.sub(r"\W", "_", self._service_name)
+        routes_prefix, requests_prefix = _dash_prefixes(app)
+        if self._prefix and requests_prefix != self._prefix:
+            raise ValueError(
+                f"This service already serves under {self._prefix!r}; addresses can carry "
+                f"one prefix only, not also {requests_prefix!r}. Use one service per app."
+            )
+        rule = routes_prefix + self._service_name
+        endpoint = endpoint or "dash_file_cache" + re.sub(r"\W", "_", rule)
         registry = server.extensions.setdefault("dash_file_cache", {})
-        existing = registry.get(self._service_name)
+        existing = registry.get(rule)
         if existing is self:
             return
         if existing is not None or endpoint in server.view_functions:
             raise ValueError(
-                f"The path {self._service_name!r} or endpoint {endpoint!r} is already "
-                "used on this app; give this service another service_name or endpoint."
+                f"The path {rule!r} or endpoint {endpoint!r} is already used on this "
+                "app; give this service another service_name or endpoint."
             )
         self._cache.prepare()
-        server.add_url_rule(
-            self._service_name, endpoint=endpoint, view_func=self._view, methods=_METHODS
-        )
-        registry[self._service_name] = self
+        server.add_url_rule(rule, endpoint=endpoint, view_func=self._view, methods=_METHODS)
+        registry[rule] = self
+        self._prefix = requests_prefix
 
 
 def _parse_flag(values: list[str]) -> Optional[bool]:
@@ -280,6 +293,16 @@ def _parse_flag(values: list[str]) -> Optional[bool]:
 
 def _allow_header() -> http.Headers:
     return http.Headers({"Allow": "GET, HEAD, OPTIONS"})
+
+
+def _dash_prefixes(app: Any) -> Tuple[str, str]:
+    """``(routes, requests)`` path prefixes of a Dash app, without trailing slash."""
+    config = getattr(app, "config", None)
+    if isinstance(app, flask.Flask) or config is None:
+        return "", ""
+    routes = str(getattr(config, "routes_pathname_prefix", None) or "/")
+    requests = str(getattr(config, "requests_pathname_prefix", None) or "/")
+    return routes.rstrip("/"), requests.rstrip("/")
 
 
 def _flask_app(app: Any) -> flask.Flask:
