@@ -331,3 +331,16 @@ def test_serve_with_requests_prefix_behind_proxy() -> None:
     address = service.register(b"proxied")
     assert address.startswith("/proxy/cached-data?uid=")
     assert app.server.test_client().get(address.replace("/proxy", "", 1)).data == b"proxied"
+
+
+class _BrokenCache(dfc.CachePlain):
+    def load(self, key: str):
+        raise dfc.CacheUnavailableError("storage is down")
+
+
+def test_unavailable_cache_is_503() -> None:
+    app = flask.Flask("broken")
+    service = dfc.ServiceData(_BrokenCache(2))
+    service.serve(app)
+    response = app.test_client().get(service.register(b"x"))
+    assert_json_error(response, 503)

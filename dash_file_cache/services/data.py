@@ -12,7 +12,7 @@ import flask
 from werkzeug.http import generate_etag
 
 from .._validate import check_positive_int
-from ..caches.abstract import CacheAbstract, CachedFileInfo, CacheUnavailableError
+from ..caches.abstract import CacheAbstract, CachedFileInfo
 from . import http
 from .source import FileSource, make_content_type, make_file_name, to_cached_data
 from .uid import is_valid_uid, new_uid
@@ -230,8 +230,8 @@ class ServiceData:
             return self.stream(uids[0], download)
         except FileNotFoundError:
             return http.error_response(404, "No such file: its address expired or never existed.")
-        except CacheUnavailableError:
-            _log.exception("dash-file-cache: the cache is unavailable")
+        except OSError:  # CacheUnavailableError, or the server is out of descriptors...
+            _log.exception("dash-file-cache: cannot serve %s", uids[0])
             return http.error_response(503, "The file cache is unavailable; try again later.")
 
     def serve(self, app: Any, endpoint: Optional[str] = None) -> None:
