@@ -45,7 +45,11 @@ module.exports = (env, argv) => {
                 },
             ],
         },
-        resolve: {extensions: ['.js', '.jsx']},
+        // Keep symlinked node_modules paths as they are: module ids hash
+        // request paths (loaders included), so a build in a scratch copy with
+        // node_modules linked in must see the same relative paths.
+        resolve: {extensions: ['.js', '.jsx'], symlinks: false},
+        resolveLoader: {symlinks: false},
         devtool: 'source-map',
         optimization: {
             moduleIds: 'deterministic',

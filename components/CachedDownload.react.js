@@ -44,7 +44,7 @@ CachedDownload.propTypes = {
     /** The ID used to identify this component in Dash callbacks. */
     id: PropTypes.string,
 
-    /** Address to download (with or without `&download=true`); each new value starts one download, then it is reset to None. */
+    /** Address to download, as returned by `ServiceData.register` (download flag or not); each new value starts one download, then it is reset to None. */
     url: PropTypes.string,
 
     /** Name for the saved file; by default the name the server gives (in "native" mode the server's `Content-Disposition` name wins when it has one). */

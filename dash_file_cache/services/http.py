@@ -193,6 +193,8 @@ def content_disposition(headers: Headers, file_name: str, download: bool) -> Non
         file_name.encode("ascii")
     except UnicodeEncodeError:
         ascii_name = unicodedata.normalize("NFKD", file_name).encode("ascii", "ignore").decode()
+        # NFKD turns fullwidth solidi into "/" and "\\": keep the fallback a plain name.
+        ascii_name = ascii_name.replace("/", "_").replace("\\", "_")
         options = {
             "filename": ascii_name.strip() or "download",
             "filename*": "UTF-8''" + quote(file_name, safe="!#$&+-.^_`|~"),
