@@ -47,7 +47,7 @@ CachedDownload.propTypes = {
     /** Address to download, as returned by `ServiceData.register` (download flag or not); each new value starts one download, then it is reset to None. */
     url: PropTypes.string,
 
-    /** Name for the saved file; by default the name the server gives (in "native" mode the server's `Content-Disposition` name wins when it has one). */
+    /** Name for the saved file instead of the registered one (native mode asks the service for it via the `file_name` query parameter). */
     file_name: PropTypes.string,
 
     /** "native": the browser's download manager streams to disk; "fetch": download in the page, with progress and custom headers, holding the whole file in memory. */

@@ -18,5 +18,17 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 ensure_venv test
+
+# Node packages for the components' stale-build check (tests/test_components_build.py).
+if command -v npm >/dev/null; then
+  stamp=node_modules/.lock-sha
+  sum=$(sha256sum package-lock.json | cut -c1-16)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "$sum" > "$stamp"
+  fi
+else
+  echo "npm not found: the components' rebuild check will be skipped." >&2
+fi
 "$PY" -m ruff check .
 exec "$PY" -m pytest "$@"

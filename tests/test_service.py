@@ -344,3 +344,16 @@ def test_unavailable_cache_is_503() -> None:
     service.serve(app)
     response = app.test_client().get(service.register(b"x"))
     assert_json_error(response, 503)
+
+
+def test_file_name_query_override(client, address: str) -> None:
+    """`&file_name=` renames the download (CachedDownload's `file_name` prop uses it)."""
+    renamed = client.get(address + "&download=true&file_name=r%C3%A9sum%C3%A9.csv")
+    assert renamed.headers["Content-Disposition"] == (
+        "attachment; filename=resume.csv; filename*=UTF-8''r%C3%A9sum%C3%A9.csv"
+    )
+    evil = client.get(address + "&download=1&file_name=..%2F..%2Fx%0D%0ASet-Cookie:%20a")
+    expected = 'attachment; filename=".._.._x__Set-Cookie: a"'
+    assert evil.headers["Content-Disposition"] == expected
+    assert_json_error(client.get(address + "&file_name=a&file_name=b"), 400)
+    assert client.get(address + "&file_name=").headers["Content-Disposition"].endswith("data.bin")

@@ -133,7 +133,8 @@ export default function CachedDownload(props) {
     }
 
     async function runNative(job, signal) {
-        const href = withDownloadFlag(job.url, true);
+        // The service names the file after `file_name` in the query when given.
+        const href = withDownloadFlag(job.url, true, job.fileName);
         report(job, {});
         const answer = await probe(href, {signal});
         if (signal.aborted) {
@@ -155,7 +156,7 @@ export default function CachedDownload(props) {
             fileNameFromAddress(job.url);
         // Content-Disposition names the file in the download manager; the
         // `download` attribute only names it when the server gives no name.
-        clickDownloadLink(href, job.fileName || name);
+        clickDownloadLink(href, name);
         report(
             job,
             {

@@ -4,13 +4,19 @@
  * will give a download.
  */
 
-/** Absolute URL of `address`, with `download=true` set or removed. */
-export function withDownloadFlag(address, download) {
+/**
+ * Absolute URL of `address`, with `download=true` set or removed, and with
+ * the service's `file_name` override when `fileName` is given.
+ */
+export function withDownloadFlag(address, download, fileName) {
     const url = new URL(address, window.location.href);
-    // The service answers 400 to a repeated `download`: replace, never append.
+    // The service answers 400 to a repeated parameter: replace, never append.
     url.searchParams.delete('download');
     if (download) {
         url.searchParams.set('download', 'true');
+    }
+    if (fileName) {
+        url.searchParams.set('file_name', fileName);
     }
     return url.href;
 }

@@ -158,11 +158,22 @@ def _redis_errors(action: str) -> Iterator[None]:
         yield
     except redis.exceptions.RedisError as exc:
         text = str(exc) or type(exc).__name__
-        if isinstance(exc, redis.exceptions.ResponseError) and text.startswith("OOM"):
+        if _is_out_of_memory(exc, text):
             raise OSError(
                 errno.ENOSPC, f"Redis is out of memory (maxmemory) while {action}: {text}"
             ) from exc
         raise CacheUnavailableError(f"Redis is unavailable while {action}: {text}") from exc
+
+
+def _is_out_of_memory(exc: Exception, text: str) -> bool:
+    """Whether Redis refused a write because it reached ``maxmemory``."""
+    # OutOfMemoryError is recent in redis-py; older versions keep the "OOM" prefix.
+    oom_class = getattr(redis.exceptions, "OutOfMemoryError", None)
+    if oom_class is not None and isinstance(exc, oom_class):
+        return True
+    return isinstance(exc, redis.exceptions.ResponseError) and (
+        text.startswith("OOM") or "maxmemory" in text
+    )
 
 
 class RedisContentStream(io.RawIOBase):

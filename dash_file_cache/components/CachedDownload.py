@@ -35,9 +35,8 @@ Keyword arguments:
     CSS classes of the (empty, hidden) root element.
 
 - file_name (string; optional):
-    Name for the saved file; by default the name the server gives (in
-    \"native\" mode the server's `Content-Disposition` name wins when
-    it has one).
+    Name for the saved file instead of the registered one (native mode
+    asks the service for it via the `file_name` query parameter).
 
 - headers (dict with strings as keys and values of type string; optional):
     Extra request headers sent in \"fetch\" mode (ignored in

@@ -151,12 +151,16 @@ class ServiceData:
         return address + "&download=true" if download else address
 
     # -- serving ----------------------------------------------------------
-    def stream(self, uid: str, download: bool = False) -> flask.Response:
+    def stream(
+        self, uid: str, download: bool = False, *, file_name: Optional[str] = None
+    ) -> flask.Response:
         """Build the response for a cached item.
 
         Called by the bound view; call it yourself only to serve an item from
         your own route. Inside a request it honours conditional and ``Range``
-        headers; ``HEAD`` gets headers only.
+        headers; ``HEAD`` gets headers only. ``file_name``, when given,
+        replaces the registered name in ``Content-Disposition`` (sanitised
+        the same way).
 
         Raises:
             ValueError: ``uid`` is not of the uid form.
@@ -166,6 +170,8 @@ class ServiceData:
         if not is_valid_uid(uid):
             raise ValueError(f"uid is malformed: {uid!r}.")
         info, loader = self._cache.load(uid)
+        if file_name:
+            info = {**info, "file_name": make_file_name(file_name, None, uid, "")}
         content = http.open_content(loader(), info["created"])
         try:
             return self._respond(uid, info, content, bool(download))
@@ -226,8 +232,11 @@ class ServiceData:
         download = _parse_flag(request.args.getlist("download"))
         if download is None:
             return http.error_response(400, "'download' must be true/false or 1/0.")
+        names = request.args.getlist("file_name")
+        if len(names) > 1:
+            return http.error_response(400, "At most one 'file_name' query parameter.")
         try:
-            return self.stream(uids[0], download)
+            return self.stream(uids[0], download, file_name=names[0] if names else None)
         except FileNotFoundError:
             return http.error_response(404, "No such file: its address expired or never existed.")
         except OSError:  # CacheUnavailableError, or the server is out of descriptors...

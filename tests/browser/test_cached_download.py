@@ -269,3 +269,17 @@ def test_fetch_mode_expired_address(browser):
     time.sleep(0.5)
     assert list(Path(browser.download_path).iterdir()) == []
     assert console_errors(browser, allowed=[address.split("uid=")[1]]) == []
+
+
+def test_native_file_name_override(browser):
+    """`file_name` renames a native download: the service honours `&file_name=`."""
+    service = dfc.ServiceData(dfc.CachePlain(8))
+    data = b"a,b\n1,2\n"
+    address = service.register(data, file_name="server-name.csv", mime_type="text/csv")
+    browser.start_server(download_app(service, lambda _: address, file_name="chosen.csv"))
+    browser.find_element("#go").click()
+    status = wait_status(browser, "done")
+    assert status["file_name"] == "chosen.csv"
+    (saved,) = wait_files(browser, 1)
+    assert saved.name == "chosen.csv"
+    assert saved.read_bytes() == data
