@@ -340,13 +340,19 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
       it and the served address answers 503 with a JSON error), except a
       Redis out of memory on write, which is an ``OSError`` (``ENOSPC``).
 
-    All processes sharing a ``prefix`` should use the same ``ttl``, ``grace``
-    and ``size_limit``. Redis Cluster is not supported (use one server, or a
+    A cache built from a URL pickles (Dash background callbacks pickle the
+    service) and reconnects in the unpickling process; one built from a client
+    does not pickle. All processes sharing a ``prefix`` should use the same
+    ``ttl``, ``grace`` and ``size_limit``. Redis Cluster is not supported (use one server, or a
     primary with Sentinel: pass ``Sentinel(...).master_for(...)`` as client).
 
     Arguments:
         url_or_client: a Redis URL (``redis://``, ``rediss://``, ``unix://``),
             or a ``redis.Redis`` client made with ``decode_responses=False``.
+            The client made from a URL uses ``timeout`` and one immediate
+            retry, so requests fail fast (503) while Redis is down; a given
+            client keeps its own timeouts and retries (redis-py's default
+            backoff makes each failing call take seconds).
         prefix: prefix of every key this cache writes; lets several caches
             (or Celery) share one Redis database.
         ttl: seconds an item lives after it is registered.

@@ -1,0 +1,166 @@
+"""examples/celery_redis.py end to end: redis-server, a Celery worker, gunicorn, Chromium.
+
+The browser clicks the button; the background callback runs in the Celery
+worker, which registers a CSV in CacheRedis; the browser then fetches the
+address from the web server (two gunicorn workers) and gets the CSV.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator, List, NamedTuple
+
+import psutil
+import pytest
+import requests
+
+from tests.conftest import ROOT, free_port
+from tests.redis_support import (
+    RedisServer,
+    needs_redis_server,
+    redis_server_fixture,
+    stop_processes,
+    wait_ready,
+)
+
+pytest.importorskip("redis", reason="the redis package is not installed")
+pytest.importorskip("celery", reason="celery is not installed (pip install celery)")
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("chrome")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+pytestmark = [
+    needs_redis_server,
+    pytest.mark.browser,
+    pytest.mark.filterwarnings("ignore:HTTPResponse.getheader:DeprecationWarning"),
+    pytest.mark.skipif(
+        CHROMIUM is None or CHROMEDRIVER is None, reason="chromium and chromedriver are needed"
+    ),
+]
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    yield from redis_server_fixture()
+
+
+class Stack(NamedTuple):
+    url: str
+    gunicorn_pid: int
+
+
+@pytest.fixture
+def example_stack(redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
+    """Start the Celery worker and the Dash app (gunicorn, 2 workers)."""
+    env = dict(os.environ, DFC_REDIS_URL=redis_server.url, DASH_SECRET_KEY="test-secret")
+    procs: List[subprocess.Popen[bytes]] = []
+    celery_cmd = [
+        sys.executable, "-m", "celery", "-A", "examples.celery_redis:celery_app",
+        "worker", "--pool=solo", "--loglevel=warning", "--without-heartbeat",
+        "--without-mingle", "--without-gossip",
+    ]  # fmt: skip
+    with open(tmp_path / "celery.log", "wb") as log:
+        procs.append(
+            subprocess.Popen(
+                celery_cmd,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    port = free_port()
+    web_cmd = [
+        sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
+        "--log-level", "warning", "examples.celery_redis:server",
+    ]  # fmt: skip
+    with open(tmp_path / "gunicorn.log", "wb") as log:
+        procs.append(
+            subprocess.Popen(
+                web_cmd,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url + "/", procs[1])
+        yield Stack(url, procs[1].pid)
+    finally:
+        stop_processes(procs)
+        for name in ("celery.log", "gunicorn.log"):
+            text = (tmp_path / name).read_text(errors="replace")
+            if "Traceback" in text:
+                print(f"--- {name} ---\n{text}")
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1200,800",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_script_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+_FETCH = """
+const done = arguments[arguments.length - 1];
+fetch(arguments[0])
+  .then(r => r.text().then(t => done([r.status, r.headers.get('content-disposition'), t])))
+  .catch(e => done(['error', String(e), '']));
+"""
+
+
+def test_background_callback_file_reaches_the_browser(example_stack: Stack, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(example_stack.url)
+    button = WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "make"))
+    button.click()
+
+    def link_href(driver) -> str:
+        href = driver.find_element(By.ID, "link").get_attribute("href") or ""
+        return href if "/cached-data?uid=" in href else ""
+
+    href = WebDriverWait(browser, 60, poll_frequency=0.2).until(link_href)
+    assert browser.find_element(By.ID, "link").text == "Download report-1.csv"
+    status = browser.find_element(By.ID, "status").text
+    assert status.startswith("Report 1 ready")
+    celery_pid = int(re.search(r"worker pid (\d+)", status).group(1))
+
+    status_code, disposition, text = browser.execute_async_script(_FETCH, href)
+    assert status_code == 200, text
+    assert disposition == "attachment; filename=report-1.csv"
+    lines = text.splitlines()
+    assert lines[0] == "row,value" and len(lines) == 1001
+
+    # The web workers serve what the Celery worker made.
+    web_pids = {example_stack.gunicorn_pid} | {
+        child.pid for child in psutil.Process(example_stack.gunicorn_pid).children()
+    }
+    assert celery_pid not in web_pids
+    for _ in range(4):
+        response = requests.get(href, headers={"Connection": "close"}, timeout=30)
+        assert response.status_code == 200 and response.text == text
