@@ -41,7 +41,8 @@ class ServiceData:
     Arguments:
         cache: where items live: :class:`~dash_file_cache.CachePlain`,
             :class:`~dash_file_cache.CacheQueue`,
-            :class:`~dash_file_cache.CacheFile` or your own
+            :class:`~dash_file_cache.CacheFile`,
+            :class:`~dash_file_cache.CacheRedis` or your own
             :class:`~dash_file_cache.CacheAbstract`.
         service_name: URL path of the service (``/...``).
         chunk_size: streaming chunk in MB (at least 1).

@@ -1,0 +1,83 @@
+"""Download a file made by a callback, by address, with ``dfc.CachedDownload``.
+
+The callback writes a CSV into an ``io.StringIO``, registers it (``download=True`` and a
+``file_name``) and sets the address as the ``url`` of a ``CachedDownload``, which saves it.
+Unlike ``dcc.Download(dcc.send_file(...))`` the content is not base64-encoded into the
+callback's answer: the browser fetches the address, streamed by the server.
+
+``CachedDownload`` has two modes:
+
+- ``"native"`` (default): the browser's download manager saves the file (no copy in the page);
+- ``"fetch"``: the page downloads it, reporting progress in ``status`` (``loaded``/``total``).
+
+Run: ``.venv/bin/python examples/download_file.py``, then open http://127.0.0.1:8050.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from typing import Optional
+
+import dash
+from dash import Input, Output, State, dcc, html
+
+import dash_file_cache as dfc
+
+
+def make_csv(rows: int, seed: int) -> io.StringIO:
+    """A CSV table of ``rows`` random measurements."""
+    rng = random.Random(seed)
+    out = io.StringIO()
+    out.write("sample,temperature,pressure\n")
+    for i in range(rows):
+        out.write(f"{i},{rng.gauss(20, 3):.2f},{rng.gauss(1013, 8):.1f}\n")
+    return out
+
+
+def create_app() -> dash.Dash:
+    """The app: how many rows, which mode, a button, and the download's status."""
+    app = dash.Dash(__name__, title="Download a file")
+    service = dfc.ServiceData(dfc.CachePlain(8))
+    service.serve(app)
+
+    app.layout = html.Div(
+        [
+            html.H1("Download a file"),
+            html.Label(["Rows ", dcc.Input(id="rows", type="number", min=1, value=100)]),
+            dcc.RadioItems(id="mode", options=["native", "fetch"], value="native", inline=True),
+            html.Button("Download", id="download"),
+            dfc.CachedDownload(id="saver"),
+            html.Pre(id="status"),
+        ],
+        style={"fontFamily": "sans-serif", "margin": "2em"},
+    )
+
+    @app.callback(
+        Output("saver", "url"),
+        Output("saver", "mode"),
+        Input("download", "n_clicks"),
+        State("rows", "value"),
+        State("mode", "value"),
+        prevent_initial_call=True,
+    )
+    def download(n_clicks: int, rows: Optional[int], mode: str) -> tuple[str, str]:
+        rows = max(1, min(int(rows or 1), 1_000_000))
+        address = service.register(
+            make_csv(rows, seed=n_clicks),
+            file_name=f"measurements-{rows}.csv",
+            mime_type="text/csv",
+            download=True,
+        )
+        return address, mode
+
+    @app.callback(Output("status", "children"), Input("saver", "status"))
+    def show_status(status: Optional[dict]) -> str:
+        return json.dumps(status, indent=1) if status else ""
+
+    return app
+
+
+if __name__ == "__main__":
+    create_app().run(host="127.0.0.1", port=8050, debug=False)

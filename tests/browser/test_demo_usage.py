@@ -1,0 +1,179 @@
+"""usage.py, the demo: its four panels in headless Chromium, and a clean shutdown."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import psutil
+import pytest
+import requests
+
+from .conftest import console_errors, finished_downloads, wait_for
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+MB = 1 << 20
+
+# Every value the progress bar shows, recorded in the page (no polling gaps).
+RECORD_PROGRESS = """
+const [selector, name] = arguments;
+const seen = window[name] = [];
+const root = document.querySelector(selector);
+const note = () => {
+    const bar = root.querySelector('.progress-bar');
+    const value = bar && bar.getAttribute('aria-valuenow');
+    if (value !== null && value !== seen[seen.length - 1]) { seen.push(value); }
+};
+new MutationObserver(note).observe(root, {attributes: true, childList: true, subtree: true});
+"""
+
+
+def load_usage() -> ModuleType:
+    """Import usage.py from the repository root (also when pytest runs elsewhere)."""
+    module = sys.modules.get("usage")
+    if module is not None and Path(module.__file__).resolve() == ROOT / "usage.py":
+        return module
+    spec = importlib.util.spec_from_file_location("usage", ROOT / "usage.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["usage"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def read(dash_duo, selector: str, attribute: str = "textContent"):
+    """A property of the element ``selector`` (read in the page: React may replace elements)."""
+    return dash_duo.driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e[arguments[1]] : null;",
+        selector,
+        attribute,
+    )
+
+
+def text_of(dash_duo, selector: str) -> str:
+    return read(dash_duo, selector) or ""
+
+
+def test_demo_panels(browser):
+    usage = load_usage()
+    with usage.DemoResources() as resources:
+        app = usage.create_app(resources, file_mb=3, queue_mb=1, steps=8, step_delay=0.1)
+        browser.start_server(app)
+
+        # 1. The image drawn by a callback, shown by CachedImage; a new colour, a new address.
+        wait_for(lambda: text_of(browser, "#image-status") == "Loaded, 480 x 200 px.", 10)
+        first = read(browser, "#image", "src")
+        assert "/cached-data?uid=" in first
+        browser.driver.find_element("xpath", "//label[text()='orange']").click()
+        wait_for(lambda: read(browser, "#image", "src") not in (first, None), 10, "new src")
+        wait_for(lambda: text_of(browser, "#image-status") == "Loaded, 480 x 200 px.", 10)
+
+        # 2. A CSV made by a callback, saved by CachedDownload.
+        rows = browser.find_element("#csv-rows")
+        browser.clear_input(rows)
+        rows.send_keys("50")
+        browser.find_element("#csv-button").click()
+        wait_for(lambda: text_of(browser, "#csv-status") == "Saved table-50.csv.", 15)
+        (saved,) = wait_for(lambda: finished_downloads(browser.download_path), 15, "the CSV")
+        assert saved.name == "table-50.csv"
+        lines = saved.read_text().splitlines()
+        assert lines[0] == "index,angle,sine,cosine" and len(lines) == 51
+
+        # 3 and 4. Background callbacks: progress up to 100%, then the file is served.
+        for name in ("file", "queue"):
+            browser.driver.execute_script(RECORD_PROGRESS, f"#{name}-progress", f"__{name}")
+        browser.find_element("#file-build").click()
+        browser.find_element("#queue-build").click()
+        expected = (
+            ("file", "/cached-file", 3 * MB, "report-disk-1.csv"),
+            ("queue", "/cached-queue", MB, "report-queue-1.csv"),
+        )
+        for name, route, size, file_name in expected:
+            href = wait_for(
+                lambda name=name: read(browser, f"#{name}-result a", "href"), 60, f"{name} result"
+            )
+            assert href.startswith(f"{browser.server_url}{route}?uid=")
+            bar = f"#{name}-progress .progress-bar"
+            assert (
+                browser.driver.execute_script(
+                    "return document.querySelector(arguments[0]).getAttribute('aria-valuenow')", bar
+                )
+                == "100"
+            )
+            assert text_of(browser, bar) == "100%"
+            seen = browser.driver.execute_script(f"return window.__{name}")
+            assert seen[-1] == "100" and len(seen) >= 2, seen  # steps shown on the way
+
+            answer = requests.get(href, timeout=10)
+            assert answer.status_code == 200
+            assert answer.headers["Content-Type"].startswith("text/csv")
+            disposition = answer.headers["Content-Disposition"]
+            assert disposition.startswith("attachment") and file_name in disposition
+            assert answer.content.startswith(b"index,time,value\n")
+            assert size <= len(answer.content) < size + 100
+            assert answer.content.endswith(b"\n")
+        assert console_errors(browser) == []
+
+        assert resources.manager is not None
+        manager_process = resources.manager._process
+        assert manager_process.is_alive()
+
+    # Clean shutdown: the Manager stopped, the temporary folder gone.
+    assert not manager_process.is_alive()
+    assert not Path(resources.root).exists()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_demo_script_stops_cleanly(tmp_path, signum):
+    """`python usage.py` serves, then on Ctrl+C or SIGTERM removes all it created."""
+    port = free_port()
+    log = tmp_path / "demo.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "usage.py"), "--port", str(port)],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        started = wait_for(
+            lambda: re.search(r"temporary files in (\S+)\)", log.read_text()), 30, "start line"
+        )
+        temp_root = Path(started.group(1))
+        url = f"http://127.0.0.1:{port}"
+
+        def page_ok() -> bool:
+            try:
+                return requests.get(url, timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_for(page_ok, 30, "the demo page")
+        assert requests.get(f"{url}/assets/dfc-demo.css", timeout=5).status_code == 200
+        assert temp_root.is_dir()
+        helpers = psutil.Process(proc.pid).children(recursive=True)
+        assert helpers, "the Manager process should be running"
+
+        proc.send_signal(signum)
+        assert proc.wait(20) == 0, log.read_text()
+        assert not temp_root.exists()
+        _, alive = psutil.wait_procs(helpers, timeout=10)
+        assert not alive
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

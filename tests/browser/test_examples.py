@@ -1,0 +1,226 @@
+"""examples/*.py in headless Chromium: each one started and its main path exercised."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import threading
+from pathlib import Path
+from types import ModuleType
+
+import multiprocess
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from .conftest import console_errors, finished_downloads, wait_for
+
+pytestmark = pytest.mark.browser
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def load_example(name: str) -> ModuleType:
+    """Import ``examples/<name>.py`` as a module (registered, so Flask finds its folder)."""
+    module_name = f"dfc_example_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, EXAMPLES / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def read(dash_duo, selector: str, attribute: str = "textContent"):
+    """A property of the element ``selector`` (read in the page: React may replace elements)."""
+    return dash_duo.driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e[arguments[1]] : null;",
+        selector,
+        attribute,
+    )
+
+
+def wait_downloads(dash_duo, count: int, timeout: float = 15.0) -> list:
+    return wait_for(
+        lambda: len(files := finished_downloads(dash_duo.download_path)) == count and files,
+        timeout,
+        f"{count} finished download(s)",
+    )
+
+
+# -- flask_services.py ---------------------------------------------------------
+
+
+def test_flask_services_with_the_test_client():
+    client = load_example("flask_services").create_app().test_client()
+    address = client.post("/create-file").get_data(as_text=True)
+    assert address.startswith("/cached-data?uid=")
+    shown = client.get(address)
+    assert shown.status_code == 200
+    assert shown.get_data(as_text=True) == "a simple test"
+    assert shown.headers["Content-Type"].startswith("text/plain")
+    saved = client.get(address + "&download=true")
+    assert saved.headers["Content-Disposition"].startswith("attachment")
+    assert "filename=test.txt" in saved.headers["Content-Disposition"]
+
+
+@pytest.fixture
+def flask_server():
+    """Run ``examples/flask_services.py`` on a free port; yield its URL."""
+    server = make_server("127.0.0.1", 0, load_example("flask_services").create_app(), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+def test_flask_services_in_the_browser(browser, flask_server):
+    driver = browser.driver
+    driver.get(flask_server + "/")
+    driver.find_element("id", "text").clear()
+    driver.find_element("id", "text").send_keys("made in the browser")
+    driver.find_element("id", "create").click()
+    wait_for(lambda: read(browser, "#address").startswith("/cached-data?uid="), 10, "address")
+
+    driver.find_element("id", "download").click()
+    (saved,) = wait_downloads(browser, 1)
+    assert saved.name == "test.txt"
+    assert saved.read_text() == "made in the browser"
+
+    driver.get(read(browser, "#view", "href"))
+    assert driver.find_element("tag name", "body").text == "made in the browser"
+    # Showing the text file itself, the browser asks for a /favicon.ico this app lacks.
+    assert console_errors(browser, allowed=["/favicon.ico"]) == []
+
+
+# -- change_image.py -------------------------------------------------------------
+
+
+def test_change_image(browser):
+    browser.start_server(load_example("change_image").create_app())
+    loaded = "loaded: 240 x 160 px"
+    wait_for(lambda: read(browser, "#status") == loaded, 10, "the first image")
+    seen = {read(browser, "#image", "src")}
+
+    browser.find_element("#next").click()
+    wait_for(lambda: read(browser, "#image", "src") not in seen, 10, "a second image")
+    wait_for(lambda: read(browser, "#status") == loaded, 10, "the second image loaded")
+    seen.add(read(browser, "#image", "src"))
+
+    browser.driver.find_element("xpath", "//label[normalize-space()='checks']").click()
+    wait_for(lambda: read(browser, "#image", "src") not in seen, 10, "a third image")
+    wait_for(lambda: read(browser, "#status") == loaded, 10, "the third image loaded")
+
+    answer = requests.get(read(browser, "#image", "src"), timeout=10)
+    assert answer.headers["Content-Type"] == "image/png"
+    assert answer.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert console_errors(browser) == []
+
+
+# -- download_file.py ------------------------------------------------------------
+
+
+def test_download_file_native_then_fetch(browser):
+    browser.start_server(load_example("download_file").create_app())
+    rows = browser.find_element("#rows")
+
+    def status() -> dict:
+        text = read(browser, "#status")
+        return json.loads(text) if text else {}
+
+    for count, (mode, n_rows) in enumerate([("native", 20), ("fetch", 30)], start=1):
+        browser.driver.find_element("xpath", f"//label[normalize-space()='{mode}']").click()
+        browser.clear_input(rows)
+        rows.send_keys(str(n_rows))
+        browser.find_element("#download").click()
+        done = wait_for(
+            lambda mode=mode: (
+                (s := status()).get("state") == "done" and s.get("mode") == mode and s
+            ),
+            15,
+            f"the {mode} download",
+        )
+        assert done["file_name"] == f"measurements-{n_rows}.csv"
+        saved = wait_downloads(browser, count)
+        lines = (Path(browser.download_path) / done["file_name"]).read_text().splitlines()
+        assert len(saved) == count
+        assert lines[0] == "sample,temperature,pressure" and len(lines) == n_rows + 1
+    assert done["loaded"] == done["total"] > 0  # fetch mode reports its progress
+    assert console_errors(browser) == []
+
+
+# -- background_callback.py ------------------------------------------------------
+
+
+def test_background_callbacks_queue_and_file(browser, tmp_path):
+    example = load_example("background_callback")
+    with multiprocess.Manager() as manager:
+        app = example.create_app(str(tmp_path), manager.Queue(), rows=20_000, delay=0.1)
+        browser.start_server(app)
+        browser.find_element("#queue-build").click()
+        browser.find_element("#file-build").click()
+        for name, route in (("queue", "/cached-queue"), ("file", "/cached-file")):
+            href = wait_for(lambda name=name: read(browser, f"#{name}-link", "href"), 60, name)
+            assert href.startswith(f"{browser.server_url}{route}?uid=")
+            assert read(browser, f"#{name}-progress", "value") == 100
+            assert read(browser, f"#{name}-percent") == "100%"
+
+            answer = requests.get(href, timeout=10)
+            assert answer.status_code == 200
+            assert f"filename={name}.csv" in answer.headers["Content-Disposition"]
+            lines = answer.text.splitlines()
+            assert lines[0] == "step,row,value" and len(lines) == 20_000 + 1
+            assert lines[-1].startswith("9,1999,")
+        assert console_errors(browser) == []
+
+
+# -- video.py --------------------------------------------------------------------
+
+
+def test_video_plays_and_seeks(browser):
+    app = load_example("video").create_app()
+    answers = []  # (Range header, status) of every request for the video
+
+    @app.server.after_request
+    def note(response):
+        from flask import request
+
+        if request.path == "/cached-data":
+            answers.append((request.headers.get("Range"), response.status_code))
+        return response
+
+    browser.start_server(app)
+    video = "document.getElementById('video')"
+    wait_for(lambda: browser.driver.execute_script(f"return {video}.readyState") >= 2, 15, "data")
+    duration = browser.driver.execute_script(f"return {video}.duration")
+    assert 7.5 < duration < 8.5
+
+    # Play (muted, so headless Chromium allows it) and see the time advance.
+    browser.driver.execute_script(f"{video}.play()")
+    wait_for(lambda: browser.driver.execute_script(f"return {video}.currentTime") > 0.5, 15)
+    browser.driver.execute_script(f"{video}.pause()")
+
+    # Seek near the end: the player fetches the bytes it needs with a Range request.
+    browser.driver.execute_script(
+        f"""const v = {video};
+        window.__seek = {{seeked: false, error: null}};
+        v.addEventListener('seeked', () => {{ window.__seek.seeked = true; }}, {{once: true}});
+        v.addEventListener('error', () => {{
+            window.__seek.error = String(v.error && v.error.code);
+        }});
+        v.currentTime = 7.5;"""
+    )
+    wait_for(lambda: browser.driver.execute_script("return window.__seek.seeked"), 15, "seeked")
+    state = browser.driver.execute_script(
+        f"return {{time: {video}.currentTime, ready: {video}.readyState, "
+        f"error: {video}.error, seek: window.__seek}}"
+    )
+    assert abs(state["time"] - 7.5) < 0.3, state
+    assert state["ready"] >= 2 and state["error"] is None and state["seek"]["error"] is None
+    assert any(status == 206 for _, status in answers), answers
+    assert all(status in (200, 206) for _, status in answers), answers
+    assert console_errors(browser) == []
