@@ -1,0 +1,155 @@
+"""Browser side: a native download of the big file in headless Chromium.
+
+Two ways to start it from a Dash page: clicking an ``<a>`` to the address
+(``&download=true``), and ``CachedDownload`` in its native mode. The file is
+complete when it has its final name and size in the download directory; the
+renderers' memory is sampled meanwhile.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+from urllib.parse import quote
+
+import psutil
+
+from .server import GunicornServer, RssSampler
+
+__all__ = ["CHROMIUM_ARGS", "section_browser"]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _driver(download_dir: Path) -> Any:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in CHROMIUM_ARGS:
+        options.add_argument(arg)
+    options.add_experimental_option(
+        "prefs",
+        {
+            "download.default_directory": str(download_dir),
+            "download.prompt_for_download": False,
+            "download.directory_upgrade": True,
+            "safebrowsing.enabled": False,
+        },
+    )
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.execute_cdp_cmd(
+        "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)}
+    )
+    return driver
+
+
+def _chromium_procs(driver: Any) -> List[psutil.Process]:
+    """Chromium processes under the chromedriver started for ``driver``."""
+    root = psutil.Process(driver.service.process.pid)
+    return [p for p in root.children(recursive=True) if "chrom" in p.name().lower()]
+
+
+def _renderer_pids(driver: Any) -> List[int]:
+    pids = []
+    for proc in _chromium_procs(driver):
+        try:
+            if "--type=renderer" in proc.cmdline():
+                pids.append(proc.pid)
+        except psutil.Error:
+            pass
+    return pids
+
+
+def _all_chromium_pids(driver: Any) -> List[int]:
+    return [p.pid for p in _chromium_procs(driver)]
+
+
+def _wait_file(path: Path, size: int, timeout: float) -> float:
+    """Wait until ``path`` exists with ``size`` bytes and no partial download remains."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.stat().st_size == size:
+            partial = list(path.parent.glob("*.crdownload"))
+            if not partial:
+                return time.perf_counter()
+        time.sleep(0.01)
+    raise TimeoutError(f"download of {path.name} not complete after {timeout} s")
+
+
+def _one_download(
+    driver: Any, button: str, download_dir: Path, name: str, size: int, timeout: float
+) -> Dict[str, Any]:
+    from selenium.webdriver.common.by import By
+
+    for old in download_dir.iterdir():
+        old.unlink()
+    time.sleep(0.5)
+    with (
+        RssSampler(lambda: _renderer_pids(driver), interval=0.02) as renderers,
+        RssSampler(lambda: _all_chromium_pids(driver), interval=0.02) as everything,
+    ):
+        t0 = time.perf_counter()
+        driver.find_element(By.ID, button).click()
+        t1 = _wait_file(download_dir / name, size, timeout)
+    result = {
+        "seconds": t1 - t0,
+        "mib_s": size / (1 << 20) / (t1 - t0),
+        "renderer_idle_rss": renderers.idle,
+        "renderer_peak_rss": renderers.peak,
+        "renderer_growth": renderers.growth,
+        "chromium_all_idle_rss": everything.idle,
+        "chromium_all_peak_rss": everything.peak,
+        "chromium_all_growth": everything.growth,
+    }
+    (download_dir / name).unlink()
+    return result
+
+
+def section_browser(
+    cache_dir: Path, tmp: Path, big: Path, size: int, workers: int, threads: int, timeout: float
+) -> Dict[str, Any]:
+    """Download ``big`` by address in headless Chromium: via ``<a>`` and ``CachedDownload``."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    download_dir = tmp / "browser-downloads"
+    download_dir.mkdir(exist_ok=True)
+    out: Dict[str, Any] = {"size": size, "chromium_args": CHROMIUM_ARGS}
+    with GunicornServer(workers, threads, cache_dir) as server:
+        has_component = bool(server.info()["cached_download"])
+        addr = server.register(big)["address"] + "&download=true"
+        driver = _driver(download_dir)
+        try:
+            out["chromium_version"] = driver.capabilities.get("browserVersion")
+            driver.get(f"{server.url}/?addr={quote(addr, safe='')}")
+            wait = WebDriverWait(driver, 30)
+            wait.until(lambda d: d.find_element(By.ID, "link").get_attribute("href").endswith(addr))
+            out["anchor"] = _one_download(driver, "link", download_dir, big.name, size, timeout)
+            if has_component:
+                wait.until(ec.element_to_be_clickable((By.ID, "cdl-go")))
+                out["cached_download"] = _one_download(
+                    driver, "cdl-go", download_dir, big.name, size, timeout
+                )
+                out["cached_download"]["status"] = driver.find_element(By.ID, "cdl-status").text
+            else:
+                out["cached_download"] = {"skipped": "CachedDownload is not built"}
+        finally:
+            driver.quit()
+            shutil.rmtree(download_dir, ignore_errors=True)
+    return out

@@ -1,0 +1,51 @@
+"""Smoke test of the benchmark: the quick mode runs and writes a JSON of the right shape.
+
+No timing is asserted: the numbers of a quick run on a shared machine mean nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ["ondisk", "memory_items", "range", "parallel", "rss", "dcc", "register", "browser"]
+TARGETS = ["ondisk", "range_last", "range_spread", "parallel", "rss", "dcc_time", "dcc_memory"]
+
+
+def test_bench_quick_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--no-browser", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    files = list(out.glob("bench-quick-*.json"))
+    assert len(files) == 1
+    assert files[0].with_suffix(".md").is_file()
+    result = json.loads(files[0].read_text(encoding="utf-8"))
+
+    assert set(SECTIONS) <= set(result["sections"])
+    for name in SECTIONS[:-1]:
+        assert "error" not in result["sections"][name], result["sections"][name]
+    assert result["sections"]["browser"] == {"skipped": "--no-browser"}
+    assert [t["id"] for t in result["targets"]] == TARGETS
+    for target in result["targets"]:
+        assert isinstance(target["value"], float)
+        assert isinstance(target["met"], bool)
+    assert result["server"]["bind"] == "127.0.0.1"
+    assert result["machine"]["nproc"] >= 1
+    sections = result["sections"]
+    for where in ("first", "middle", "last"):
+        assert sections["range"][where]["ours_median_ms"] > 0
+    assert sections["dcc"]["response_bytes"] > result["plan"]["mid"]
+    for cache in ("CachePlain", "CacheQueue", "CacheFile"):
+        assert set(sections["register"][cache]) >= {str(s) for s in result["plan"]["reg_sizes"]}
+    assert result["table_md"].startswith("| Measure |")
+    assert "| Measure |" in proc.stdout
