@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
+import threading
 import weakref
-from contextlib import suppress
-from typing import IO, Any, Callable, Dict, Optional, Tuple, Union
+from contextlib import contextmanager, suppress
+from typing import IO, Any, Callable, Dict, Iterator, Optional, Tuple, Union
 
 import diskcache
 from diskcache.core import MODE_BINARY, UNKNOWN
 
 from .._validate import check_positive_int
-from .abstract import CacheAbstract, CachedData, CachedFileInfo
+from .abstract import CacheAbstract, CachedData, CachedFileInfo, CacheUnavailableError
 
 __all__ = ["CacheFile"]
 
@@ -33,21 +36,70 @@ class _StreamingDisk(diskcache.Disk):
     def __init__(self, directory: str, chunk_bytes: int = _MB, **kwargs: Any) -> None:
         super().__init__(directory, **kwargs)
         self.chunk_bytes = chunk_bytes
+        self._written = threading.local()
 
     def store(self, value: Any, read: bool, key: Any = UNKNOWN) -> Tuple[int, int, Any, Any]:
         if not read:
             return super().store(value, read, key=key)
         filename, full_path = self.filename(key, value)
-        os.makedirs(os.path.dirname(full_path), exist_ok=True)
+        out = self._create(full_path)
         try:
-            with open(full_path, "xb") as out:
+            with out:
                 shutil.copyfileobj(value, out, self.chunk_bytes)
                 size = out.tell()
         except BaseException:
             with suppress(OSError):
                 os.remove(full_path)
             raise
+        self._written.path = full_path
         return size, MODE_BINARY, filename, None
+
+    @staticmethod
+    def _create(full_path: str) -> IO[bytes]:
+        """Create the content file, and its directory if needed.
+
+        Eviction in another thread or process removes directories it empties
+        (``Disk.remove`` calls ``os.removedirs``), possibly between our
+        ``makedirs`` and ``open``: retry, as diskcache's own writer does.
+        """
+        directory = os.path.dirname(full_path)
+        for _ in range(9):
+            with suppress(FileNotFoundError):
+                os.makedirs(directory, exist_ok=True)
+            with suppress(FileNotFoundError):
+                return open(full_path, "xb")
+        os.makedirs(directory, exist_ok=True)
+        return open(full_path, "xb")
+
+    def forget_written(self) -> Optional[str]:
+        """Return and forget the content file this thread wrote last, if any."""
+        path: Optional[str] = getattr(self._written, "path", None)
+        self._written.path = None
+        return path
+
+
+@contextmanager
+def _index_errors(action: str) -> Iterator[None]:
+    """Turn SQLite errors of the index (e.g. disk full) into ``CacheUnavailableError``.
+
+    It is an ``OSError``: ``register`` raises it and the served address answers
+    503 instead of a 500.
+    """
+    try:
+        yield
+    except sqlite3.Error as exc:
+        code = errno.ENOSPC if "full" in str(exc) else errno.EIO
+        raise CacheUnavailableError(code, f"The cache index failed while {action}: {exc}.") from exc
+
+
+def _path_value(path: str) -> Union[str, bytes]:
+    """A path as SQLite can store it: text is UTF-8, so a path that is not
+    (``os.fsdecode`` of non-UTF-8 bytes) is stored as its bytes."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
 
 
 def _remove_dir(path: str, owner_pid: int) -> None:
@@ -157,20 +209,35 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
         self._cache.close()
 
     def is_in(self, key: str) -> bool:
-        return key in self._cache
+        with _index_errors("looking an item up"):
+            return key in self._cache
 
     def dump(self, key: str, info: CachedFileInfo, data: CachedData) -> None:
         """Write the item, then index it atomically.
 
         Raises:
-            OSError: the content could not be written (nothing is left behind).
+            OSError: the content could not be written (nothing is left behind);
+                :class:`CacheUnavailableError` when the index could not (e.g. disk full).
         """
         tag = json.dumps(info)
-        if isinstance(data, str):
-            self._cache.set(key, data, tag=tag, retry=True)
-        else:
-            self._cache.set(key, data, read=True, tag=tag, retry=True)
-        self._evict(keep=key)
+        disk: _StreamingDisk = self._cache.disk
+        disk.forget_written()
+        try:
+            with _index_errors("registering an item"):
+                if isinstance(data, str):
+                    self._cache.set(key, _path_value(data), tag=tag, retry=True)
+                else:
+                    self._cache.set(key, data, read=True, tag=tag, retry=True)
+        except CacheUnavailableError:
+            # diskcache keeps the content file when the index write fails.
+            orphan = disk.forget_written()
+            if orphan is not None:
+                with suppress(OSError):
+                    os.remove(orphan)
+            raise
+        disk.forget_written()
+        with _index_errors("evicting items"):
+            self._evict(keep=key)
 
     def _evict(self, keep: str) -> None:
         """Remove least recently used items until the cache fits ``size_limit``.
@@ -196,20 +263,26 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
 
         Raises:
             FileNotFoundError: ``key`` is not cached.
+            CacheUnavailableError: the index cannot be read or updated (e.g. disk full).
         """
-        value, tag = self._cache.get(key, read=True, tag=True, retry=True)
+        with _index_errors("loading an item"):
+            value, tag = self._cache.get(key, read=True, tag=True, retry=True)
         if tag is None:
             raise FileNotFoundError(f"No cached item for key {key!r}.")
         info: CachedFileInfo = json.loads(tag)
         if isinstance(value, str):  # a path item
             return info, lambda: value
+        if isinstance(value, bytes):  # a path item stored as bytes
+            path_item = os.fsdecode(value)
+            return info, lambda: path_item
         handle: IO[bytes] = value
         path = str(handle.name)
         handle.close()
         return info, lambda: path
 
     def remove(self, key: str) -> bool:
-        return bool(self._cache.delete(key, retry=True))
+        with _index_errors("removing an item"):
+            return bool(self._cache.delete(key, retry=True))
 
     def clear(self) -> int:
         """Remove every item; return how many were removed."""

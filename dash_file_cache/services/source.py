@@ -16,6 +16,8 @@ __all__ = ["FileSource", "make_content_type", "make_file_name", "to_cached_data"
 FileSource = Union[str, "os.PathLike[str]", io.StringIO, io.BytesIO, bytes, bytearray, IO[bytes]]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Lone surrogates (``os.fsdecode`` of a non-UTF-8 name) cannot be encoded in a header.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MAX_NAME = 255
 
 
@@ -72,7 +74,8 @@ def make_file_name(file_name: str, fobj: object, uid: str, content_type: str) ->
     name = file_name
     if not name and isinstance(fobj, (str, os.PathLike)):
         name = os.path.basename(os.fspath(fobj))
-    name = _CONTROL.sub("_", name).replace("/", "_").replace("\\", "_").strip()
+    name = _CONTROL.sub("_", _SURROGATE.sub("_", name))
+    name = name.replace("/", "_").replace("\\", "_").strip()
     if name in ("", ".", ".."):
         mime = content_type.split(";", 1)[0].strip()
         name = "file-" + uid[:12] + (mimetypes.guess_extension(mime) or "")
@@ -95,6 +98,12 @@ def make_content_type(content_type: str, mime_type: str, text_source: bool) -> s
             raise TypeError(f"{name} must be a str, got {type(value).__name__}.")
         if _CONTROL.search(value):
             raise ValueError(f"{name} must not contain control characters: {value!r}.")
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"{name} must be latin-1 text, as HTTP header values are: {value!r}."
+            ) from None
     value = content_type.strip() or mime_type.strip()
     if not value:
         raise ValueError("mime_type must not be empty when content_type is empty.")
