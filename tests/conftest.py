@@ -85,6 +85,18 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = N
     raise TimeoutError(url)
 
 
+def stop_processes(procs: list[subprocess.Popen]) -> None:
+    """Terminate the given processes, killing those that do not stop in 15 s."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 @pytest.fixture
 def gunicorn_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """Start ``tests/apps/gunicorn_app.py`` under gunicorn; returns its base URL.
@@ -108,10 +120,4 @@ def gunicorn_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
         return url
 
     yield start
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    stop_processes(procs)

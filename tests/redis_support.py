@@ -25,7 +25,7 @@ import pytest
 import requests
 
 import dash_file_cache as dfc
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, stop_processes
 
 __all__ = [
     "REDIS_SERVER",
@@ -201,15 +201,3 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -
             pass
         time.sleep(0.1)
     raise TimeoutError(url)
-
-
-def stop_processes(procs: List[subprocess.Popen[bytes]]) -> None:
-    """Terminate the given processes, killing those that do not stop in 15 s."""
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)

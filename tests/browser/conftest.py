@@ -10,10 +10,13 @@ sync and the first-run flow are off.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Callable, Iterable, List, Optional
 
 import pytest
@@ -150,3 +153,28 @@ def console_errors(dash_duo, allowed: Iterable[str] = ()) -> list:
             and any(part in entry.get("message", "") for part in allowed)
         )
     ]
+
+
+def load_script(path: Path, module_name: str) -> ModuleType:
+    """Import a script (``usage.py``, ``examples/*.py``) as a registered module.
+
+    Registered in ``sys.modules`` so Flask finds its folder; imported once.
+    """
+    module = sys.modules.get(module_name)
+    if module is not None and Path(module.__file__).resolve() == path.resolve():
+        return module
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def read(dash_duo, selector: str, attribute: str = "textContent"):
+    """A property of the element ``selector`` (read in the page: React may replace elements)."""
+    return dash_duo.driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e[arguments[1]] : null;",
+        selector,
+        attribute,
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import signal
 import socket
@@ -15,7 +14,7 @@ import psutil
 import pytest
 import requests
 
-from .conftest import console_errors, finished_downloads, wait_for
+from .conftest import console_errors, finished_downloads, load_script, read, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -38,24 +37,7 @@ new MutationObserver(note).observe(root, {attributes: true, childList: true, sub
 
 def load_usage() -> ModuleType:
     """Import usage.py from the repository root (also when pytest runs elsewhere)."""
-    module = sys.modules.get("usage")
-    if module is not None and Path(module.__file__).resolve() == ROOT / "usage.py":
-        return module
-    spec = importlib.util.spec_from_file_location("usage", ROOT / "usage.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["usage"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def read(dash_duo, selector: str, attribute: str = "textContent"):
-    """A property of the element ``selector`` (read in the page: React may replace elements)."""
-    return dash_duo.driver.execute_script(
-        "const e = document.querySelector(arguments[0]); return e ? e[arguments[1]] : null;",
-        selector,
-        attribute,
-    )
+    return load_script(ROOT / "usage.py", "usage")
 
 
 def text_of(dash_duo, selector: str) -> str:

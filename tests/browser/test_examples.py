@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -14,7 +12,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from .conftest import console_errors, finished_downloads, wait_for
+from .conftest import console_errors, finished_downloads, load_script, read, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -22,25 +20,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def load_example(name: str) -> ModuleType:
-    """Import ``examples/<name>.py`` as a module (registered, so Flask finds its folder)."""
-    module_name = f"dfc_example_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, EXAMPLES / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def read(dash_duo, selector: str, attribute: str = "textContent"):
-    """A property of the element ``selector`` (read in the page: React may replace elements)."""
-    return dash_duo.driver.execute_script(
-        "const e = document.querySelector(arguments[0]); return e ? e[arguments[1]] : null;",
-        selector,
-        attribute,
-    )
+    """Import ``examples/<name>.py`` as a module."""
+    return load_script(EXAMPLES / f"{name}.py", f"dfc_example_{name}")
 
 
 def wait_downloads(dash_duo, count: int, timeout: float = 15.0) -> list:
