@@ -31,4 +31,5 @@ else
   echo "npm not found: the components' rebuild check will be skipped." >&2
 fi
 "$PY" -m ruff check .
+"$PY" -m mypy dash_file_cache
 exec "$PY" -m pytest "$@"

@@ -28,7 +28,7 @@ import logging
 import math
 import uuid
 from contextlib import contextmanager, suppress
-from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union, cast
 
 try:
     import redis
@@ -292,9 +292,11 @@ class RedisContentStream(io.RawIOBase):
                 "The cached content vanished from Redis while being read (expired, "
                 "evicted or removed)."
             )
+        # The client is bytes-only (checked at construction): `data` is bytes.
+        content = cast(bytes, data)
         if expected == take:
-            return bytes(data)
-        self._cached_index, self._cached = index, bytes(data)
+            return content
+        self._cached_index, self._cached = index, content
         return self._cached[offset : offset + take]
 
 
@@ -582,7 +584,7 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
         accounted: int,
         created: float,
     ) -> None:
-        args = [
+        args: List[Any] = [
             self._prefix,
             self._grace * 1000,
             key,
@@ -641,7 +643,9 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
                     present = self._client.exists(f"{base}0")
                 if not present:
                     raise FileNotFoundError(f"The content of item {key!r} is gone.")
-            return RedisContentStream(self._client, base, size, max(chunk_bytes, 1))
+            # A RawIOBase is a binary file object; typeshed's IO[bytes] does not say so.
+            stream = RedisContentStream(self._client, base, size, max(chunk_bytes, 1))
+            return cast(IO[bytes], stream)
 
         return info, loader
 
