@@ -270,13 +270,22 @@ def test_chunked_streaming(client, service, tmp_path: Path) -> None:
         response.close()
 
 
-def test_lru_eviction_gives_404(client, service) -> None:
-    if isinstance(service.cache, dfc.CacheFile):
-        pytest.skip("CacheFile evicts by size; see test_caches")
-    first = service.register(b"first")
-    for _ in range(8):
-        service.register(b"filler")
+@pytest.mark.parametrize("kind", ["plain", "queue", "file"])
+def test_eviction_gives_404(kind: str, tmp_path: Path) -> None:
+    caches = {
+        "plain": lambda: dfc.CachePlain(8),
+        "queue": lambda: dfc.CacheQueue(8),
+        "file": lambda: dfc.CacheFile(tmp_path / "c", size_limit=200_000),  # ~6 items + index
+    }
+    service = dfc.ServiceData(caches[kind]())
+    app = flask.Flask("evict")
+    service.serve(app)
+    client = app.test_client()
+    first = service.register(bytes(20_000))
+    for _ in range(12):
+        last = service.register(bytes(20_000))
     assert_json_error(client.get(first), 404)
+    assert client.get(last).status_code == 200
 
 
 def test_serve_on_dash_before_and_after_layout() -> None:
