@@ -18,6 +18,13 @@ from dash_file_cache.caches import CachedFileInfo
 from .conftest import CACHE_KINDS, ROOT, make_cache
 
 
+def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter from the repository root; fail on error."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+
+
 def info(name: str = "f.bin", one_time: bool = False) -> CachedFileInfo:
     return {
         "file_name": name,
@@ -143,10 +150,7 @@ def test_cache_file_persists_across_processes(tmp_path: Path) -> None:
         "s = dfc.ServiceData(dfc.CacheFile(sys.argv[1]))\n"
         "print(s.register(io.BytesIO(b'survives restarts'), file_name='p.txt'))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(directory)],
-        cwd=ROOT, check=True, capture_output=True, text=True,
-    )  # fmt: skip
+    out = run_python(code, str(directory))
     uid = out.stdout.strip().split("uid=")[1]
     reopened = dfc.CacheFile(directory)
     got_info, loader = reopened.load(uid)
@@ -165,9 +169,7 @@ def test_cache_file_temporary_directory_removed_at_exit(tmp_path: Path) -> None:
         "p = multiprocess.Process(target=child); p.start(); p.join()\n"
         "assert p.exitcode == 0 and c.is_in('k') and os.path.isdir(c.cache_dir)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True
-    )
+    out = run_python(code)
     directory = Path(out.stdout.strip())
     assert directory.name.startswith("dash-file-cache-")
     assert not directory.exists()
@@ -259,9 +261,7 @@ def test_cache_queue_child_without_queue_raises(tmp_path: Path) -> None:
         "a, b = multiprocess.Pipe()\n"
         "p = multiprocess.Process(target=child, args=(b,)); p.start(); print(a.recv()); p.join()\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True
-    )
+    out = run_python(code)
     assert "Manager().Queue()" in out.stdout
 
 
@@ -278,9 +278,7 @@ def test_cache_plain_refuses_child_processes() -> None:
         "a, b = multiprocess.Pipe()\n"
         "p = multiprocess.Process(target=child, args=(b,)); p.start(); print(a.recv()); p.join()\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True
-    )
+    out = run_python(code)
     assert "CacheQueue" in out.stdout and "CacheFile" in out.stdout
 
 
