@@ -181,3 +181,29 @@ def test_service_pickles(kind: str, dumps, tmp_path: Path) -> None:
     if kind == "file":  # the copy shares the directory
         uid = copy.register(b"from the copy").split("uid=")[1]
         assert service.cache.is_in(uid)
+
+
+@pytest.mark.slow
+def test_wheel_ships_typed_marker_and_components(tmp_path: Path) -> None:
+    """`pip install` from a clone needs no Node: the built components are in the wheel."""
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(dfc.__file__).resolve().parent.parent
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(tmp_path), str(root)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("dash_file_cache-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    package = Path(dfc.__file__).parent
+    shipped = {
+        p.relative_to(package.parent).as_posix()
+        for p in package.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert shipped <= names, sorted(shipped - names)
+    assert "dash_file_cache/py.typed" in names
+    assert "dash_file_cache/components/dash_file_cache.min.js" in names
