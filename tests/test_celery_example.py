@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ import psutil
 import pytest
 import requests
 
+from tests.browser.conftest import CHROME_ARGS, CHROMEDRIVER, CHROMIUM
 from tests.conftest import ROOT, free_port
 from tests.redis_support import (
     RedisServer,
@@ -32,8 +32,6 @@ pytest.importorskip("redis", reason="the redis package is not installed")
 pytest.importorskip("celery", reason="celery is not installed (pip install celery)")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("chrome")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 pytestmark = [
     needs_redis_server,
@@ -108,13 +106,7 @@ def browser() -> Iterator[object]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1200,800",
-    ):
+    for arg in CHROME_ARGS:
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_script_timeout(30)

@@ -366,3 +366,24 @@ def test_file_name_query_override(client, address: str) -> None:
     assert evil.headers["Content-Disposition"] == expected
     assert_json_error(client.get(address + "&file_name=a&file_name=b"), 400)
     assert client.get(address + "&file_name=").headers["Content-Disposition"].endswith("data.bin")
+
+
+def test_server_side_open_failure_is_503_not_404(
+    client, service, data_path: Path, monkeypatch
+) -> None:
+    """Running out of descriptors is the server's problem, not an expired address."""
+    import builtins
+    import errno
+
+    address = service.register(data_path)
+    real_open = builtins.open
+
+    def failing_open(file, mode="r", *args, **kwargs):
+        if str(file) == str(data_path) and "b" in mode:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", failing_open)
+    assert_json_error(client.get(address), 503)
+    monkeypatch.undo()
+    assert client.get(address).data == DATA
