@@ -25,6 +25,7 @@ from typing_extensions import TypedDict
 
 __all__ = [
     "CacheAbstract",
+    "ItemElsewhereError",
     "CacheUnavailableError",
     "CachedData",
     "CachedFileInfo",
@@ -61,6 +62,16 @@ class CacheUnavailableError(OSError):
 
     Backends raise it from any method; ``register`` lets it propagate, and the
     served address answers 503 with a JSON error instead of a traceback.
+    """
+
+
+class ItemElsewhereError(FileNotFoundError):
+    """The item is held by another server process, which alone can serve it.
+
+    Raised by per-process caches (:class:`~dash_file_cache.CachePlain`,
+    :class:`~dash_file_cache.CacheQueue`) when a request reaches a process that
+    does not own the item (e.g. another gunicorn worker). Its message names the
+    cause and the fix; the service answers 404 with that message.
     """
 
 
