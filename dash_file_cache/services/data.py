@@ -159,7 +159,8 @@ class ServiceData:
 
         Called by the bound view; call it yourself only to serve an item from
         your own route. Inside a request it honours conditional and ``Range``
-        headers; ``HEAD`` gets headers only. ``file_name``, when given,
+        headers per RFC 9110 (304, 412, 206, 416; ``Range`` on ``GET`` only);
+        ``HEAD`` gets headers only. ``file_name``, when given,
         replaces the registered name in ``Content-Disposition`` (sanitised
         the same way).
 
@@ -187,15 +188,23 @@ class ServiceData:
         etag = generate_etag(f"{uid}:{content.size}:{content.mtime}".encode())
         plan = http.plan_response(environ, content.size, etag, content.mtime)
         one_time = info["one_time_service"]
+        validators = http.Headers(
+            {
+                "ETag": f'"{etag}"',
+                "Last-Modified": http.last_modified(content.mtime),
+                "Accept-Ranges": "bytes",
+            }
+        )
         headers = http.common_headers(one_time)
-        headers["ETag"] = f'"{etag}"'
-        headers["Last-Modified"] = http.last_modified(content.mtime)
-        headers["Accept-Ranges"] = "bytes"
+        headers.extend(validators)
 
+        if plan.status == 412:
+            content.stream.close()
+            return http.error_response(412, "A precondition of the request failed.", validators)
         if plan.status == 416:
             content.stream.close()
-            headers.extend(http.content_range_416(content.size))
-            return http.error_response(416, "Requested range not satisfiable.", headers)
+            validators.extend(http.content_range_416(content.size))
+            return http.error_response(416, "Requested range not satisfiable.", validators)
         if plan.status == 304:
             content.stream.close()
             return flask.Response(status=304, headers=headers)
