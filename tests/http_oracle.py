@@ -388,8 +388,17 @@ def _multipart_spans(answer: Answer, content: bytes, size: int) -> Optional[Tupl
     return tuple(spans)
 
 
-def observe(answer: Answer, method: str, content: bytes) -> Tuple[Optional[Outcome], List[str]]:
-    """The outcome an answer shows, and the problems in it whatever was expected."""
+#: 15.4.5: a 304 carries these fields when a 200 would.
+FIELDS_304 = ("Cache-Control", "Content-Location", "ETag", "Expires", "Vary")
+
+
+def observe(
+    answer: Answer, method: str, content: bytes, full: Mapping[str, str] = {}
+) -> Tuple[Optional[Outcome], List[str]]:
+    """The outcome an answer shows, and the problems in it whatever was expected.
+
+    ``full`` is the header of a plain 200 for the same item (for the 304 check).
+    """
     size = len(content)
     problems: List[str] = []
     status, headers = answer.status, answer.headers
@@ -401,9 +410,9 @@ def observe(answer: Answer, method: str, content: bytes) -> Tuple[Optional[Outco
     if status == 304:
         if answer.body:
             problems.append("304 has a body")
-        for name in ("ETag", "Cache-Control"):
-            if name not in headers:
-                problems.append(f"304 lacks {name}")
+        for name in FIELDS_304:
+            if name in full and headers.get(name) != full[name]:
+                problems.append(f"304 {name} is {headers.get(name)!r}, the 200's {full[name]!r}")
         return (304, None), problems
     if status in (412,):
         return (412, None), problems
@@ -440,10 +449,15 @@ def observe(answer: Answer, method: str, content: bytes) -> Tuple[Optional[Outco
     return None, problems
 
 
-def verdict(case: Case, answer: Answer, content: bytes) -> List[str]:
-    """Violations of RFC 9110 in ``answer`` to ``case`` (empty when it conforms)."""
+def verdict(
+    case: Case, answer: Answer, content: bytes, full: Mapping[str, str] = {}
+) -> List[str]:
+    """Violations of RFC 9110 in ``answer`` to ``case`` (empty when it conforms).
+
+    ``full``: the header of a plain 200 for the same item.
+    """
     expect = judge(case, len(content))
-    outcome, problems = observe(answer, case.method, content)
+    outcome, problems = observe(answer, case.method, content, full)
     if outcome is not None and outcome not in expect.allowed:
         problems.append(
             f"got {outcome}, RFC allows {sorted(map(str, expect.allowed))} ({expect.rule})"

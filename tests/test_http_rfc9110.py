@@ -48,11 +48,12 @@ def run_corpus(
     """Send every case to every item; return (requests made, violations)."""
     count, violations = 0, []
     for content, address in items:
-        validator = validator_of(send("GET", address, {}).headers)
+        full = send("GET", address, {}).headers
+        validator = validator_of(full)
         for case in cases:
             answer = send(case.method, address, case.headers(validator))
             count += 1
-            problems = verdict(case, answer, content) + common_problems(answer)
+            problems = verdict(case, answer, content, full) + common_problems(answer)
             if answer.headers.get("ETag") not in (None, validator.etag):
                 problems.append("the ETag changed")
             violations += [f"size {len(content)}: {case.label}: {p}" for p in problems]
