@@ -305,7 +305,8 @@ def _range_outcomes(rng: RangeValue, size: int) -> Expect:
         if spans[0][0] == spans[0][1]:
             return Expect(
                 frozenset({full}),
-                "14.1.2: a suffix of an empty item is satisfiable but selects nothing: 200 (ignore Range)",
+                "14.1.2: a suffix of an empty item is satisfiable but selects nothing: "
+                "200 (ignore Range)",
             )
         return Expect(frozenset({(206, spans[0])}), "14.2: one satisfiable range: 206 with it")
     allowed = {full, (206, ("multipart", tuple(spans)))}
@@ -449,9 +450,7 @@ def observe(
     return None, problems
 
 
-def verdict(
-    case: Case, answer: Answer, content: bytes, full: Mapping[str, str] = {}
-) -> List[str]:
+def verdict(case: Case, answer: Answer, content: bytes, full: Mapping[str, str] = {}) -> List[str]:
     """Violations of RFC 9110 in ``answer`` to ``case`` (empty when it conforms).
 
     ``full``: the header of a plain 200 for the same item.

@@ -95,7 +95,7 @@ def test_entity_tags(value: str, strong: set, weak: set) -> None:
     assert {t for t in weak if tags.is_weak(t)} == weak
 
 
-@pytest.mark.parametrize("value", ["a", 'w/"a"', '"a", *', '"a" "b"', '"a', 'W/a', '"a"b'])
+@pytest.mark.parametrize("value", ["a", 'w/"a"', '"a", *', '"a" "b"', '"a', "W/a", '"a"b'])
 def test_entity_tags_invalid(value: str) -> None:
     assert parse_entity_tags(value) is None
 

@@ -55,7 +55,7 @@ http {{
 
 #: Where the library answers differently from nginx on purpose, both within RFC 9110.
 DELIBERATE = {
-    "several-ranges": "several ranges: the library sends 200 (whole), nginx 206 multipart/byteranges",
+    "several-ranges": "several ranges: the library sends 200 (whole), nginx 206 multipart",
     "invalid-range": "a malformed Range: the library ignores it (200), nginx rejects it (416)",
 }
 
@@ -78,7 +78,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Dict[int, Path]:
 @pytest.fixture(scope="module")
 def nginx(files: Dict[int, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """nginx on 127.0.0.1 serving ``files``; yields its base URL."""
-    binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    binary = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
     if binary is None:
         pytest.skip("nginx is not installed (Debian: apt-get install nginx-light)")
     tmp = tmp_path_factory.mktemp("nginx")
@@ -149,24 +151,30 @@ def test_nginx_differential(
         url = f"{nginx}/{path.name}"
         probe = session.get(url, timeout=30)
         theirs_validator = Validator(
-            probe.headers["ETag"], int(parsedate_to_datetime(probe.headers["Last-Modified"]).timestamp())
+            probe.headers["ETag"],
+            int(parsedate_to_datetime(probe.headers["Last-Modified"]).timestamp()),
         )
         mine = client.get(address)
         ours_validator = Validator(
-            mine.headers["ETag"], int(parsedate_to_datetime(mine.headers["Last-Modified"]).timestamp())
+            mine.headers["ETag"],
+            int(parsedate_to_datetime(mine.headers["Last-Modified"]).timestamp()),
         )
         assert ours_validator.modified == theirs_validator.modified  # same files, same mtime
         for case in cases:
             key = (size, case.label)
             if key not in nginx_answers:
                 nginx_answers[key] = _answer(
-                    session.request(case.method, url, headers=case.headers(theirs_validator), timeout=30)
+                    session.request(
+                        case.method, url, headers=case.headers(theirs_validator), timeout=30
+                    )
                 )
             theirs = nginx_answers[key]
             if verdict(case, theirs, content, probe.headers):
                 nginx_violations[f"{judge(case, size).rule}; nginx: {theirs.status}"] += 1
                 continue
-            response = client.open(address, method=case.method, headers=case.headers(ours_validator))
+            response = client.open(
+                address, method=case.method, headers=case.headers(ours_validator)
+            )
             ours = Answer(response.status_code, response.headers, response.get_data())
             problems = verdict(case, ours, content, mine.headers)
             if problems:
@@ -184,7 +192,8 @@ def test_nginx_differential(
                 deliberate[reason] += 1
     total = len(cases) * len(files)
     print(
-        f"\nnginx differential ({type(service.cache).__name__}): {total} cases, nginx breaks RFC 9110 "
+        f"\nnginx differential ({type(service.cache).__name__}): {total} cases, "
+        f"nginx breaks RFC 9110 "
         f"in {sum(nginx_violations.values())}, compared {compared}, deliberate differences "
         f"{dict(deliberate)}, other differences {len(failures)}"
     )

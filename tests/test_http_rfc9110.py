@@ -80,7 +80,8 @@ def test_rfc9110_corpus_test_client(client, service: dfc.ServiceData) -> None:
         )
     count, violations = run_corpus(items, send, corpus())
     print(
-        f"\nRFC 9110 oracle, {type(service.cache).__name__}: {count} requests, {len(violations)} violations"
+        f"\nRFC 9110 oracle, {type(service.cache).__name__}: {count} requests, "
+        f"{len(violations)} violations"
     )
     assert count == len(SIZES) * len(corpus())
     assert violations == [], "\n".join(violations[:40])
