@@ -111,3 +111,18 @@ def test_rfc9110_corpus_real_server(
     count, violations = run_corpus(items, send, corpus()[::4])
     print(f"\nRFC 9110 oracle on a real server: {count} requests, {len(violations)} violations")
     assert violations == [], "\n".join(violations[:40])
+
+
+def test_one_time_item_not_claimed_by_304_412_or_head_range(client, service) -> None:
+    """Answers that send no content (304, 412, HEAD even with Range) leave a one-time item."""
+    address = service.register(io.BytesIO(b"0123456789"), one_time_service=True)
+    uid = address.split("uid=")[1]
+    etag = client.head(address).headers["ETag"]
+    assert client.get(address, headers={"If-None-Match": etag}).status_code == 304
+    assert client.get(address, headers={"If-Match": '"stale"'}).status_code == 412
+    head = client.head(address, headers={"Range": "bytes=0-1"})
+    assert (head.status_code, head.headers["Content-Length"]) == (200, "10")
+    assert service.cache.is_in(uid)
+    ranged = client.get(address, headers={"Range": "bytes=0-1", "If-Match": etag})
+    assert (ranged.status_code, ranged.data) == (206, b"01")
+    assert not service.cache.is_in(uid)
