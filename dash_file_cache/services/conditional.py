@@ -9,7 +9,10 @@ werkzeug does the conversions it gets right (a grammatical HTTP-date to a
 ``datetime``, a grammatical entity-tag list to ``ETags`` and their strong and
 weak comparison). Its parsers are lenient where RFC 9110 says a recipient
 must ignore the field, so each is wrapped by a grammar check (see the
-comments, each checked against werkzeug 3.1).
+comments, each checked against werkzeug 3.1). The order of evaluation is ours,
+not ``werkzeug.http.is_resource_modified``: it reports "not modified" (a
+304) for a failing If-Match where 412 is due, ignores an If-Unmodified-Since
+in the past, and applies If-Modified-Since to any method.
 """
 
 from __future__ import annotations
