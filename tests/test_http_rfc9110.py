@@ -126,3 +126,14 @@ def test_one_time_item_not_claimed_by_304_412_or_head_range(client, service) -> 
     ranged = client.get(address, headers={"Range": "bytes=0-1", "If-Match": etag})
     assert (ranged.status_code, ranged.data) == (206, b"01")
     assert not service.cache.is_in(uid)
+
+
+def test_304_fields(client, service: dfc.ServiceData) -> None:
+    """RFC 9110 15.4.5: a 304 has the 200's ETag and Cache-Control, no body, no Last-Modified."""
+    address = service.register(io.BytesIO(b"data"))
+    full = client.get(address)
+    answer = client.get(address, headers={"If-None-Match": full.headers["ETag"]})
+    assert answer.status_code == 304 and answer.data == b""
+    for name in ("ETag", "Cache-Control", "X-Content-Type-Options"):
+        assert answer.headers.get(name) == full.headers[name]
+    assert "Last-Modified" not in answer.headers and "Content-Range" not in answer.headers

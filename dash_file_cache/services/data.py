@@ -207,6 +207,8 @@ class ServiceData:
             return http.error_response(416, "Requested range not satisfiable.", validators)
         if plan.status == 304:
             content.stream.close()
+            # RFC 9110 15.4.5: ETag and Cache-Control; Last-Modified not, as there is an ETag.
+            del headers["Last-Modified"]
             return flask.Response(status=304, headers=headers)
 
         is_head = environ is not None and environ.get("REQUEST_METHOD") == "HEAD"
