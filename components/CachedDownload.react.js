@@ -7,8 +7,8 @@
 import React, {Suspense, lazy} from 'react';
 import PropTypes from 'prop-types';
 
-const RealCachedDownload = lazy(() =>
-    import(/* webpackChunkName: "CachedDownload" */ './fragments/CachedDownload.react.js')
+const RealCachedDownload = lazy(
+    () => import(/* webpackChunkName: "CachedDownload" */ './fragments/CachedDownload.react.js')
 );
 
 /**

@@ -6,8 +6,8 @@
 import React, {Suspense, lazy} from 'react';
 import PropTypes from 'prop-types';
 
-const RealCachedImage = lazy(() =>
-    import(/* webpackChunkName: "CachedImage" */ './fragments/CachedImage.react.js')
+const RealCachedImage = lazy(
+    () => import(/* webpackChunkName: "CachedImage" */ './fragments/CachedImage.react.js')
 );
 
 /**

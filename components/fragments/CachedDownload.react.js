@@ -8,7 +8,7 @@
  * component only starts them, turns their reports into `status` and
  * `n_downloads`, and stops them on unmount.
  */
-import React, {useEffect, useRef} from 'react';
+import React, {useEffect, useLayoutEffect, useRef} from 'react';
 import {downloadStatus, makeJob, runnerFor} from '../utils/download.js';
 import {loadingAttributes, useIsLoading} from '../utils/loading.js';
 
@@ -16,8 +16,11 @@ export default function CachedDownload(props) {
     const {id, url, n_downloads, className, style, loading_state} = props;
     const isLoading = useIsLoading(loading_state);
 
+    // The props of the latest render, for reports that arrive later.
     const latestProps = useRef(props);
-    latestProps.current = props;
+    useLayoutEffect(() => {
+        latestProps.current = props;
+    });
     const doneCount = useRef(n_downloads || 0);
     const lastJob = useRef(0);
     const controllers = useRef(new Set());

@@ -81,6 +81,9 @@ export default function CachedImage(props) {
         if (src) {
             report(src, statusOf('loading', src));
         }
+        // Once per src: `report` changes every render but only reads refs
+        // and `setProps`.
+        // eslint-disable-next-line react-hooks/exhaustive-deps
     }, [src]);
 
     const onLoad = event => {

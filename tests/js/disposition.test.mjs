@@ -22,7 +22,11 @@ const CASES = [
     ['attachment; filename="f\\oo.html"', 'foo.html', 'quoted-pair: \\o is o'],
     ['attachment; filename="\\"quoting\\" tested.html"', '"quoting" tested.html', 'escaped quotes'],
     ['attachment; filename="a\\\\b.txt"', 'a\\b.txt', 'escaped backslash'],
-    ['attachment; filename="Here\'s a semicolon;.html"', "Here's a semicolon;.html", '; inside quotes'],
+    [
+        'attachment; filename="Here\'s a semicolon;.html"',
+        "Here's a semicolon;.html",
+        '; inside quotes',
+    ],
     ['attachment; filename="foo-%41.html"', 'foo-%41.html', 'no percent-decoding in filename'],
     ['attachment; filename="foo-ä.html"', 'foo-ä.html', 'ISO-8859-1 text in a quoted-string'],
     [
@@ -34,32 +38,32 @@ const CASES = [
     ["attachment; filename*=iso-8859-1''foo-%E4.html", 'foo-ä.html', 'filename* in ISO-8859-1'],
     ["attachment; filename*=UTF-8'en'%E2%82%AC%20rates.txt", '€ rates.txt', 'with a language tag'],
     [
-        "attachment; filename=\"foo-ae.html\"; filename*=UTF-8''foo-%c3%a4.html",
+        'attachment; filename="foo-ae.html"; filename*=UTF-8\'\'foo-%c3%a4.html',
         'foo-ä.html',
         'filename* wins over filename',
     ],
     [
-        "attachment; filename*=UTF-8''foo-%c3%a4.html; filename=\"foo-ae.html\"",
+        'attachment; filename*=UTF-8\'\'foo-%c3%a4.html; filename="foo-ae.html"',
         'foo-ä.html',
         'filename* wins whatever the order',
     ],
     [
-        "attachment; filename*=UTF-8''foo-%c3.html; filename=\"fallback.html\"",
+        'attachment; filename*=UTF-8\'\'foo-%c3.html; filename="fallback.html"',
         'fallback.html',
         'invalid UTF-8 in filename*: filename is used',
     ],
     [
-        "attachment; filename=\"fallback.html\"; filename*=UTF-8''%E2%82",
+        'attachment; filename="fallback.html"; filename*=UTF-8\'\'%E2%82',
         'fallback.html',
         'truncated UTF-8 sequence',
     ],
     [
-        "attachment; filename=\"fallback.html\"; filename*=UTF-8''%zz.html",
+        'attachment; filename="fallback.html"; filename*=UTF-8\'\'%zz.html',
         'fallback.html',
         'malformed percent-escape',
     ],
     [
-        "attachment; filename=\"fallback.html\"; filename*=x-unknown''foo.html",
+        'attachment; filename="fallback.html"; filename*=x-unknown\'\'foo.html',
         'fallback.html',
         'unsupported charset',
     ],
@@ -83,12 +87,12 @@ const CASES = [
     ['attachment; filename=plain.csv', 'plain.csv', 'service: ASCII token'],
     ['attachment; filename="quo\\"te;semi.txt"', 'quo"te;semi.txt', 'service: quoted with escape'],
     [
-        "attachment; filename=\"naive report.txt\"; filename*=UTF-8''na%C3%AFve%20report.txt",
+        'attachment; filename="naive report.txt"; filename*=UTF-8\'\'na%C3%AFve%20report.txt',
         'naïve report.txt',
         'service: non-ASCII name',
     ],
     [
-        "attachment; filename=\"rates %41.txt\"; filename*=UTF-8''%E2%82%AC%20rates%20%2541.txt",
+        'attachment; filename="rates %41.txt"; filename*=UTF-8\'\'%E2%82%AC%20rates%20%2541.txt',
         '€ rates %41.txt',
         'service: a literal % in the name',
     ],

@@ -42,10 +42,41 @@ function abortError() {
     return new DOMException('The operation was aborted.', 'AbortError');
 }
 
+/** `res` with a body that fails with an AbortError once `signal` aborts. */
+function abortableBody(res, signal) {
+    if (!res.body) {
+        return res;
+    }
+    const reader = res.body.getReader();
+    const body = new ReadableStream({
+        start(controller) {
+            signal.addEventListener('abort', () => {
+                controller.error(abortError());
+                reader.cancel().catch(() => {});
+            });
+        },
+        async pull(controller) {
+            const {done, value} = await reader.read();
+            if (signal.aborted) {
+                return;
+            }
+            if (done) {
+                controller.close();
+            } else {
+                controller.enqueue(value);
+            }
+        },
+        cancel: reason => reader.cancel(reason),
+    });
+    const {status, statusText, headers} = res;
+    return new Response(body, {status, statusText, headers});
+}
+
 /**
  * Replace `fetch` by `handler(url, init)`, which returns a Response (or a
- * promise of one) or throws. Every call is recorded in `calls`; an aborted
- * signal rejects the call as a real fetch does, also while `handler` waits.
+ * promise of one) or throws. Every call is recorded in `calls`. As with a
+ * real fetch, an aborted signal rejects the call, also while `handler`
+ * waits, and makes the body fail while it is read.
  */
 export function installFetch(handler) {
     const calls = [];
@@ -61,6 +92,7 @@ export function installFetch(handler) {
             }
             Promise.resolve()
                 .then(() => handler(String(url), init))
+                .then(res => (signal ? abortableBody(res, signal) : res))
                 .then(resolve, reject);
         });
     };
