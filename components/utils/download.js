@@ -14,8 +14,8 @@
  *   the file to disk. "done" = handed over to the download manager.
  * fetch: GET the address in the page, reporting progress, then save the
  *   collected Blob through an object URL, revoked after `REVOKE_DELAY_MS` or
- *   at once when `signal` aborts. "done" = all bytes received and the save
- *   started.
+ *   at once when `signal` aborts (its promise settles then). "done" = all
+ *   bytes received and the save started.
  */
 import {
     contentLength,
