@@ -13,7 +13,7 @@ import io
 import os
 import time
 from pathlib import Path
-from typing import IO, Any, List
+from typing import IO, Any, ClassVar, List
 
 import flask
 import pytest
@@ -37,7 +37,7 @@ def _info() -> CachedFileInfo:
 class _Wrapper:
     """A ``wsgi.file_wrapper`` that records the streams it was given."""
 
-    streams: List[IO[bytes]] = []
+    streams: ClassVar[List[IO[bytes]]] = []
 
     def __init__(self, stream: IO[bytes], chunk: int) -> None:
         self.stream = stream

@@ -129,9 +129,25 @@ class CacheAbstract(abc.ABC, Generic[S, T]):
         """
 
 
+def read_block(stream: IO[bytes], size: int) -> bytes:
+    """Read ``size`` bytes, fewer only at the end (raw streams may return short reads)."""
+    first = stream.read(size)
+    if not first or len(first) == size:
+        return first or b""
+    parts = [first]
+    got = len(first)
+    while got < size:
+        more = stream.read(size - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
 def read_all(data: IO[bytes]) -> bytes:
     """Read a binary stream to its end, without copying an in-memory buffer twice."""
     if isinstance(data, io.BytesIO) and data.tell() == 0:
         # BytesIO.read() at position 0 returns its buffer without a copy.
         return data.read()
-    return b"".join(iter(lambda: data.read(1 << 20), b""))
+    return b"".join(iter(lambda: read_block(data, 1 << 20), b""))
