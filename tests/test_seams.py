@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,17 @@ def test_bench_finds_chromium_like_the_browser_tests(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(FileNotFoundError, match="DASH_TEST_CHROMEPATH"):
         chromium_paths()
+
+
+def test_readme_states_the_tested_python_range() -> None:
+    """The classifiers are the tested range: the test command runs their oldest and newest."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    declared = sorted(
+        re.findall(r'"Programming Language :: Python :: (3\.\d+)"', pyproject),
+        key=lambda v: int(v.split(".")[1]),
+    )
+    oldest, newest = declared[0], declared[-1]
+    assert f'requires-python = ">={oldest}"' in pyproject
+    readme = (ROOT / "README.md").read_text()
+    assert f"**{oldest} and {newest} are tested**" in readme
+    assert f"Python {oldest} to {newest}." in readme
