@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import IO, Any, ClassVar, List
 
 import flask
+import psutil
 import pytest
+import requests
 
 import dash_file_cache as dfc
 from dash_file_cache.caches.abstract import CachedFileInfo
@@ -209,3 +211,22 @@ def test_claimed_one_time_item_closes_the_handle(
     assert client.get(address).status_code == 404
     assert not cache.is_in(uid)
     assert len(cache.given) == 1 and cache.given[0].closed
+
+
+def test_gunicorn_sendfiles_cache_file_content(gunicorn_server) -> None:
+    """Under real gunicorn, stored ``CacheFile`` content goes out through ``sendfile``.
+
+    Linux counts a ``sendfile`` in both the read and the written characters of
+    the process; a read-and-``send`` loop adds nothing to the written ones (a
+    socket ``send`` is not a file write). So the worker's ``wchar`` grows by
+    the item's size only if the handle went to gunicorn's file wrapper.
+    """
+    url = gunicorn_server(workers=1, threads=2)
+    body = os.urandom(8 << 20)
+    address = requests.post(url + "/register-bytes", data=body, timeout=30).text
+    worker = psutil.Process(requests.get(url + "/pids", timeout=10).json()["pid"])
+    before = worker.io_counters().write_chars
+    response = requests.get(url + address, timeout=60)
+    assert response.status_code == 200 and response.content == body
+    written = worker.io_counters().write_chars - before
+    assert written >= len(body), f"worker wrote {written} bytes: no sendfile"
