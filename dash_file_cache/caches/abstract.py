@@ -7,8 +7,9 @@ a path to a file that stays where it is, or bytes that the backend keeps.
 The service never reads content at ``load`` time: ``load`` returns the info and
 a loader, and the loader is called only when a response body is really needed.
 That is what lets a 1 GiB item be answered with a ``HEAD`` or a ``304`` without
-touching its bytes, and lets disk backends hand out a file path that the WSGI
-server can ``sendfile``.
+touching its bytes, and lets disk backends hand out a file path, or a file they
+already opened, that the WSGI server can ``sendfile`` (the service treats any
+stream backed by a regular file as on-disk content).
 
 To write your own backend, subclass :class:`CacheAbstract` and implement
 :meth:`~CacheAbstract.is_in`, :meth:`~CacheAbstract.dump`,
