@@ -47,9 +47,7 @@ def chromium_paths() -> Tuple[str, str]:
     if not chromium:
         raise FileNotFoundError("Chromium not found: install it or set DASH_TEST_CHROMEPATH.")
     if not driver:
-        raise FileNotFoundError(
-            "chromedriver not found: install it or set DASH_TEST_CHROMEDRIVER."
-        )
+        raise FileNotFoundError("chromedriver not found: install it or set DASH_TEST_CHROMEDRIVER.")
     return chromium, driver
 
 
