@@ -112,7 +112,7 @@ def test_cache_file_streams_in_chunks(tmp_path: Path) -> None:
             return n
 
     cache.dump("k", info(), io.BufferedReader(Source(), buffer_size=1 << 16))
-    assert Path(cache.load("k")[1]()).stat().st_size == 5 * (1 << 20)
+    assert len(read(cache.load("k")[1])) == 5 * (1 << 20)
     assert max(reads) <= 1 << 20
     cache.chunk_size = 2
     assert cache.chunk_size == 2

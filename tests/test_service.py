@@ -366,6 +366,8 @@ def test_file_name_query_override(client, address: str) -> None:
     assert evil.headers["Content-Disposition"] == expected
     assert_json_error(client.get(address + "&file_name=a&file_name=b"), 400)
     assert client.get(address + "&file_name=").headers["Content-Disposition"].endswith("data.bin")
+    # A name that sanitises to nothing keeps the registered one (not a made-up "file-<uid>").
+    assert client.get(address + "&file_name=..").headers["Content-Disposition"].endswith("data.bin")
 
 
 def test_server_side_open_failure_is_503_not_404(
