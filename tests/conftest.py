@@ -19,6 +19,7 @@ from tests.support import (
     BACKENDS,
     CACHE_KINDS,
     DATA,
+    DEFAULT_SERVER,
     PAYLOAD,
     REDIS_SERVER,
     ROOT,
@@ -120,9 +121,9 @@ def start_app_server(
     """``start(cache="file", backend="flask", limit=None, directory=None, **server_options)``.
 
     Starts the test app under a real server (``tests.support.start_server``
-    options: ``server``, ``workers``, ``threads``, ``keep_alive``, ``preload``,
-    ``env``); a ``redis`` cache uses the session Redis. Every server is
-    stopped at teardown.
+    options: ``server`` (default: the backend's, ``DEFAULT_SERVER``),
+    ``workers``, ``threads``, ``keep_alive``, ``preload``, ``env``); a
+    ``redis`` cache uses the session Redis. Every server is stopped at teardown.
     """
     servers: List[Server] = []
 
@@ -138,6 +139,7 @@ def start_app_server(
             redis_url = request.getfixturevalue("redis_session").url
         env = app_env(cache, backend, directory or tmp_path / "cache", limit, redis_url)
         env.update(options.pop("env", {}))
+        options.setdefault("server", DEFAULT_SERVER[backend])
         servers.append(start_server(env=env, log_dir=tmp_path, **options))
         return servers[-1]
 

@@ -112,11 +112,13 @@ def settle(measure: Callable[[], int], limit: int, timeout: float = 20.0) -> int
     return value[0]
 
 
-# -- werkzeug, in this process: each cache kind ---------------------------------------
+# -- a server in this process (werkzeug for Flask): each cache and backend -----------
 
 
-def test_aborted_downloads_werkzeug(live_server: str, service: dfc.ServiceData) -> None:
-    """200 aborts on the threaded werkzeug server leak no fd, thread or memory."""
+def test_aborted_downloads_live_server(
+    live_server: str, service: dfc.ServiceData, backend: str
+) -> None:
+    """200 aborts on a server in this process leak no fd, thread or memory."""
     url = live_server + service.register(io.BytesIO(PAYLOAD), file_name="p.bin")
     me = psutil.Process()
     run_aborts(url, WARM_UP)  # warm up: imports, buffers, threads, connections
@@ -131,7 +133,7 @@ def test_aborted_downloads_werkzeug(live_server: str, service: dfc.ServiceData) 
     assert wait_until(lambda: threading.active_count() <= base_threads + 1, timeout=20)
     growth = me.memory_info().rss - base_rss
     name = type(service.cache).__name__
-    print(f"werkzeug/{name}: fds {base_fds} -> {fds}, RSS {growth / MB:+.1f} MiB")
+    print(f"{backend}/{name}: fds {base_fds} -> {fds}, RSS {growth / MB:+.1f} MiB")
     assert growth < RSS_SLACK, f"RSS grew by {growth / MB:.1f} MiB over {ABORTS} aborts"
     assert full_digest(url) == DIGEST  # still servable, whole
 

@@ -53,12 +53,12 @@ def test_chunked_streaming(service: dfc.ServiceData, tmp_path: Path) -> None:
         response.close()
 
 
-# -- gunicorn: sendfile, flat memory ----------------------------------------------------
+# -- 1 GiB on a real server (gunicorn for Flask: sendfile) -----------------------------
 
 
 @pytest.mark.slow
-def test_gunicorn_streams_1gib_with_flat_memory(start_app_server, big_file: Path) -> None:
-    server = start_app_server(workers=1, threads=2)
+def test_1gib_streams_with_flat_memory(start_app_server, backend: str, big_file: Path) -> None:
+    server = start_app_server("file", backend, workers=1, threads=2)
     address = server.register(path=str(big_file))
     worker = psutil.Process(server.stats()["pid"])
     requests.get(address, headers={"Range": "bytes=0-0"}, timeout=10)  # warm up the path
