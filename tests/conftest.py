@@ -29,6 +29,7 @@ from tests.support import (
     free_port,
     make_cache,
     serve_in_thread,
+    shared_redis,
     start_server,
     stop_processes,
     wait_http,
@@ -38,17 +39,12 @@ __all__ = ["CACHE_KINDS", "ROOT", "free_port", "make_cache", "stop_processes", "
 
 
 @pytest.fixture(scope="session")
-def redis_session() -> Iterator[RedisServer]:
-    """One ``redis-server`` for the session (tests flush it before use)."""
+def redis_session() -> RedisServer:
+    """The session's ``redis-server`` (``tests.support.shared_redis``; tests flush it first)."""
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
     pytest.importorskip("redis", reason="the redis package is not installed")
-    server = RedisServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+    return shared_redis()
 
 
 @pytest.fixture(params=CACHE_KINDS)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -225,6 +226,23 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+_shared_redis: List[RedisServer] = []
+
+
+def shared_redis() -> RedisServer:
+    """The Redis of this test process: started on first use, stopped at exit.
+
+    Raises:
+        RuntimeError: ``redis-server`` is not installed.
+    """
+    if not _shared_redis:
+        server = RedisServer()
+        server.start()
+        atexit.register(server.close)
+        _shared_redis.append(server)
+    return _shared_redis[0]
+
+
 @contextlib.contextmanager
 def redis_server() -> Iterator[RedisServer]:
     """A started :class:`RedisServer`, closed on exit."""
@@ -256,14 +274,13 @@ def make_cache(
         directory: the directory of a ``CacheFile``.
         items: the item bound of ``CachePlain`` and ``CacheQueue``.
         size_limit: the byte bound of ``CacheFile`` and ``CacheRedis`` (``None``: unbounded).
-        redis_url: the server of a ``CacheRedis``.
+        redis_url: the server of a ``CacheRedis`` (default: :func:`shared_redis`).
         queue_obj: the queue of a ``CacheQueue`` (default: a ``queue.Queue()``).
         by_reference: a ``CacheRedis`` keeps registered paths by reference
             (``copy_paths=False``) as the other caches always do.
 
     Raises:
-        ValueError: an unknown ``kind``, ``file`` without ``directory``, ``redis``
-            without ``redis_url``.
+        ValueError: an unknown ``kind``, or ``file`` without ``directory``.
     """
     if kind == "plain":
         return dfc.CachePlain(items)
@@ -274,9 +291,9 @@ def make_cache(
             raise ValueError("a 'file' cache needs directory")
         return dfc.CacheFile(directory, size_limit=size_limit)
     if kind == "redis":
-        if not redis_url:
-            raise ValueError("a 'redis' cache needs redis_url")
-        return dfc.CacheRedis(redis_url, size_limit=size_limit, copy_paths=not by_reference)
+        return dfc.CacheRedis(
+            redis_url or shared_redis().url, size_limit=size_limit, copy_paths=not by_reference
+        )
     raise ValueError(f"cache kind must be one of {CACHE_KINDS}, got {kind!r}")
 
 

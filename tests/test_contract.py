@@ -12,11 +12,8 @@ import os
 from pathlib import Path
 from typing import Callable
 
-import dash
-import flask
 import pytest
 import requests
-from dash import html
 
 import dash_file_cache as dfc
 from tests.support import DATA, assert_json_error, copies_paths, uid_of
@@ -199,71 +196,16 @@ def test_eviction_gives_404(new_cache: Callable[..., dfc.CacheAbstract], backend
     assert client.get(last).status_code == 200
 
 
-def test_serve_on_dash_before_and_after_layout() -> None:
-    before = dash.Dash("before")
-    service = dfc.ServiceData(dfc.CachePlain(2))
-    service.serve(before)
-    before.layout = html.Div("x")
-    after = dash.Dash("after")
-    after.layout = html.Div("y")
-    service.serve(after)
-    address = service.register(b"dash bytes")
-    for app in (before, after):
-        client = app.server.test_client()
-        assert client.get(address).data == b"dash bytes"
-        assert client.get("/").status_code == 200  # the Dash page still works
+def test_unavailable_cache_is_503(client, service: dfc.ServiceData, monkeypatch) -> None:
+    """A cache that cannot be reached (``CacheUnavailableError``) answers 503 JSON, not 500."""
+    address = service.register(b"x")
 
-
-def test_serve_twice_and_conflicts() -> None:
-    app = flask.Flask("conflicts")
-    service = dfc.ServiceData(dfc.CachePlain(2))
-    service.serve(app)
-    service.serve(app)  # idempotent
-    other = dfc.ServiceData(dfc.CachePlain(2))
-    with pytest.raises(ValueError, match="already"):
-        other.serve(app)
-    second = dfc.ServiceData(dfc.CachePlain(2), service_name="/other")
-    second.serve(app, endpoint="my_endpoint")
-    assert "my_endpoint" in app.view_functions
-    with pytest.raises(TypeError, match="app"):
-        service.serve(object())
-
-
-def test_serve_under_dash_path_prefix() -> None:
-    app = dash.Dash("prefixed", url_base_pathname="/reports/")
-    app.layout = html.Div("x")
-    service = dfc.ServiceData(dfc.CachePlain(2))
-    service.serve(app)
-    address = service.register(b"behind a prefix")
-    assert address.startswith("/reports/cached-data?uid=")
-    assert app.server.test_client().get(address).data == b"behind a prefix"
-    other = dash.Dash("other", url_base_pathname="/other/")
-    with pytest.raises(ValueError, match="prefix"):
-        service.serve(other)
-
-
-def test_serve_with_requests_prefix_behind_proxy() -> None:
-    """A proxy strips /proxy/: rules at /, addresses with /proxy/."""
-    app = dash.Dash("proxied", requests_pathname_prefix="/proxy/", routes_pathname_prefix="/")
-    app.layout = html.Div("x")
-    service = dfc.ServiceData(dfc.CachePlain(2))
-    service.serve(app)
-    address = service.register(b"proxied")
-    assert address.startswith("/proxy/cached-data?uid=")
-    assert app.server.test_client().get(address.replace("/proxy", "", 1)).data == b"proxied"
-
-
-class _BrokenCache(dfc.CachePlain):
-    def load(self, key: str):
+    def unavailable(key: str) -> None:
         raise dfc.CacheUnavailableError("storage is down")
 
-
-def test_unavailable_cache_is_503() -> None:
-    app = flask.Flask("broken")
-    service = dfc.ServiceData(_BrokenCache(2))
-    service.serve(app)
-    response = app.test_client().get(service.register(b"x"))
-    assert_json_error(response, 503)
+    monkeypatch.setattr(service.cache, "load", unavailable)
+    monkeypatch.setattr(service.cache, "is_in", unavailable)
+    assert_json_error(client.get(address), 503)
 
 
 def test_file_name_query_override(client, address: str) -> None:

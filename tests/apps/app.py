@@ -144,7 +144,7 @@ def cache_from_env(env: Mapping[str, str]) -> dfc.CacheAbstract:
         Path(env["DFC_APP_DIR"]) if env.get("DFC_APP_DIR") else None,
         items=int(limit or 64),
         size_limit=int(limit) if limit else None,
-        redis_url=env.get("DFC_APP_REDIS_URL", ""),
+        redis_url=env["DFC_APP_REDIS_URL"] if kind == "redis" else "",
     )
 
 
