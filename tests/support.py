@@ -9,6 +9,13 @@
 - Polling: :func:`wait_until`, :func:`wait_for`, :func:`wait_http`.
 - Checks: :func:`assert_json_error`, :func:`check_headers`,
   :func:`parse_content_range`, :func:`uid_of`, :func:`read_item`.
+
+Adding a backend: a builder and a test client in ``tests/apps/app.py``
+(``BUILDERS``, ``CLIENTS``), its name in :data:`BACKENDS`, its server in
+:data:`DEFAULT_SERVER` (with a command in :data:`SERVER_COMMANDS` if the
+server is new) and in :data:`IN_PROCESS_SERVERS`. Every test that takes the
+``backend`` fixture (directly or through ``app``, ``client``, ``live_server``)
+then runs on it.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from pathlib import Path
 from typing import (
     Any,
     Callable,
+    ContextManager,
     Dict,
     Iterator,
     List,
@@ -542,14 +550,8 @@ def running_server(target: str = APP_TARGET, **kwargs: Any) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Any, backend: str = "flask") -> Iterator[str]:
-    """``app`` (built for ``backend``) on a real server thread of this process; yields its URL.
-
-    Raises:
-        ValueError: no in-process server for ``backend``.
-    """
-    if backend != "flask":
-        raise ValueError(f"no in-process server for backend {backend!r}")
+def _werkzeug_thread(app: Any) -> Iterator[str]:
+    """A WSGI ``app`` on werkzeug's threaded server, on a thread of this process."""
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -561,6 +563,23 @@ def serve_in_thread(app: Any, backend: str = "flask") -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+#: ``backend -> (app) -> context manager yielding the base URL`` of a server in this process.
+IN_PROCESS_SERVERS: Dict[str, Callable[[Any], ContextManager[str]]] = {
+    "flask": _werkzeug_thread,
+}
+
+
+def serve_in_thread(app: Any, backend: str = "flask") -> ContextManager[str]:
+    """``app`` (built for ``backend``) on a real server in this process; yields its base URL.
+
+    Raises:
+        ValueError: no in-process server for ``backend``.
+    """
+    if backend not in IN_PROCESS_SERVERS:
+        raise ValueError(f"no in-process server for backend {backend!r}")
+    return IN_PROCESS_SERVERS[backend](app)
 
 
 def raw_request(
