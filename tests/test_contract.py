@@ -16,6 +16,7 @@ import pytest
 import requests
 
 import dash_file_cache as dfc
+from tests.apps.app import build_app, make_client
 from tests.support import DATA, assert_json_error, copies_paths, uid_of
 
 
@@ -185,8 +186,6 @@ def test_one_time_path_keeps_user_file(client, service, data_path: Path) -> None
 
 def test_eviction_gives_404(new_cache: Callable[..., dfc.CacheAbstract], backend: str) -> None:
     """Past its bound (8 items, or about 6 items' bytes) a cache evicts the oldest: 404."""
-    from tests.apps.app import build_app, make_client
-
     service = dfc.ServiceData(new_cache(size_limit=200_000))  # ~6 items (+ CacheFile's index)
     client = make_client(build_app(service, backend), backend)
     first = service.register(bytes(20_000))
@@ -227,8 +226,6 @@ def test_server_side_open_failure_is_503_not_404(
     """Running out of descriptors is the server's problem, not an expired address."""
     import builtins
     import errno
-
-    from tests.apps.app import build_app, make_client
 
     service = dfc.ServiceData(new_cache(by_reference=True))  # serving opens the path
     client = make_client(build_app(service, backend), backend)

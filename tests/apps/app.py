@@ -37,7 +37,7 @@ from typing import Any, Callable, Dict, Mapping
 import psutil
 
 import dash_file_cache as dfc
-from tests.support import make_cache
+from tests.support import item_count, make_cache
 
 _stats_lock = threading.Lock()
 
@@ -58,8 +58,6 @@ def register_from_request(service: dfc.ServiceData, body: bytes, args: Mapping[s
 
 def worker_stats(service: dfc.ServiceData, collect: bool) -> Dict[str, Any]:
     """``GET /stats``: resource use of this worker and the size of its view of the cache."""
-    from tests.support import item_count
-
     with _stats_lock:
         if collect:
             gc.collect()
