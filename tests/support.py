@@ -329,11 +329,16 @@ def read_item(cache: dfc.CacheAbstract, uid: str) -> bytes:
     return read_loaded(cache.load(uid)[1])
 
 
-def item_count(cache: dfc.CacheAbstract) -> int:
+def is_redis(cache: dfc.CacheAbstract) -> bool:
+    """Whether ``cache`` is a ``CacheRedis`` (without importing ``redis`` for the others)."""
+    return type(cache).__name__ == "CacheRedis"
+
+
+def item_count(cache: Any) -> int:
     """How many items a cache holds (``CacheRedis`` has no ``len``: its index keys count)."""
-    if isinstance(cache, dfc.CacheRedis):
+    if is_redis(cache):
         return sum(1 for _ in cache.client.scan_iter(match=f"{cache.prefix}item:*"))
-    return len(cache)  # type: ignore[arg-type]
+    return len(cache)
 
 
 def copies_paths(cache: dfc.CacheAbstract) -> bool:

@@ -31,6 +31,7 @@ from dash_file_cache.services.uid import is_valid_uid
 from tests.apps.app import build_app, make_client
 from tests.support import (
     check_headers,
+    is_redis,
     item_count,
     parse_content_range,
     raw_request,
@@ -151,7 +152,7 @@ def test_uid_of_cache_internal_file_names(rig: Rig) -> None:
     """Names a cache keeps internally (CacheFile's files, CacheRedis's keys) are not addresses."""
     rig.service.register(io.BytesIO(SECRET))
     cache = rig.service.cache
-    if isinstance(cache, dfc.CacheRedis):
+    if is_redis(cache):
         names = [key.decode() for key in cache.client.scan_iter(match=f"{cache.prefix}*")]
         stripped = [name.split(":", 2)[-1] for name in names]  # an item key ends with its uid
         names += [name for name in stripped if not is_valid_uid(name)]
