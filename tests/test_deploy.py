@@ -33,8 +33,11 @@ def _status_of(url: str) -> int:
 
 @pytest.mark.parametrize("kind", SHARED_KINDS)
 def test_four_workers_serve_each_others_items(kind: str, start_app_server) -> None:
-    """Items registered by one worker are served by the others; one-time items once."""
-    server = start_app_server(kind, workers=4)
+    """Items registered by one worker are served by the others; one-time items once.
+
+    The app is imported before the workers fork (``--preload``), as many deployments do.
+    """
+    server = start_app_server(kind, workers=4, keep_alive=0, preload=True)
     items: Dict[str, Tuple[bytes, int]] = {}
     for i in range(24):
         body = os.urandom(1000 + i) * 100  # ~100 KB, distinct
@@ -64,9 +67,9 @@ def test_four_workers_serve_each_others_items(kind: str, start_app_server) -> No
 
 @pytest.mark.parametrize("kind", SHARED_KINDS)
 def test_two_servers_share_one_cache(kind: str, start_app_server, tmp_path: Path) -> None:
-    """Registered on one server, served (whole and ranged) by another, and back."""
+    """Registered on gunicorn, served whole and ranged by werkzeug (another server), and back."""
     server_a = start_app_server(kind, directory=tmp_path / "shared")
-    server_b = start_app_server(kind, directory=tmp_path / "shared")
+    server_b = start_app_server(kind, directory=tmp_path / "shared", server="werkzeug")
     body = os.urandom(3 * (1 << 20) + 17)  # several chunks
     address, pid_a = register(server_a, body)
     response = requests.get(server_b.url + address, timeout=30)
