@@ -3,7 +3,8 @@
 200 downloads of a 4 MiB item are cut at various points (before the first
 byte, after the headers, mid-body; FIN or RST), on the threaded werkzeug
 server (in this process, each cache and backend) and under gunicorn (``gthread``;
-``CachePlain`` streams from memory, ``CacheFile`` goes through ``sendfile``).
+``CachePlain`` streams from memory, ``CacheFile`` goes through ``sendfile``,
+``CacheRedis`` reads its chunks).
 Afterwards the server holds no more file descriptors or threads than before,
 its RSS has not grown beyond a generous bound, and the item is still served
 whole.
@@ -157,7 +158,7 @@ def _gunicorn_worker_totals(stats: dict) -> Tuple[int, int, int]:
     return stats["fds"], stats["rss"], stats["threads"]
 
 
-@pytest.mark.parametrize("kind", ["plain", "file"])
+@pytest.mark.parametrize("kind", ["plain", "file", "redis"])
 def test_aborted_downloads_gunicorn(kind: str, start_app_server) -> None:
     """200 aborts under gunicorn (1 worker, 4 threads) leak no fd or memory in the worker."""
     server = start_app_server(kind, workers=1, threads=4)
