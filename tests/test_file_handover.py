@@ -213,7 +213,7 @@ def test_claimed_one_time_item_closes_the_handle(
     assert len(cache.given) == 1 and cache.given[0].closed
 
 
-def test_gunicorn_sendfiles_cache_file_content(gunicorn_server) -> None:
+def test_gunicorn_sendfiles_cache_file_content(start_app_server) -> None:
     """Under real gunicorn, stored ``CacheFile`` content goes out through ``sendfile``.
 
     Linux counts a ``sendfile`` in both the read and the written characters of
@@ -221,12 +221,12 @@ def test_gunicorn_sendfiles_cache_file_content(gunicorn_server) -> None:
     socket ``send`` is not a file write). So the worker's ``wchar`` grows by
     the item's size only if the handle went to gunicorn's file wrapper.
     """
-    url = gunicorn_server(workers=1, threads=2)
+    server = start_app_server("file", workers=1, threads=2)
     body = os.urandom(8 << 20)
-    address = requests.post(url + "/register-bytes", data=body, timeout=30).text
-    worker = psutil.Process(requests.get(url + "/pids", timeout=10).json()["pid"])
+    address = server.register(body)
+    worker = psutil.Process(server.stats()["pid"])
     before = worker.io_counters().write_chars
-    response = requests.get(url + address, timeout=60)
+    response = requests.get(address, timeout=60)
     assert response.status_code == 200 and response.content == body
     written = worker.io_counters().write_chars - before
     assert written >= len(body), f"worker wrote {written} bytes: no sendfile"
