@@ -1,103 +1,275 @@
-"""HTTP semantics of a served item, in one place.
+"""HTTP decisions about a served item, in one framework-neutral place.
 
-Parsing is werkzeug's (``Range``, ``If-Range``, conditional headers, header
-quoting); what is ours is how the body is produced. ``flask.send_file`` hands
-the server's ``wsgi.file_wrapper`` to werkzeug's range wrapper, which cannot
-seek it and so reads and discards every byte before the requested offset
-(250-380 ms for the last MiB of 1 GiB under gunicorn in bench/). Here a range body seeks
-first, so its cost does not depend on the offset, and a body that runs to the
-end of a real file still goes through the server's file wrapper (``sendfile``).
+Sans-I/O: a :class:`Request` (method, headers, raw query) and what is known
+about an item (size, modification time, name, type) go in; a
+:class:`Decision` (status, headers, the byte span to send or an error body)
+comes out. Nothing here touches a socket, a file or a web framework, so the
+Flask, Starlette/FastAPI and Quart adapters answer byte-for-byte alike and
+only turn a decision into their own response.
+
+Parsing is werkzeug's sans-I/O layer (``Range``, ``If-Range``, conditional
+headers, ``Accept``, header quoting).
 """
 
 from __future__ import annotations
 
-import io
+import html
 import json
-import os
-import stat
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import IO, Any, Dict, Iterable, Iterator, Optional
-from urllib.parse import quote
+from typing import Iterable, List, Optional, Tuple, Union
+from urllib.parse import parse_qsl, quote
 
-from flask import Response
-from werkzeug.datastructures import ContentRange, Headers
+import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" codec error handler)
+from werkzeug.datastructures import ContentRange, Headers, MIMEAccept, MultiDict
 from werkzeug.http import (
+    dump_options_header,
+    generate_etag,
     http_date,
-    is_resource_modified,
+    parse_accept_header,
     parse_if_range_header,
     parse_range_header,
 )
+from werkzeug.sansio.http import is_resource_modified
 
-from ..caches.abstract import CachedData
+from .uid import is_valid_uid
 
 __all__ = [
-    "Content",
-    "FileChunks",
-    "Plan",
-    "body_iterable",
-    "common_headers",
+    "ALLOWED_METHODS",
+    "Decision",
+    "ItemFacts",
+    "Query",
+    "Request",
     "content_disposition",
-    "content_range",
-    "content_range_416",
-    "error_response",
-    "last_modified",
-    "open_content",
-    "plan_response",
+    "decide",
+    "error",
+    "item_error",
+    "parse_query",
 ]
 
-WSGIEnvironment = Dict[str, Any]
+#: Methods the bound route accepts (others get a JSON 405 from :func:`parse_query`).
+ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off", ""})
 
-
-@dataclass
-class Content:
-    """An opened item: its stream and what HTTP needs to know about it."""
-
-    stream: IO[bytes]
-    size: int
-    mtime: float
-    #: Whether ``stream`` is a real file (the server may ``sendfile`` it).
-    is_file: bool
-
-
-def open_content(data: CachedData, created: float) -> Content:
-    """Open what a cache loader returned.
-
-    A ``str`` is a path to a regular file; anything else is an open binary
-    stream. ``created`` is the modification time used for in-memory content.
-
-    Raises:
-        FileNotFoundError: the path is gone or is not a readable regular file.
-        OSError: the server cannot open it now (e.g. out of descriptors): a 503.
-    """
-    if isinstance(data, str):
-        try:
-            stream: IO[bytes] = open(data, "rb")
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
-            raise FileNotFoundError(f"Cached file is gone: {exc.strerror}.") from exc
-        st = os.fstat(stream.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            stream.close()
-            raise FileNotFoundError("Cached path is not a regular file.")
-        return Content(stream, st.st_size, st.st_mtime, True)
-    size = data.seek(0, io.SEEK_END)
-    data.seek(0)
-    return Content(data, size, created, False)
+HeaderList = List[Tuple[str, str]]
 
 
 @dataclass(frozen=True)
-class Plan:
-    """What to answer: the status and which bytes of the content to send."""
+class Request:
+    """What the decisions need from an HTTP request, whatever the framework.
+
+    ``headers`` is case-insensitive; ``query_string`` is the raw bytes after
+    ``?`` (parsed here, the same way on every backend).
+    """
+
+    method: str
+    headers: Headers = field(default_factory=Headers)
+    query_string: bytes = b""
+
+    @classmethod
+    def from_pairs(
+        cls, method: str, headers: Iterable[Tuple[str, str]], query_string: bytes
+    ) -> Request:
+        """Build a request from header ``(name, value)`` pairs."""
+        return cls(method.upper(), Headers(list(headers)), query_string)
+
+    @property
+    def is_head(self) -> bool:
+        return self.method == "HEAD"
+
+    def args(self) -> MultiDict[str, str]:
+        """The query values, parsed as werkzeug (and so Flask) parses them."""
+        return MultiDict(
+            parse_qsl(
+                self.query_string.decode("utf-8", "replace"),
+                keep_blank_values=True,
+                errors="werkzeug.url_quote",
+            )
+        )
+
+    def prefers_html(self) -> bool:
+        """Whether the client asked for a page (a browser navigation), not data.
+
+        Navigations send ``Accept: text/html,...,*/*;q=0.8``; ``fetch``/XHR send
+        ``*/*`` or a JSON type and no header at all means JSON too.
+        """
+        accept = parse_accept_header(self.headers.get("Accept"), MIMEAccept)
+        return accept.best_match(["application/json", "text/html"]) == "text/html"
+
+
+@dataclass(frozen=True)
+class Query:
+    """The validated query of a request to the service."""
+
+    uid: str
+    download: bool
+    file_name: Optional[str]
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """What HTTP needs to know about an item to answer for it."""
+
+    uid: str
+    size: int
+    mtime: float
+    content_type: str
+    file_name: str
+    one_time: bool
+    download: bool
+
+    @property
+    def etag(self) -> str:
+        return generate_etag(f"{self.uid}:{self.size}:{self.mtime}".encode())
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to send.
+
+    ``body`` is the whole body of an error (or empty); for a 200/206 the
+    content bytes ``[start, start + length)`` follow instead, unless the
+    request is a ``HEAD``. ``claim`` says a one-time item must be claimed
+    (removed from the cache) before any byte is sent; if the claim fails the
+    item is gone and :func:`item_error` gives the answer.
+    """
 
     status: int
+    headers: HeaderList
+    body: bytes = b""
     start: int = 0
     length: int = 0
+    send_content: bool = False
+    claim: bool = False
 
 
-def _range_allowed(environ: WSGIEnvironment, etag: str, mtime: float) -> bool:
+# -- the query ---------------------------------------------------------------
+def _parse_flag(values: List[str]) -> Optional[bool]:
+    """``download`` query value: absent/false/0 -> False, true/1 -> True, else None."""
+    if not values:
+        return False
+    if len(values) > 1:
+        return None
+    value = values[0].strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return None
+
+
+def parse_query(request: Request) -> Union[Query, Decision]:
+    """Validate the method and query of a request to the service.
+
+    Returns the :class:`Query`, or the error :class:`Decision` (405 for a
+    method other than GET/HEAD, 400 for a malformed query).
+    """
+    if request.method not in ("GET", "HEAD"):
+        return error(
+            405,
+            f"Method {request.method} is not allowed.",
+            request,
+            [("Allow", "GET, HEAD, OPTIONS")],
+        )
+    args = request.args()
+    uids = args.getlist("uid")
+    if len(uids) != 1:
+        return error(400, "Exactly one 'uid' query parameter is required.", request)
+    if not is_valid_uid(uids[0]):
+        return error(400, "Malformed 'uid'.", request)
+    download = _parse_flag(args.getlist("download"))
+    if download is None:
+        return error(400, "'download' must be true/false or 1/0.", request)
+    names = args.getlist("file_name")
+    if len(names) > 1:
+        return error(400, "At most one 'file_name' query parameter.", request)
+    return Query(uids[0], download, names[0] if names else None)
+
+
+# -- errors ------------------------------------------------------------------
+NOT_FOUND = "No such file: its address expired or never existed."
+UNAVAILABLE = "The file cache is unavailable; try again later."
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>File expired</title></head>
+<body>
+<h1>This file has expired</h1>
+<p>{detail}</p>
+<p>Go back to the page that gave you this link and make the file again.</p>
+</body>
+</html>
+"""
+_PAGE_NOT_FOUND = (
+    "The file at this address is no longer kept by the server: it expired, was already "
+    "downloaded once, or never existed."
+)
+
+
+def common_headers(one_time: bool) -> HeaderList:
+    """Headers on every answer about an item, success or error.
+
+    The data is private and short-lived: never stored by shared caches, and
+    revalidated (cheaply, via the ETag) by the browser on reuse; one-time items
+    are not stored at all.
+    """
+    return [
+        ("Cache-Control", "private, no-store" if one_time else "private, no-cache"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+
+
+def error(
+    status: int,
+    message: str,
+    request: Optional[Request] = None,
+    headers: Optional[HeaderList] = None,
+    page_detail: Optional[str] = None,
+) -> Decision:
+    """A JSON ``{"error": message}`` answer.
+
+    A 404 asked by a browser navigation gets a small HTML page instead (same
+    status and headers), saying the file expired; ``page_detail`` (plain text,
+    escaped here) replaces its generic explanation. Nothing of the request is
+    echoed in the page.
+    """
+    all_headers = common_headers(one_time=True) + list(headers or [])
+    if status == 404 and request is not None and request.prefers_html():
+        body = _PAGE.format(detail=html.escape(page_detail or _PAGE_NOT_FOUND)).encode()
+        all_headers += [
+            ("Content-Security-Policy", "default-src 'none'"),
+            ("Content-Type", "text/html; charset=utf-8"),
+        ]
+    else:
+        body = json.dumps({"error": message}).encode()
+        all_headers.append(("Content-Type", "application/json"))
+    all_headers.append(("Content-Length", str(len(body))))
+    return Decision(status, all_headers, body)
+
+
+def item_error(exc: OSError, request: Optional[Request]) -> Decision:
+    """The answer when an item cannot be served.
+
+    - ``ItemElsewhereError`` (another server process owns a per-process
+      item): 404 with the exception's own message (cause and fix).
+    - Any other ``FileNotFoundError`` (unknown, expired, claimed, deleted): 404.
+    - Any other ``OSError`` (cache down, out of descriptors): 503.
+    """
+    from ..caches.abstract import ItemElsewhereError
+
+    if isinstance(exc, ItemElsewhereError):
+        return error(404, str(exc), request, page_detail=str(exc))
+    if isinstance(exc, FileNotFoundError):
+        return error(404, NOT_FOUND, request)
+    return error(503, UNAVAILABLE, request)
+
+
+# -- an item -----------------------------------------------------------------
+def _range_allowed(request: Request, etag: str, mtime: float) -> bool:
     """``If-Range``: honour ``Range`` only if the client's copy is current."""
-    if_range = parse_if_range_header(environ.get("HTTP_IF_RANGE"))
+    if_range = parse_if_range_header(request.headers.get("If-Range"))
     if if_range.etag is not None:
         return if_range.etag == etag
     if if_range.date is not None:
@@ -105,8 +277,8 @@ def _range_allowed(environ: WSGIEnvironment, etag: str, mtime: float) -> bool:
     return True
 
 
-def plan_response(environ: Optional[WSGIEnvironment], size: int, etag: str, mtime: float) -> Plan:
-    """Decide the status and byte span for a request.
+def plan(request: Optional[Request], size: int, etag: str, mtime: float) -> Tuple[int, int, int]:
+    """``(status, start, length)`` for a request of content of ``size`` bytes.
 
     - ``If-None-Match`` / ``If-Modified-Since`` matching -> 304.
     - One satisfiable byte range (and ``If-Range`` passing) -> 206.
@@ -114,16 +286,25 @@ def plan_response(environ: Optional[WSGIEnvironment], size: int, etag: str, mtim
     - No, malformed or multi-range ``Range`` -> 200 with the whole content
       (RFC 9110 lets a server ignore a ``Range`` it does not support).
     """
-    full = Plan(200, 0, size)
-    if environ is None:
+    full = (200, 0, size)
+    if request is None:
         return full
+    headers = request.headers
     modified = datetime.fromtimestamp(int(mtime), timezone.utc)
-    if not is_resource_modified(environ, etag=etag, last_modified=modified):
-        return Plan(304)
-    rng = parse_range_header(environ.get("HTTP_RANGE"))
+    if not is_resource_modified(
+        http_range=headers.get("Range"),
+        http_if_range=headers.get("If-Range"),
+        http_if_modified_since=headers.get("If-Modified-Since"),
+        http_if_none_match=headers.get("If-None-Match"),
+        http_if_match=headers.get("If-Match"),
+        etag=etag,
+        last_modified=modified,
+    ):
+        return (304, 0, 0)
+    rng = parse_range_header(headers.get("Range"))
     if rng is None or rng.units != "bytes" or len(rng.ranges) != 1:
         return full
-    if not _range_allowed(environ, etag, mtime):
+    if not _range_allowed(request, etag, mtime):
         return full
     # Not werkzeug's Range.range_for_length: it refuses a suffix longer than
     # the content, which RFC 9110 (14.1.2) says selects the whole content.
@@ -133,56 +314,12 @@ def plan_response(environ: Optional[WSGIEnvironment], size: int, etag: str, mtim
         stop = size
     stop = min(stop, size)
     if start >= stop:
-        return Plan(416)
-    return Plan(206, start, stop - start)
+        return (416, 0, 0)
+    return (206, start, stop - start)
 
 
-class FileChunks:
-    """WSGI body sending ``length`` bytes from ``start`` in ``chunk`` pieces.
-
-    Seeks before the first read, so the offset costs nothing. ``close`` (called
-    by the WSGI server, also when the client went away) closes the stream.
-    """
-
-    def __init__(self, stream: IO[bytes], start: int, length: int, chunk: int) -> None:
-        self._stream = stream
-        self._start = start
-        self._length = length
-        self._chunk = chunk
-
-    def __iter__(self) -> Iterator[bytes]:
-        self._stream.seek(self._start)
-        remaining = self._length
-        while remaining > 0:
-            data = self._stream.read(min(self._chunk, remaining))
-            if not data:  # the file shrank under us: end short rather than hang
-                return
-            remaining -= len(data)
-            yield data
-
-    def close(self) -> None:
-        self._stream.close()
-
-
-def body_iterable(
-    environ: Optional[WSGIEnvironment], content: Content, plan: Plan, chunk: int
-) -> Iterable[bytes]:
-    """The response body for a 200/206 plan.
-
-    A body that runs to the end of a real file goes through the server's
-    ``wsgi.file_wrapper`` when there is one (zero-copy ``sendfile`` under
-    gunicorn); PEP 3333 has the wrapper start at the current position, so a
-    seek is enough. Other bodies are read in ``chunk`` pieces.
-    """
-    wrapper = (environ or {}).get("wsgi.file_wrapper")
-    if wrapper is not None and content.is_file and plan.start + plan.length == content.size:
-        content.stream.seek(plan.start)
-        return wrapper(content.stream, chunk)  # type: ignore[no-any-return]
-    return FileChunks(content.stream, plan.start, plan.length, chunk)
-
-
-def content_disposition(headers: Headers, file_name: str, download: bool) -> None:
-    """Set ``Content-Disposition`` per RFC 6266.
+def content_disposition(file_name: str, download: bool) -> str:
+    """``Content-Disposition`` value per RFC 6266.
 
     ASCII names go in ``filename`` (quoted by werkzeug); others also get an
     RFC 5987 ``filename*=UTF-8''...`` with an ASCII approximation in
@@ -202,47 +339,44 @@ def content_disposition(headers: Headers, file_name: str, download: bool) -> Non
         }
     else:
         options = {"filename": file_name}
-    headers.set("Content-Disposition", kind, **options)
+    return dump_options_header(kind, options)
 
 
-def common_headers(one_time: bool) -> Headers:
-    """Headers on every answer about an item, success or error.
+def decide(request: Optional[Request], item: ItemFacts) -> Decision:
+    """The answer for an item that exists (``request`` None: outside any request).
 
-    The data is private and short-lived: never stored by shared caches, and
-    revalidated (cheaply, via the ETag) by the browser on reuse; one-time items
-    are not stored at all.
+    304 and 416 carry no content; 200/206 carry the span to send, and for a
+    one-time item a ``GET`` that will send bytes must claim it first
+    (``HEAD`` does not claim).
     """
-    return Headers(
-        {
-            "Cache-Control": "private, no-store" if one_time else "private, no-cache",
-            "X-Content-Type-Options": "nosniff",
-        }
+    etag = item.etag
+    status, start, length = plan(request, item.size, etag, item.mtime)
+    headers = [
+        *common_headers(item.one_time),
+        ("ETag", f'"{etag}"'),
+        ("Last-Modified", http_date(int(item.mtime))),
+        ("Accept-Ranges", "bytes"),
+    ]
+    if status == 416:
+        unsatisfied = ContentRange("bytes", None, None, item.size).to_header()
+        extra = [*headers[2:], ("Content-Range", unsatisfied)]
+        return error(416, "Requested range not satisfiable.", None, extra)
+    if status == 304:
+        return Decision(304, headers)
+    is_head = request is not None and request.is_head
+    headers += [
+        ("Content-Type", item.content_type),
+        ("Content-Length", str(length)),
+        ("Content-Disposition", content_disposition(item.file_name, item.download)),
+    ]
+    if status == 206:
+        content_range = ContentRange("bytes", start, start + length, item.size).to_header()
+        headers.append(("Content-Range", content_range))
+    return Decision(
+        status,
+        headers,
+        start=start,
+        length=length,
+        send_content=not is_head,
+        claim=item.one_time and not is_head,
     )
-
-
-def error_response(status: int, message: str, headers: Optional[Headers] = None) -> Response:
-    """A JSON ``{"error": message}`` response."""
-    all_headers = common_headers(one_time=True)
-    if headers is not None:
-        all_headers.extend(headers)
-    return Response(
-        json.dumps({"error": message}),
-        status=status,
-        headers=all_headers,
-        mimetype="application/json",
-    )
-
-
-def content_range_416(size: int) -> Headers:
-    """``Content-Range: bytes */size`` for a 416."""
-    return Headers({"Content-Range": ContentRange("bytes", None, None, size).to_header()})
-
-
-def content_range(plan: Plan, size: int) -> str:
-    """``Content-Range`` value for a 206."""
-    return ContentRange("bytes", plan.start, plan.start + plan.length, size).to_header()
-
-
-def last_modified(mtime: float) -> str:
-    """``Last-Modified`` value (second resolution)."""
-    return http_date(int(mtime))
