@@ -25,11 +25,11 @@ from typing_extensions import TypedDict
 
 __all__ = [
     "CacheAbstract",
-    "ItemElsewhereError",
     "CacheUnavailableError",
     "CachedData",
     "CachedFileInfo",
     "CachedLoader",
+    "ItemElsewhereError",
 ]
 
 

@@ -46,9 +46,7 @@ def _body(answer: Answer, environ: Optional[WSGIEnvironment], chunk: int) -> Ite
     return FileChunks(content.stream, decision.start, decision.length, chunk)
 
 
-def to_response(
-    answer: Answer, environ: Optional[WSGIEnvironment], chunk: int
-) -> flask.Response:
+def to_response(answer: Answer, environ: Optional[WSGIEnvironment], chunk: int) -> flask.Response:
     """The ``flask.Response`` sending ``answer`` (its content closes with the body)."""
     decision = answer.decision
     return flask.Response(

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, AsyncIterator
 
 import quart
-from werkzeug.datastructures import Headers
 from quart.utils import run_sync, run_sync_iterable
+from werkzeug.datastructures import Headers
 
 from . import http
 from .content import Answer, FileChunks
@@ -47,9 +47,9 @@ def to_response(answer: Answer, is_head: bool, chunk: int) -> quart.Response:
     if answer.content is None or not decision.send_content:
         answer.close()
         body = b"" if is_head else decision.body
-        response = quart.Response(body, decision.status, decision.headers)
+        response = quart.Response(body, decision.status)
     else:
-        response = quart.Response(_chunks(answer, chunk), decision.status, decision.headers)
+        response = quart.Response(_chunks(answer, chunk), decision.status)
         response.timeout = None
     # Exactly the decided headers: Quart would add a default type to a 304
     # and recount the length of a HEAD's empty body.
