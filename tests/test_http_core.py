@@ -217,3 +217,45 @@ def test_stream_stays_a_flask_response() -> None:
     assert isinstance(response, flask.Response)
     assert b"".join(response.response) == b"abc"  # type: ignore[arg-type]
     assert Headers(response.headers)["Content-Length"] == "3"
+
+
+@pytest.mark.parametrize("backend", ["flask", "fastapi", "quart"])
+def test_plain_cache_in_an_ordinary_callback(backend: str) -> None:
+    """A normal (not background) callback may register into CachePlain on every backend.
+
+    Dash's FastAPI and Quart backends have no Flask request context: that must
+    not read as "background job".
+    """
+    service = dfc.ServiceData(dfc.CachePlain(8))
+    app = dash.Dash(f"cb-{backend}", backend=backend)
+    app.layout = dash.html.Div([dash.html.Button(id="b"), dash.html.Div(id="o")])
+
+    @app.callback(dash.Output("o", "children"), dash.Input("b", "n_clicks"))
+    def make(_: Any) -> str:
+        return service.register(io.BytesIO(b"hi"))
+
+    service.serve(app)
+    body = {
+        "output": "o.children",
+        "outputs": {"id": "o", "property": "children"},
+        "inputs": [{"id": "b", "property": "n_clicks", "value": 1}],
+        "changedPropIds": ["b.n_clicks"],
+        "state": [],
+    }
+    server = app.server
+    if isinstance(server, flask.Flask):
+        response: Any = server.test_client().post("/_dash-update-component", json=body)
+        status, data = response.status_code, response.get_json()
+    else:
+
+        async def run() -> httpx.Response:
+            transport = httpx.ASGITransport(app=server)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                await client.get("/")
+                return await client.post("/_dash-update-component", json=body)
+
+        answered = asyncio.run(run())
+        status, data = answered.status_code, answered.json()
+    assert status == 200
+    address = data["response"]["o"]["children"]
+    assert get(app, address).content == b"hi"
