@@ -8,7 +8,6 @@ import threading
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Tuple, Union
 
-
 from .._validate import check_positive_int
 from ._process import has_mp_parent, has_request_context, in_dash_background_job
 from .abstract import CacheAbstract, CachedData, CachedFileInfo, read_all
