@@ -23,7 +23,7 @@ from typing import Any, Tuple
 
 import dash
 import diskcache
-from dash import Input, Output, dcc, html
+from dash import Input, Output, html
 
 import dash_file_cache as dfc
 from dash_file_cache.caches.abstract import CachedFileInfo, CachedLoader
@@ -52,9 +52,41 @@ app.layout = html.Div(
     [
         html.Button("make", id="make"),
         html.Div(id="address"),
-        dcc.Store(id="unused"),
+        html.Button("show", id="show"),
+        dfc.CachedImage(id="image"),
+        html.Div(id="image-status"),
+        html.Button("csv", id="csv"),
+        dfc.CachedDownload(id="download"),
+        html.Div(id="download-status"),
     ]
 )
+SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30">'
+    '<rect width="40" height="30" fill="teal"/></svg>'
+)
+CSV = "a,b\n1,2\n"
+
+
+@app.callback(Output("image", "src"), Input("show", "n_clicks"), prevent_initial_call=True)
+def show(_: Any) -> str:
+    return service.register(io.StringIO(SVG), mime_type="image/svg+xml")
+
+
+@app.callback(Output("image-status", "children"), Input("image", "status"))
+def image_status(status: Any) -> str:
+    return "" if not status else str(status.get("state"))
+
+
+@app.callback(Output("download", "url"), Input("csv", "n_clicks"), prevent_initial_call=True)
+def csv(_: Any) -> str:
+    return service.register(
+        io.StringIO(CSV), file_name="table.csv", mime_type="text/csv", download=True
+    )
+
+
+@app.callback(Output("download-status", "children"), Input("download", "status"))
+def download_status(status: Any) -> str:
+    return "" if not status else str(status.get("state"))
 
 
 @app.callback(
