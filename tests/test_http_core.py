@@ -259,3 +259,55 @@ def test_plain_cache_in_an_ordinary_callback(backend: str) -> None:
     assert status == 200
     address = data["response"]["o"]["children"]
     assert get(app, address).content == b"hi"
+
+
+def _asgi_messages(service: dfc.ServiceData, query: str, extensions: Any, **headers: str) -> List:
+    """Call the Starlette endpoint directly; return what it sent."""
+    from dash_file_cache.services._starlette import ServiceEndpoint
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "GET",
+        "path": "/cached-data",
+        "raw_path": b"/cached-data",
+        "query_string": query.encode(),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "extensions": extensions,
+    }
+    sent: List = []
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    asyncio.run(ServiceEndpoint(service)(scope, receive, send))
+    return sent
+
+
+def test_pathsend_for_whole_files_only(tmp_path: Any) -> None:
+    """Zero-copy ``http.response.pathsend`` for a whole on-disk file when offered;
+    chunks otherwise (a range, a one-time item, in-memory content, no extension)."""
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * 5000)
+    service = dfc.ServiceData(dfc.CachePlain(8))
+    offered = {"http.response.pathsend": {}}
+    whole = service.register(str(path)).split("?")[1]
+    sent = _asgi_messages(service, whole, offered)
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.pathsend"]
+    assert sent[1]["path"] == str(path)
+    cases = [
+        (whole, {}, {}),
+        (whole, offered, {"Range": "bytes=10-"}),
+        (service.register(str(path), one_time_service=True).split("?")[1], offered, {}),
+        (service.register(io.BytesIO(b"x" * 5000)).split("?")[1], offered, {}),
+    ]
+    for query, extensions, headers in cases:
+        sent = _asgi_messages(service, query, extensions, **headers)
+        types = {m["type"] for m in sent}
+        assert types == {"http.response.start", "http.response.body"}, (query, headers)
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        assert body == (b"x" * 4990 if headers else b"x" * 5000)
