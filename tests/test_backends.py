@@ -265,7 +265,7 @@ def test_same_answers_everywhere(running: Running, tmp_path: Path) -> None:
     address = running.address(file_name="a.bin")
     requests_to_make = [
         ("GET", {}), ("HEAD", {}), ("GET", {"Range": "bytes=3-8"}),
-        ("GET", {"Range": "bytes=99999-"}), ("POST", {}),
+        ("GET", {"Range": "bytes=99999-"}), ("POST", {}), ("OPTIONS", {}),
     ]  # fmt: skip
     seen = []
     for method, headers in requests_to_make:

@@ -113,6 +113,10 @@ def test_parse_query_is_the_flask_parsing() -> None:
     )
     error = http.parse_query(request("PUT"))
     assert isinstance(error, http.Decision) and error.status == 405
+    options = http.parse_query(request("OPTIONS"))
+    assert isinstance(options, http.Decision)
+    assert (options.status, options.body) == (200, b"")
+    assert ("Allow", "GET, HEAD, OPTIONS") in options.headers
 
 
 def test_base_install_imports_no_asgi_framework() -> None:

@@ -49,12 +49,15 @@ def _body(answer: Answer, environ: Optional[WSGIEnvironment], chunk: int) -> Ite
 def to_response(answer: Answer, environ: Optional[WSGIEnvironment], chunk: int) -> flask.Response:
     """The ``flask.Response`` sending ``answer`` (its content closes with the body)."""
     decision = answer.decision
-    return flask.Response(
+    response = flask.Response(
         _body(answer, environ, chunk),
         status=decision.status,
         headers=decision.headers,
         direct_passthrough=True,
     )
+    if not any(name == "Content-Type" for name, _ in decision.headers):
+        del response.headers["Content-Type"]  # werkzeug adds a default type
+    return response
 
 
 def is_free(server: flask.Flask, rule: str, endpoint: str) -> bool:
@@ -70,4 +73,10 @@ def bind(service: ServiceData, server: flask.Flask, rule: str, endpoint: str) ->
         answer = service.answer(to_request(environ))
         return to_response(answer, environ, service.chunk_size << 20)
 
-    server.add_url_rule(rule, endpoint=endpoint, view_func=view, methods=http.ALLOWED_METHODS)
+    server.add_url_rule(
+        rule,
+        endpoint=endpoint,
+        view_func=view,
+        methods=http.ROUTED_METHODS,
+        provide_automatic_options=False,  # the core answers OPTIONS, alike everywhere
+    )

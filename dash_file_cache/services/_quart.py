@@ -70,4 +70,10 @@ def bind(service: ServiceData, server: quart.Quart, rule: str, endpoint: str) ->
         answer = await run_sync(service.answer)(request)
         return to_response(answer, request.is_head, service.chunk_size << 20)
 
-    server.add_url_rule(rule, endpoint=endpoint, view_func=view, methods=http.ALLOWED_METHODS)
+    server.add_url_rule(
+        rule,
+        endpoint=endpoint,
+        view_func=view,
+        methods=http.ROUTED_METHODS,
+        provide_automatic_options=False,  # the core answers OPTIONS, alike everywhere
+    )

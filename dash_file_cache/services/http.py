@@ -36,7 +36,7 @@ from werkzeug.sansio.http import is_resource_modified
 from .uid import is_valid_uid
 
 __all__ = [
-    "ALLOWED_METHODS",
+    "ROUTED_METHODS",
     "Decision",
     "ItemFacts",
     "Query",
@@ -48,8 +48,9 @@ __all__ = [
     "parse_query",
 ]
 
-#: Methods the bound route accepts (others get a JSON 405 from :func:`parse_query`).
-ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+#: Methods routed to the service (the core answers each; others get the framework's 405).
+ROUTED_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+_ALLOW = ("Allow", "GET, HEAD, OPTIONS")
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
 
@@ -163,16 +164,14 @@ def _parse_flag(values: List[str]) -> Optional[bool]:
 def parse_query(request: Request) -> Union[Query, Decision]:
     """Validate the method and query of a request to the service.
 
-    Returns the :class:`Query`, or the error :class:`Decision` (405 for a
-    method other than GET/HEAD, 400 for a malformed query).
+    Returns the :class:`Query`, or the :class:`Decision` to send instead:
+    200 with ``Allow`` and no body for ``OPTIONS``, 405 for a method other
+    than GET/HEAD, 400 for a malformed query.
     """
+    if request.method == "OPTIONS":
+        return Decision(200, [*common_headers(True), _ALLOW, ("Content-Length", "0")])
     if request.method not in ("GET", "HEAD"):
-        return error(
-            405,
-            f"Method {request.method} is not allowed.",
-            request,
-            [("Allow", "GET, HEAD, OPTIONS")],
-        )
+        return error(405, f"Method {request.method} is not allowed.", request, [_ALLOW])
     args = request.args()
     uids = args.getlist("uid")
     if len(uids) != 1:
