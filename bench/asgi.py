@@ -111,11 +111,12 @@ def measure(server: str, big: Path, mid: Path, quick: bool) -> Dict[str, Any]:
                     fetch(base, big_paths[name])
                 return round(sampler.growth / MIB, 1)
 
+            big_name = f"{size // MIB} MiB" if size < GIB else f"{size // GIB} GiB"
             return {
-                "1 GiB whole (MB/s)": _interleaved(runs, whole),
-                "last MiB of 1 GiB (ms)": _interleaved(runs, last_mib),
+                f"{big_name} whole (MB/s, higher is better)": _interleaved(runs, whole),
+                f"last MiB of {big_name} (ms, lower is better)": _interleaved(runs, last_mib),
                 "16 parallel x 64 MiB (MB/s)": _interleaved(max(1, runs // 2), parallel),
-                "worker RSS growth, 1 GiB (MiB)": _interleaved(1 if quick else 2, rss),
+                f"worker RSS growth, {big_name} (MiB)": _interleaved(1 if quick else 2, rss),
             }
         finally:
             proc.terminate()
@@ -124,13 +125,13 @@ def measure(server: str, big: Path, mid: Path, quick: bool) -> Dict[str, Any]:
 
 def markdown(results: Dict[str, Dict[str, Dict[str, float]]]) -> str:
     lines = [
-        "| server | measure | dash-file-cache | Starlette FileResponse | ratio |",
+        "| server | measure | dash-file-cache | Starlette FileResponse | ours / theirs |",
         "| --- | --- | ---: | ---: | ---: |",
     ]
     for server, rows in results.items():
         for measure_name, values in rows.items():
             ours, theirs = values["dfc"], values["FileResponse"]
-            ratio = f"{ours / theirs:.2f}x" if theirs else "-"
+            ratio = f"{ours / theirs:.2f}" if theirs else "-"
             lines.append(f"| {server} | {measure_name} | {ours} | {theirs} | {ratio} |")
     return "\n".join(lines)
 
