@@ -27,6 +27,7 @@ import dash_file_cache as dfc
 
 from .conftest import ROOT, free_port, stop_processes, wait_http
 
+pytest.importorskip("dash.backends", reason="Dash < 4.2 has no FastAPI/Quart backends")
 pytestmark = pytest.mark.slow
 
 CONTENT = bytes(range(256)) * 40  # 10240 bytes

@@ -19,6 +19,7 @@ from ..conftest import ROOT, free_port, wait_http
 from ..test_backends import start_server, stop_processes
 from .conftest import console_errors, finished_downloads, read, wait_for
 
+pytest.importorskip("dash.backends", reason="Dash < 4.2 has no FastAPI/Quart backends")
 pytestmark = pytest.mark.browser
 
 BACKENDS = ["flask-gunicorn", "fastapi-uvicorn", "quart-hypercorn"]
