@@ -53,15 +53,18 @@ async def _chunks(answer: Answer, chunk: int) -> AsyncIterator[bytes]:
 
 
 def _can_pathsend(answer: Answer, scope: Scope) -> bool:
-    """Whole real file from byte 0, and not a one-time item.
+    """A whole path item from byte 0, and not a one-time item.
 
-    The server opens the path itself, so an item whose file the claim may
-    remove (one-time) is streamed from the descriptor already open instead.
+    The server opens the path itself, so only a path item qualifies (cache
+    content is open as a stream), and not one whose file the claim may have
+    removed (one-time): those stream from the descriptor already open.
     """
     decision = answer.decision
     return (
         _PATHSEND in scope.get("extensions", {})
         and answer.whole_file()
+        and answer.content is not None
+        and answer.content.path is not None
         and decision.start == 0
         and not decision.claim
     )

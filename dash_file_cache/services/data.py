@@ -17,7 +17,13 @@ from .._validate import check_positive_int
 from ..caches.abstract import CacheAbstract, CachedFileInfo
 from . import http
 from .content import Answer, open_content
-from .source import FileSource, make_content_type, make_file_name, to_cached_data
+from .source import (
+    FileSource,
+    make_content_type,
+    make_file_name,
+    sanitize_file_name,
+    to_cached_data,
+)
 from .uid import is_valid_uid, new_uid
 
 __all__ = ["ServiceData"]
@@ -160,10 +166,12 @@ class ServiceData:
         Called by the bound Flask view; call it yourself only to serve an item
         from your own Flask route (on FastAPI and Quart the route bound by
         :meth:`serve` answers, and ``&file_name=`` in the address renames).
-        Inside a Flask request it honours conditional and ``Range`` headers;
-        ``HEAD`` gets headers only. Outside any request it gives the whole
-        item. ``file_name``, when given, replaces the registered name in
-        ``Content-Disposition`` (sanitised the same way).
+        Inside a Flask request it honours conditional and ``Range`` headers
+        per RFC 9110 (304, 412, 206, 416; ``Range`` on ``GET`` only); ``HEAD``
+        gets headers only. Outside any request it gives the whole item.
+        ``file_name``, when given, replaces the registered name in
+        ``Content-Disposition`` (sanitised the same way; one that sanitises to
+        nothing, such as ``".."``, keeps the registered name).
 
         Raises:
             ValueError: ``uid`` is not of the uid form.
@@ -212,9 +220,10 @@ class ServiceData:
             FileNotFoundError: no such item, or a one-time item already claimed.
             OSError: the cache or the file cannot be read now.
         """
+        override = sanitize_file_name(file_name) if file_name else ""
         info, loader = self._cache.load(uid)
-        if file_name:
-            info = {**info, "file_name": make_file_name(file_name, None, uid, "")}
+        if override:
+            info = {**info, "file_name": override}
         content = open_content(loader(), info["created"])
         try:
             facts = http.ItemFacts(

@@ -7,8 +7,8 @@ comes out. Nothing here touches a socket, a file or a web framework, so the
 Flask, Starlette/FastAPI and Quart adapters answer byte-for-byte alike and
 only turn a decision into their own response.
 
-Parsing is werkzeug's sans-I/O layer (``Range``, ``If-Range``, conditional
-headers, ``Accept``, header quoting).
+Preconditions and ranges are :func:`.conditional.evaluate`'s (RFC 9110);
+``Accept`` and header quoting are werkzeug's.
 """
 
 from __future__ import annotations
@@ -17,22 +17,14 @@ import html
 import json
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Iterable, List, Optional, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 from urllib.parse import parse_qsl, quote
 
 import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" codec error handler)
 from werkzeug.datastructures import ContentRange, Headers, MIMEAccept, MultiDict
-from werkzeug.http import (
-    dump_options_header,
-    generate_etag,
-    http_date,
-    parse_accept_header,
-    parse_if_range_header,
-    parse_range_header,
-)
-from werkzeug.sansio.http import is_resource_modified
+from werkzeug.http import dump_options_header, generate_etag, http_date, parse_accept_header
 
+from .conditional import evaluate
 from .uid import is_valid_uid
 
 __all__ = [
@@ -266,55 +258,31 @@ def item_error(exc: OSError, request: Optional[Request]) -> Decision:
 
 
 # -- an item -----------------------------------------------------------------
-def _range_allowed(request: Request, etag: str, mtime: float) -> bool:
-    """``If-Range``: honour ``Range`` only if the client's copy is current."""
-    if_range = parse_if_range_header(request.headers.get("If-Range"))
-    if if_range.etag is not None:
-        return if_range.etag == etag
-    if if_range.date is not None:
-        return int(if_range.date.timestamp()) == int(mtime)
-    return True
+#: The request fields preconditions and ranges depend on.
+CONDITIONAL_FIELDS = (
+    "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range", "Range",
+)  # fmt: skip
+
+
+def conditional_fields(request: Request) -> Dict[str, str]:
+    """The conditional fields sent, a field sent several times joined with ``", "``."""
+    fields = {}
+    for name in CONDITIONAL_FIELDS:
+        values = request.headers.getlist(name)
+        if values:
+            fields[name] = ", ".join(values)
+    return fields
 
 
 def plan(request: Optional[Request], size: int, etag: str, mtime: float) -> Tuple[int, int, int]:
-    """``(status, start, length)`` for a request of content of ``size`` bytes.
+    """``(status, start, length)``: 200, 206, 304, 412 or 416 (:func:`.conditional.evaluate`).
 
-    - ``If-None-Match`` / ``If-Modified-Since`` matching -> 304.
-    - One satisfiable byte range (and ``If-Range`` passing) -> 206.
-    - One byte range starting at or past the end -> 416.
-    - No, malformed or multi-range ``Range`` -> 200 with the whole content
-      (RFC 9110 lets a server ignore a ``Range`` it does not support).
+    Outside a request (``request`` is ``None``) the whole content is sent.
     """
-    full = (200, 0, size)
     if request is None:
-        return full
-    headers = request.headers
-    modified = datetime.fromtimestamp(int(mtime), timezone.utc)
-    if not is_resource_modified(
-        http_range=headers.get("Range"),
-        http_if_range=headers.get("If-Range"),
-        http_if_modified_since=headers.get("If-Modified-Since"),
-        http_if_none_match=headers.get("If-None-Match"),
-        http_if_match=headers.get("If-Match"),
-        etag=etag,
-        last_modified=modified,
-    ):
-        return (304, 0, 0)
-    rng = parse_range_header(headers.get("Range"))
-    if rng is None or rng.units != "bytes" or len(rng.ranges) != 1:
-        return full
-    if not _range_allowed(request, etag, mtime):
-        return full
-    # Not werkzeug's Range.range_for_length: it refuses a suffix longer than
-    # the content, which RFC 9110 (14.1.2) says selects the whole content.
-    start, stop = rng.ranges[0]
-    if stop is None:
-        start = max(size + start, 0) if start < 0 else start
-        stop = size
-    stop = min(stop, size)
-    if start >= stop:
-        return (416, 0, 0)
-    return (206, start, stop - start)
+        return (200, 0, size)
+    decided = evaluate(request.method, conditional_fields(request), size, etag, mtime)
+    return (decided.status, decided.start, decided.length)
 
 
 def content_disposition(file_name: str, download: bool) -> str:
@@ -344,24 +312,27 @@ def content_disposition(file_name: str, download: bool) -> str:
 def decide(request: Optional[Request], item: ItemFacts) -> Decision:
     """The answer for an item that exists (``request`` None: outside any request).
 
-    304 and 416 carry no content; 200/206 carry the span to send, and for a
-    one-time item a ``GET`` that will send bytes must claim it first
+    304, 412 and 416 carry no content; 200/206 carry the span to send, and
+    for a one-time item a ``GET`` that will send bytes must claim it first
     (``HEAD`` does not claim).
     """
     etag = item.etag
     status, start, length = plan(request, item.size, etag, item.mtime)
-    headers = [
-        *common_headers(item.one_time),
+    validators = [
         ("ETag", f'"{etag}"'),
         ("Last-Modified", http_date(int(item.mtime))),
         ("Accept-Ranges", "bytes"),
     ]
+    if status == 412:
+        return error(412, "A precondition of the request failed.", None, validators)
     if status == 416:
         unsatisfied = ContentRange("bytes", None, None, item.size).to_header()
-        extra = [*headers[2:], ("Content-Range", unsatisfied)]
+        extra = [*validators, ("Content-Range", unsatisfied)]
         return error(416, "Requested range not satisfiable.", None, extra)
+    headers = [*common_headers(item.one_time), *validators]
     if status == 304:
-        return Decision(304, headers)
+        # RFC 9110 15.4.5: ETag and Cache-Control; Last-Modified not, as there is an ETag.
+        return Decision(304, [h for h in headers if h[0] != "Last-Modified"])
     is_head = request is not None and request.is_head
     headers += [
         ("Content-Type", item.content_type),
