@@ -5,14 +5,15 @@ framework-neutral handlers: ``/cached-data`` (the service), ``POST
 /register``, ``GET /stats``, an ``X-Worker-Pid`` header on every response
 and 503 JSON when the cache is unavailable.
 
-:class:`AsgiClient` drives any ASGI app in this process (Starlette's
-``TestClient``) and answers like Flask's test client (``status_code``,
+:class:`AsgiClient` drives any ASGI app in this process (through
+``httpx.ASGITransport``) and answers like Flask's test client (``status_code``,
 ``data``, ``headers`` with ``getlist``, ``mimetype``, ``json``), so the
 contract and hostile-input tests run unchanged on every backend.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from typing import Any, Mapping, Optional
@@ -123,9 +124,7 @@ class AsgiClient:
     """A synchronous test client for an ASGI app, answering like Flask's."""
 
     def __init__(self, app: Any) -> None:
-        from starlette.testclient import TestClient
-
-        self._client = TestClient(app, base_url="http://localhost", raise_server_exceptions=True)
+        self._app = app
 
     def open(
         self,
@@ -135,9 +134,18 @@ class AsgiClient:
         data: Optional[bytes] = None,
         query_string: Any = None,
     ) -> AsgiResponse:
-        response = self._client.request(
-            method.upper(), path, headers=dict(headers or {}), content=data, params=query_string
-        )
+        import httpx
+
+        async def call() -> httpx.Response:
+            # Server errors are raised, as Flask's test client does in testing mode.
+            transport = httpx.ASGITransport(app=self._app, raise_app_exceptions=True)
+            async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
+                return await c.request(
+                    method.upper(), path, headers=dict(headers or {}), content=data,
+                    params=query_string,
+                )  # fmt: skip
+
+        response = asyncio.run(call())
         return AsgiResponse(
             response.status_code, Headers(response.headers.multi_items()), response.content
         )
