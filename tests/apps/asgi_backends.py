@@ -6,7 +6,8 @@ framework-neutral handlers: ``/cached-data`` (the service), ``POST
 and 503 JSON when the cache is unavailable.
 
 :class:`AsgiClient` drives any ASGI app in this process (through
-``httpx.ASGITransport``) and answers like Flask's test client (``status_code``,
+a scope built from the environ werkzeug's test client would send) and
+answers like Flask's test client (``status_code``,
 ``data``, ``headers`` with ``getlist``, ``mimetype``, ``json``), so the
 contract and hostile-input tests run unchanged on every backend.
 """
@@ -16,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
-from werkzeug.datastructures import Headers
+from werkzeug.datastructures import EnvironHeaders, Headers
+from werkzeug.test import EnvironBuilder
 
 import dash_file_cache as dfc
 
@@ -120,6 +122,39 @@ class AsgiResponse:
         return self.data
 
 
+def _wire(text: str) -> bytes:
+    """A header as bytes on the wire: as WSGI reads it (latin-1), else its UTF-8 bytes."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape")
+
+
+async def _call(app: Any, scope: Dict[str, Any], body: bytes) -> AsgiResponse:
+    """Run one HTTP exchange through an ASGI app; exceptions propagate."""
+    messages: List[Dict[str, Any]] = []
+    sent_body = False
+
+    async def receive() -> Dict[str, Any]:
+        nonlocal sent_body
+        if not sent_body:
+            sent_body = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # no disconnect until the app is done
+        return {"type": "http.disconnect"}
+
+    async def send(message: Dict[str, Any]) -> None:
+        messages.append(message)
+
+    await app(scope, receive, send)
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    headers = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in start["headers"]])
+    data = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    if scope["method"] == "HEAD":
+        data = b""  # what a server sends
+    return AsgiResponse(start["status"], headers, data)
+
+
 class AsgiClient:
     """A synchronous test client for an ASGI app, answering like Flask's."""
 
@@ -134,21 +169,37 @@ class AsgiClient:
         data: Optional[bytes] = None,
         query_string: Any = None,
     ) -> AsgiResponse:
-        import httpx
+        """Send one request; the request is built by werkzeug as Flask's client builds it.
 
-        async def call() -> httpx.Response:
-            # Server errors are raised, as Flask's test client does in testing mode.
-            transport = httpx.ASGITransport(app=self._app, raise_app_exceptions=True)
-            async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
-                return await c.request(
-                    method.upper(), path, headers=dict(headers or {}), content=data,
-                    params=query_string,
-                )  # fmt: skip
-
-        response = asyncio.run(call())
-        return AsgiResponse(
-            response.status_code, Headers(response.headers.multi_items()), response.content
-        )
+        The ASGI scope gets the same method, path, raw query bytes and headers
+        as the WSGI environ the Flask client would send (no client-side URL
+        checks: hostile-input tests send what no browser would).
+        """
+        builder = EnvironBuilder(
+            path=path, method=method, headers=dict(headers or {}), data=data,
+            query_string=query_string,
+        )  # fmt: skip
+        environ = builder.get_environ()
+        body = builder.input_stream.read() if builder.input_stream is not None else b""
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": environ["REQUEST_METHOD"],
+            "scheme": "http",
+            "path": environ["PATH_INFO"].encode("latin-1").decode("utf-8", "replace"),
+            "raw_path": environ["PATH_INFO"].encode("latin-1"),
+            "root_path": "",
+            "query_string": environ["QUERY_STRING"].encode("latin-1"),
+            "headers": [
+                (_wire(name.lower()), _wire(value))
+                for name, value in EnvironHeaders(environ).items()
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("localhost", 80),
+            "extensions": {},
+        }
+        return asyncio.run(_call(self._app, scope, body))
 
     def get(self, path: str, **kwargs: Any) -> AsgiResponse:
         return self.open(path, "GET", **kwargs)
