@@ -24,8 +24,7 @@ import pytest
 import requests
 
 import dash_file_cache as dfc
-
-from .conftest import ROOT, free_port, stop_processes, wait_http
+from tests.support import ROOT, free_port, stop_processes, wait_http
 
 pytest.importorskip("dash.backends", reason="Dash < 4.2 has no FastAPI/Quart backends")
 pytestmark = pytest.mark.slow
