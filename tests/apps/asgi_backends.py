@@ -12,8 +12,8 @@ answers like Flask's test client (``status_code``,
 contract and hostile-input tests run unchanged on every backend.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: FastAPI reads the routes' annotations at
+# run time, and ``Request`` is imported inside the builder.
 import asyncio
 import json
 import os
