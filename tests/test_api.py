@@ -16,7 +16,7 @@ import dash_file_cache.caches
 import dash_file_cache.services
 import dash_file_cache.services.data
 
-ADDRESS = re.compile(r"/cached-data\?uid=[0-9a-f]{32}")
+ADDRESS = re.compile(r"/cached-data\?uid=[0-9a-f]{32}(-[0-9a-f]{12})?")
 
 
 def test_documented_aliases() -> None:

@@ -12,7 +12,7 @@ import flask
 from werkzeug.http import generate_etag
 
 from .._validate import check_positive_int
-from ..caches.abstract import CacheAbstract, CachedFileInfo
+from ..caches.abstract import CacheAbstract, CachedFileInfo, ItemElsewhereError
 from . import http
 from .source import FileSource, make_content_type, make_file_name, to_cached_data
 from .uid import is_valid_uid, new_uid
@@ -137,7 +137,7 @@ class ServiceData:
             ValueError: ``content_type``/``mime_type`` is empty or malformed.
             OSError: the cache could not store the item.
         """
-        uid = new_uid()
+        uid = self._cache.new_key(new_uid())
         data = to_cached_data(fobj)
         text_source = isinstance(fobj, io.TextIOBase)
         ctype = make_content_type(content_type, mime_type, text_source)
@@ -238,6 +238,8 @@ class ServiceData:
             return http.error_response(400, "At most one 'file_name' query parameter.")
         try:
             return self.stream(uids[0], download, file_name=names[0] if names else None)
+        except ItemElsewhereError as exc:  # a per-process cache, another process
+            return http.error_response(404, str(exc))
         except FileNotFoundError:
             return http.error_response(404, "No such file: its address expired or never existed.")
         except OSError:  # CacheUnavailableError, or the server is out of descriptors...
