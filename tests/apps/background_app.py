@@ -40,8 +40,13 @@ def _register(service: dfc.ServiceData, n: int) -> str:
         return f"RuntimeError: {exc}"
 
 
-def create_app(kind: str, work_dir: str, queue: Optional[Any] = None) -> dash.Dash:
-    """The app, with its service on a cache of ``kind``."""
+def create_app(
+    kind: str, work_dir: str, queue: Optional[Any] = None, manager: Optional[Any] = None
+) -> dash.Dash:
+    """The app, with its service on a cache of ``kind``.
+
+    ``manager`` is the background callback manager (default: a ``DiskcacheManager``).
+    """
     cache: dfc.CacheAbstract
     if kind == "plain":
         cache = dfc.CachePlain(16)
@@ -52,7 +57,8 @@ def create_app(kind: str, work_dir: str, queue: Optional[Any] = None) -> dash.Da
     else:
         raise ValueError(kind)
     service = dfc.ServiceData(cache)
-    manager = DiskcacheManager(diskcache.Cache(os.path.join(work_dir, "jobs")))
+    if manager is None:
+        manager = DiskcacheManager(diskcache.Cache(os.path.join(work_dir, "jobs")))
     app = dash.Dash(__name__, background_callback_manager=manager)
     app.layout = html.Div(
         [
