@@ -6,6 +6,9 @@
 - :class:`CacheRedis`: on a Redis server, shared by processes and hosts (needs the
   ``redis`` package; imported lazily, on first use of the name).
 
+:func:`start_manager` / :func:`manager_queue` give ``CacheQueue`` a ``multiprocess``
+Manager that stops with the process that started it (SIGTERM and SIGKILL included).
+
 All implement :class:`CacheAbstract`.
 """
 
@@ -18,6 +21,7 @@ from .abstract import (
     CachedLoader,
     CacheUnavailableError,
 )
+from ._manager import manager_queue, start_manager
 from .file import CacheFile
 from .plain import CachePlain
 from .queue import CacheQueue, QueueLike
@@ -35,6 +39,8 @@ __all__ = [
     "CachedFileInfo",
     "CachedLoader",
     "QueueLike",
+    "manager_queue",
+    "start_manager",
 ]
 
 
