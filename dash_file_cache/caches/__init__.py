@@ -14,6 +14,7 @@ All implement :class:`CacheAbstract`.
 
 from typing import TYPE_CHECKING, Any
 
+from ._manager import manager_queue, start_manager
 from .abstract import (
     CacheAbstract,
     CachedData,
@@ -21,7 +22,6 @@ from .abstract import (
     CachedLoader,
     CacheUnavailableError,
 )
-from ._manager import manager_queue, start_manager
 from .file import CacheFile
 from .plain import CachePlain
 from .queue import CacheQueue, QueueLike

@@ -180,7 +180,7 @@ def _handle_sigterm(signum: int, frame: Any) -> None:
     for _, (_, cleanup) in reversed(mine):  # the newest first, as atexit does
         try:
             cleanup()
-        except Exception:  # noqa: BLE001 - the process is ending: clean up the rest
+        except Exception:
             pass
     # End as the default disposition would have: killed by SIGTERM.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
