@@ -240,3 +240,28 @@ def test_temporary_directory_is_named_after_its_owner():
     assert path.name.startswith("dash-file-cache-" + _lifecycle.owner_tag())
     del cache
     assert not path.exists()
+
+
+def test_sigkill_dev_server_manager_stops_and_next_cachefile_reaps(procs):
+    """SIGKILL runs nothing: the Manager stops by itself, the next ``CacheFile()`` reaps."""
+    killed_port, live_port = free_port(), free_port()
+    killed = dev_server(procs, killed_port)
+    dev_server(procs, live_port)
+    ((_, killed_dir),) = serving_dirs(killed_port, 1).items()
+    ((_, live_dir),) = serving_dirs(live_port, 1).items()
+    helpers = psutil.Process(killed.pid).children(recursive=True)
+    assert helpers
+
+    killed.kill()
+    killed.wait(10)
+    assert gone(helpers), [h.pid for h in helpers]  # the Manager saw its parent die
+    assert killed_dir.is_dir()
+
+    reaper = run_python(HOLD_A_CACHE)
+    try:
+        assert Path(reaper.stdout.readline().strip()).is_dir()
+        assert not killed_dir.exists()
+        assert live_dir.is_dir()  # a live server's directory is never reaped
+    finally:
+        reaper.terminate()
+        reaper.wait(10)
