@@ -174,11 +174,17 @@ def test_forked_child_never_removes_the_parents_directory():
         for how in ("exit", "sigterm"):
             pid = os.fork()
             if pid == 0:
+                # Nothing to clean up here yet: SIGTERM is back to its default action.
+                assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
                 if how == "sigterm":
-                    os.kill(os.getpid(), signal.SIGTERM)  # the inherited handler
+                    os.kill(os.getpid(), signal.SIGTERM)
                     time.sleep(10)
                 raise SystemExit(0)  # atexit and finalizers run in the child
             _, status = os.waitpid(pid, 0)
+            if how == "sigterm":
+                assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+            else:
+                assert status == 0, status
             assert os.path.isdir(cache.cache_dir), how
         print(cache.cache_dir, "ok", flush=True)
         """

@@ -185,3 +185,20 @@ def _handle_sigterm(signum: int, frame: Any) -> None:
     # End as the default disposition would have: killed by SIGTERM.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(pid, signal.SIGTERM)
+
+
+def _default_in_forked_child() -> None:
+    """A forked child (background job, Manager) gets SIGTERM's default disposition back.
+
+    It has nothing of its own to clean up yet, and a Python-level handler would delay its
+    death until its main thread runs Python code again (a job cancelled in a long C call).
+    """
+    try:
+        if signal.getsignal(signal.SIGTERM) is _handle_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except (ValueError, OSError):
+        pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_default_in_forked_child)
