@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import fcntl
 import io
 import math
 import os
@@ -83,6 +82,8 @@ class DemoResources:
         self.remove_root = remove_root
         self._lock_file: Optional[IO[bytes]] = None
         if shared:
+            import fcntl  # POSIX, like gunicorn; only the shared (deployed) folder needs it
+
             os.makedirs(self.root, exist_ok=True)
             self._lock_file = open(self.path(".users.lock"), "ab")
             fcntl.flock(self._lock_file, fcntl.LOCK_SH)
@@ -115,6 +116,8 @@ class DemoResources:
         if self.manager is not None:
             self.manager.shutdown()
         if self._lock_file is not None:
+            import fcntl
+
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             try:
                 fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
