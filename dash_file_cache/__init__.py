@@ -16,7 +16,7 @@ from .caches import (
     CacheQueue,
     CacheUnavailableError,
 )
-from .services import ServiceData
+from .services import CachedFileWriter, ServiceData, Writer
 from .version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,8 +38,10 @@ __all__ = [
     "CacheUnavailableError",
     "CachedDownload",
     "CachedFileInfo",
+    "CachedFileWriter",
     "CachedImage",
     "ServiceData",
+    "Writer",
     "__version__",
     "caches",
     "services",

@@ -6,13 +6,13 @@ import io
 import os
 import threading
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Tuple, Union
+from typing import IO, Any, Callable, ContextManager, Dict, Tuple, Union
 
 import flask
 
 from .._validate import check_positive_int
 from ._process import has_mp_parent, in_dash_background_job
-from .abstract import CacheAbstract, CachedData, CachedFileInfo, read_all
+from .abstract import CacheAbstract, CachedData, CachedFileInfo, open_in_memory, read_all
 
 __all__ = ["CachePlain"]
 
@@ -129,3 +129,11 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+
+    def open_item(self, key: str, info: CachedFileInfo) -> ContextManager[IO[bytes]]:
+        """Write an item's content into memory (a ``BytesIO``), stored on clean exit.
+
+        See :meth:`CacheAbstract.open_item`. The buffer is taken by
+        :meth:`dump` without a copy.
+        """
+        return open_in_memory(self, key, info)

@@ -6,10 +6,10 @@ import logging
 import os
 import queue
 import threading
-from typing import Any, Callable, Dict, Optional, Protocol, Tuple, Union
+from typing import IO, Any, Callable, ContextManager, Dict, Optional, Protocol, Tuple, Union
 
 from ._process import has_mp_parent, in_dash_background_job
-from .abstract import CacheAbstract, CachedData, CachedFileInfo, read_all
+from .abstract import CacheAbstract, CachedData, CachedFileInfo, open_in_memory, read_all
 from .plain import CachePlain
 
 __all__ = ["CacheQueue", "QueueLike"]
@@ -188,3 +188,12 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._drain_lock = threading.Lock()
+
+    def open_item(self, key: str, info: CachedFileInfo) -> ContextManager[IO[bytes]]:
+        """Write an item's content into memory (a ``BytesIO``), stored on clean exit.
+
+        See :meth:`CacheAbstract.open_item`. The buffer is then given to
+        :meth:`dump`: kept by the serving process, or, in a child process,
+        sent through the queue as any dumped item is.
+        """
+        return open_in_memory(self, key, info)
