@@ -337,10 +337,10 @@ class ServiceData:
             TypeError, ValueError: bad arguments (before anything is written).
             OSError: the cache could not store the item (on exiting the block).
         """
+        if not isinstance(file_name, str):
+            raise TypeError(f"file_name must be a str, got {type(file_name).__name__}.")
         uid = new_uid()
-        guessed = ""
-        if mime_type is None and isinstance(file_name, str):
-            guessed = guess_mime_type(file_name)
+        guessed = guess_mime_type(file_name) if mime_type is None else ""
 
         def make_info(wrote_text: bool) -> CachedFileInfo:
             ctype = make_content_type(content_type, mime_type or guessed, wrote_text)
