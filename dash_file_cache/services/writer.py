@@ -29,9 +29,11 @@ __all__ = [
 ]
 
 #: What ``ServiceData.register`` accepts as a writer: a callable that writes the
-#: content into the file object it is given (``df.to_csv``, ``df.to_parquet``...).
-#: Its return value is ignored.
-Writer = Callable[["CachedFileWriter"], object]
+#: content into the file object it is given, a :class:`CachedFileWriter`
+#: (``df.to_csv``, ``df.to_parquet``...). Its return value is ignored. The
+#: argument is typed ``Any`` because libraries type their file parameter with
+#: their own protocols (pandas' ``WriteBuffer`` wants a ``mode``, for one).
+Writer = Callable[[Any], object]
 
 #: Type of a writer whose ``mime_type`` was not given and no name suggests one.
 FALLBACK_MIME_TYPE = "application/octet-stream"
