@@ -7,35 +7,17 @@
 import React, {Suspense, lazy} from 'react';
 import PropTypes from 'prop-types';
 
-const RealCachedDownload = lazy(() =>
-    import(/* webpackChunkName: "CachedDownload" */ './fragments/CachedDownload.react')
+const RealCachedDownload = lazy(
+    () => import(/* webpackChunkName: "CachedDownload" */ './fragments/CachedDownload.react.js')
 );
 
 /**
  * Saves a file from a dash-file-cache address when a callback sets `url`; renders nothing visible. Use it instead of `dcc.Download` for large or server-made files: in the default `mode="native"` the browser's download manager streams the file to disk (no copy in page memory), after a HEAD request has checked that the address is alive, so an expired address gives `status.state == "error"` (`http_code` 404) and saves nothing. `mode="fetch"` downloads in the page instead, to report progress (`loaded`/`total`) and send custom `headers`, at the cost of holding the whole file in memory. Every download is triggered by a new value of `url`: the component consumes the address (resets `url` to None once the download is handed over or failed), so setting the same address again downloads it again.
  */
-export default function CachedDownload({
-    url = null,
-    file_name = null,
-    mode = 'native',
-    headers = null,
-    progress_interval = 250,
-    status = null,
-    n_downloads = 0,
-    ...rest
-}) {
+export default function CachedDownload(props) {
     return (
         <Suspense fallback={null}>
-            <RealCachedDownload
-                url={url}
-                file_name={file_name}
-                mode={mode}
-                headers={headers}
-                progress_interval={progress_interval}
-                status={status}
-                n_downloads={n_downloads}
-                {...rest}
-            />
+            <RealCachedDownload {...props} />
         </Suspense>
     );
 }
@@ -50,13 +32,13 @@ CachedDownload.propTypes = {
     /** Name for the saved file instead of the registered one (native mode asks the service for it via the `file_name` query parameter). */
     file_name: PropTypes.string,
 
-    /** "native": the browser's download manager streams to disk; "fetch": download in the page, with progress and custom headers, holding the whole file in memory. */
+    /** "native" (default): the browser's download manager streams to disk; "fetch": download in the page, with progress and custom headers, holding the whole file in memory. */
     mode: PropTypes.oneOf(['native', 'fetch']),
 
     /** Extra request headers sent in "fetch" mode (ignored in "native" mode, where the browser makes the request). */
     headers: PropTypes.objectOf(PropTypes.string),
 
-    /** Minimum milliseconds between two progress reports in "fetch" mode. */
+    /** Minimum milliseconds between two progress reports in "fetch" mode (default 250). */
     progress_interval: PropTypes.number,
 
     /** Read-only: `{state: "started" | "done" | "error", http_code, file_name, loaded, total, mode, url, message}` of the latest download. */

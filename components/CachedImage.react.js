@@ -6,29 +6,17 @@
 import React, {Suspense, lazy} from 'react';
 import PropTypes from 'prop-types';
 
-const RealCachedImage = lazy(() =>
-    import(/* webpackChunkName: "CachedImage" */ './fragments/CachedImage.react')
+const RealCachedImage = lazy(
+    () => import(/* webpackChunkName: "CachedImage" */ './fragments/CachedImage.react.js')
 );
 
 /**
  * An image shown from a dash-file-cache address: the browser streams it from the server, not through callback JSON. Use it instead of `html.Img` when the address may expire (evicted, removed or one-time items): it reports `status` (loading, loaded with the natural size, or error with the HTTP code found by a HEAD request) and shows `fallback` instead of a broken-image icon.
  */
-export default function CachedImage({
-    src = null,
-    alt = '',
-    fallback = null,
-    status = null,
-    ...rest
-}) {
+export default function CachedImage(props) {
     return (
         <Suspense fallback={null}>
-            <RealCachedImage
-                src={src}
-                alt={alt}
-                fallback={fallback}
-                status={status}
-                {...rest}
-            />
+            <RealCachedImage {...props} />
         </Suspense>
     );
 }
@@ -40,7 +28,7 @@ CachedImage.propTypes = {
     /** Address of the image, as returned by `ServiceData.register` (or any URL). */
     src: PropTypes.string,
 
-    /** Alternative text of the image, also shown when it fails and no `fallback` is given. */
+    /** Alternative text of the image (default empty), also shown when it fails and no `fallback` is given. */
     alt: PropTypes.string,
 
     /** Tooltip text of the image (the `title` attribute). */

@@ -1,5 +1,5 @@
 /* Entry of the dash_file_cache bundle: `window.dash_file_cache.<Name>`. */
-import CachedDownload from './CachedDownload.react';
-import CachedImage from './CachedImage.react';
+import CachedDownload from './CachedDownload.react.js';
+import CachedImage from './CachedImage.react.js';
 
 export {CachedDownload, CachedImage};

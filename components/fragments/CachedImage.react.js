@@ -7,8 +7,8 @@
  * so on error one HEAD request finds it out (404 for an expired address).
  */
 import React, {useEffect, useLayoutEffect, useRef, useState} from 'react';
-import {probe} from '../utils/address';
-import {loadingAttributes, useIsLoading} from '../utils/loading';
+import {probe} from '../utils/address.js';
+import {loadingAttributes, useIsLoading} from '../utils/loading.js';
 
 function statusOf(state, src, extra = {}) {
     return {
@@ -36,7 +36,17 @@ function loadedHttpCode(img) {
 }
 
 export default function CachedImage(props) {
-    const {id, src, alt, title, className, style, fallback, loading_state, setProps} = props;
+    const {
+        id,
+        src = null,
+        alt = '',
+        title,
+        className,
+        style,
+        fallback = null,
+        loading_state,
+        setProps,
+    } = props;
     const isLoading = useIsLoading(loading_state);
     // `failedSrc` is the src whose load failed; any other src is shown.
     const [failedSrc, setFailedSrc] = useState(null);
@@ -71,6 +81,9 @@ export default function CachedImage(props) {
         if (src) {
             report(src, statusOf('loading', src));
         }
+        // Once per src: `report` changes every render but only reads refs
+        // and `setProps`.
+        // eslint-disable-next-line react-hooks/exhaustive-deps
     }, [src]);
 
     const onLoad = event => {

@@ -1,78 +1,21 @@
 /*
- * Helpers for dash-file-cache addresses (`/cached-data?uid=...`): the
- * `download` flag, probing with HEAD, and reading the file name the server
- * will give a download.
+ * Helpers for dash-file-cache addresses (`/cached-data?uid=...`): the address
+ * that asks for a download, probing with HEAD, file names and sizes.
  */
-
 /**
- * Absolute URL of `address`, with `download=true` set or removed, and with
- * the service's `file_name` override when `fileName` is given.
+ * Absolute URL of `address` that asks the service for a download:
+ * `download=true`, and the service's `file_name` override when `fileName` is
+ * given (the service sanitises it). Relative addresses resolve against the
+ * page.
  */
-export function withDownloadFlag(address, download, fileName) {
+export function downloadAddress(address, fileName = null) {
     const url = new URL(address, window.location.href);
     // The service answers 400 to a repeated parameter: replace, never append.
-    url.searchParams.delete('download');
-    if (download) {
-        url.searchParams.set('download', 'true');
-    }
+    url.searchParams.set('download', 'true');
     if (fileName) {
         url.searchParams.set('file_name', fileName);
     }
     return url.href;
-}
-
-/** Decode an RFC 5987 `ext-value` (`UTF-8''na%C3%AFve.txt`). */
-function decodeExtValue(value) {
-    const match = /^([\w!#$%&+^`{}~-]+)'[^']*'(.*)$/.exec(value);
-    if (!match) {
-        return null;
-    }
-    const charset = match[1].toLowerCase();
-    const encoded = match[2];
-    try {
-        if (charset === 'utf-8') {
-            return decodeURIComponent(encoded);
-        }
-        if (charset === 'iso-8859-1') {
-            return encoded.replace(/%([0-9a-f]{2})/gi, (_, hex) =>
-                String.fromCharCode(parseInt(hex, 16))
-            );
-        }
-    } catch (e) {
-        return null;
-    }
-    return null;
-}
-
-/**
- * The file name in a `Content-Disposition` header value, or null.
- * `filename*` (RFC 5987/6266) wins over `filename`.
- */
-export function fileNameFromDisposition(header) {
-    if (!header) {
-        return null;
-    }
-    const params = {};
-    // parameter = token "=" ( token / quoted-string )
-    const re = /;\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
-    let m;
-    while ((m = re.exec(header)) !== null) {
-        const key = m[1].toLowerCase();
-        let value = m[2].trim();
-        if (value.startsWith('"')) {
-            value = value.slice(1, -1).replace(/\\(.)/g, '$1');
-        }
-        if (!(key in params)) {
-            params[key] = value;
-        }
-    }
-    if (params['filename*']) {
-        const decoded = decodeExtValue(params['filename*']);
-        if (decoded) {
-            return decoded;
-        }
-    }
-    return params.filename || null;
 }
 
 /** A last-resort file name: the last path segment of the address. */
@@ -81,7 +24,7 @@ export function fileNameFromAddress(address) {
         const url = new URL(address, window.location.href);
         const last = url.pathname.split('/').filter(Boolean).pop();
         return last ? decodeURIComponent(last) : 'download';
-    } catch (e) {
+    } catch {
         return 'download';
     }
 }
@@ -140,7 +83,7 @@ export async function errorMessage(res) {
                 return body.error;
             }
         }
-    } catch (e) {
+    } catch {
         // not JSON after all: keep the generic message
     }
     return fallback;
