@@ -535,3 +535,22 @@ def test_served_byte_identical_through_a_real_server(service: dfc.ServiceData) -
     finally:
         server.shutdown()
         thread.join(10)
+
+
+def test_plotly_write_image_writer(tmp_path: Path) -> None:
+    """``fig.write_image`` (kaleido renders with Chromium) writes the PNG bytes."""
+    go = pytest.importorskip("plotly.graph_objects")
+    pytest.importorskip("kaleido")
+    fig = go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 1, 2]))
+    expected = io.BytesIO()
+    fig.write_image(expected, format="png", width=300, height=200)
+    service = dfc.ServiceData(dfc.CacheFile(tmp_path / "cache"))
+    app = flask.Flask("plotly")
+    service.serve(app)
+    address = service.register(
+        lambda f: fig.write_image(f, format="png", width=300, height=200), file_name="plot.png"
+    )
+    response = app.test_client().get(address)
+    assert response.headers["Content-Type"] == "image/png"
+    assert response.data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert response.data == expected.getvalue()
