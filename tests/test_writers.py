@@ -554,3 +554,41 @@ def test_plotly_write_image_writer(tmp_path: Path) -> None:
     assert response.headers["Content-Type"] == "image/png"
     assert response.data.startswith(b"\x89PNG\r\n\x1a\n")
     assert response.data == expected.getvalue()
+
+
+def _child_spools(service: dfc.ServiceData, spool_dir: str, conn: Any) -> None:
+    tempfile.tempdir = spool_dir
+    seen: List[bool] = []
+
+    def writer(f: Any) -> None:
+        f.write(b"x" * MB)
+        fds = os.listdir("/proc/self/fd")
+        seen.append(any(_fd_target(fd).startswith(spool_dir) for fd in fds))
+
+    conn.send((service.register(writer, file_name="spooled.bin"), seen))
+    conn.close()
+
+
+def _fd_target(fd: str) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs Linux /proc")
+def test_cache_queue_child_writes_to_a_spool_file_not_memory(manager: Any, tmp_path: Path) -> None:
+    """In a child, CacheQueue.open_item spools to an (anonymous) temporary file."""
+    service = dfc.ServiceData(dfc.CacheQueue(8, manager.Queue()))
+    app = flask.Flask("spool")
+    service.serve(app)
+    context = multiprocess.get_context("fork")
+    parent, child = context.Pipe()
+    proc = context.Process(target=_child_spools, args=(service, str(tmp_path), child))
+    proc.start()
+    address, seen = parent.recv()
+    proc.join(60)
+    assert proc.exitcode == 0
+    assert seen == [True]
+    assert app.test_client().get(address).data == b"x" * MB
+    assert list(tmp_path.iterdir()) == []

@@ -190,10 +190,13 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
         self._drain_lock = threading.Lock()
 
     def open_item(self, key: str, info: CachedFileInfo) -> ContextManager[IO[bytes]]:
-        """Write an item's content into memory (a ``BytesIO``), stored on clean exit.
+        """Write an item's content; stored on clean exit (see :meth:`CacheAbstract.open_item`).
 
-        See :meth:`CacheAbstract.open_item`. The buffer is then given to
-        :meth:`dump`: kept by the serving process, or, in a child process,
-        sent through the queue as any dumped item is.
+        In the serving process the content is written into memory and kept
+        there. In a child process it is written to an anonymous temporary
+        file, then handed to :meth:`dump`, which sends it to the serving
+        process as any registered item, so the child never holds it whole.
         """
-        return open_in_memory(self, key, info)
+        if self._is_server():
+            return open_in_memory(self, key, info)
+        return super().open_item(key, info)
