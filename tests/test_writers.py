@@ -592,3 +592,17 @@ def test_cache_queue_child_writes_to_a_spool_file_not_memory(manager: Any, tmp_p
     assert seen == [True]
     assert app.test_client().get(address).data == b"x" * MB
     assert list(tmp_path.iterdir()) == []
+
+
+def test_public_names() -> None:
+    assert dfc.CachedFileWriter is dfc.services.CachedFileWriter
+    assert "CachedFileWriter" in dfc.__all__ and "Writer" in dfc.__all__
+    import inspect
+
+    params = inspect.signature(dfc.ServiceData.open).parameters
+    assert list(params)[1:] == [
+        "file_name", "content_type", "mime_type", "one_time_service", "download",
+    ]  # fmt: skip
+    assert params["mime_type"].default is None
+    for cache in (dfc.CachePlain, dfc.CacheQueue, dfc.CacheFile):
+        assert cache.open_item is not dfc.CacheAbstract.open_item
