@@ -8,20 +8,19 @@ renderers' memory is sampled meanwhile.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 from urllib.parse import quote
 
 import psutil
 
 from .server import GunicornServer, RssSampler
 
-__all__ = ["CHROMIUM_ARGS", "section_browser"]
+__all__ = ["CHROMIUM_ARGS", "chromium_paths", "section_browser"]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -34,12 +33,31 @@ CHROMIUM_ARGS = [
 ]
 
 
+def chromium_paths() -> Tuple[str, str]:
+    """``(chromium, chromedriver)``: ``DASH_TEST_CHROMEPATH`` / ``DASH_TEST_CHROMEDRIVER``
+    as for the browser tests, else found on ``PATH``.
+
+    Raises:
+        FileNotFoundError: one of them is neither set nor on ``PATH``.
+    """
+    chromium = os.environ.get("DASH_TEST_CHROMEPATH") or next(
+        filter(None, map(shutil.which, ["chromium", "chromium-browser", "google-chrome"])), None
+    )
+    driver = os.environ.get("DASH_TEST_CHROMEDRIVER") or shutil.which("chromedriver")
+    if not chromium:
+        raise FileNotFoundError("Chromium not found: install it or set DASH_TEST_CHROMEPATH.")
+    if not driver:
+        raise FileNotFoundError("chromedriver not found: install it or set DASH_TEST_CHROMEDRIVER.")
+    return chromium, driver
+
+
 def _driver(download_dir: Path) -> Any:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    chromium, chromedriver = chromium_paths()
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = chromium
     for arg in CHROMIUM_ARGS:
         options.add_argument(arg)
     options.add_experimental_option(
@@ -51,7 +69,7 @@ def _driver(download_dir: Path) -> Any:
             "safebrowsing.enabled": False,
         },
     )
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
     driver.execute_cdp_cmd(
         "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)}
     )

@@ -1,7 +1,7 @@
 """Soak run: many register/serve cycles through each cache with a small bound.
 
 Run by hand (the test suite runs a scaled-down version, see
-``tests/test_reliability_soak.py``)::
+``tests/test_soak.py``)::
 
     .venv/bin/python -m bench.soak                  # 10,000 cycles per cache
     .venv/bin/python -m bench.soak --cycles 2000 --caches plain,file --json out.json

@@ -17,6 +17,7 @@ in a fresh process (so its peak RSS, ``ru_maxrss``, belongs to that case alone):
 from __future__ import annotations
 
 import io
+import os
 import random
 import resource
 import shutil
@@ -100,8 +101,11 @@ def _run_case(case: str, size: int, cache_dir: str, conn: Any) -> None:
 
 def _stored_size(service: dfc.ServiceData, address: str) -> int:
     _info, loader = service.cache.load(address.split("uid=", 1)[1].split("&", 1)[0])
-    path = loader()
-    return Path(path).stat().st_size if isinstance(path, str) else -1
+    content = loader()  # a path, or an open handle on the content file
+    if isinstance(content, str):
+        return Path(content).stat().st_size
+    with content:
+        return os.fstat(content.fileno()).st_size
 
 
 def _measure(case: str, size: int, tmp: Path) -> Dict[str, Any]:

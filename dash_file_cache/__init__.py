@@ -5,7 +5,7 @@ address (``/cached-data?uid=...``) that the browser streams from the server,
 instead of pushing the bytes through callback JSON.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import caches, services
 from .caches import (
@@ -48,13 +48,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Give ``CacheRedis`` lazily: importing the package does not need ``redis``.
-
-    Raises:
-        ImportError: ``CacheRedis`` was asked for and ``redis`` is not installed.
-        AttributeError: any other unknown name.
-    """
-    if name == "CacheRedis":
-        return caches.__getattr__(name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# ``CacheRedis`` is given lazily: importing the package does not need ``redis``.
+__getattr__ = caches._lazy_getattr(__name__)

@@ -1,17 +1,55 @@
-# Shared by scripts/*.sh: a project virtual environment in .venv with the package installed.
+# Shared by scripts/*.sh: project virtual environments with the package installed (editable).
 VENV="${DFC_VENV:-.venv}"
 PY="$VENV/bin/python"
 
-ensure_venv() {  # $1: extra to install (test, demo)
-  if [ ! -x "$PY" ]; then
-    python3 -m venv "$VENV"
+# ensure_venv EXTRA [DIR [PYTHON]]: a venv in DIR (default $VENV) made with PYTHON (default
+# $DFC_PYTHON or python3) holding ".[EXTRA]"; reinstalled only when pyproject.toml or the
+# interpreter changed.
+ensure_venv() {
+  local extra="$1" dir="${2:-$VENV}" python="${3:-${DFC_PYTHON:-python3}}" stamp sum
+  if [ -e "$dir" ] && ! "$dir/bin/python" -c "" 2>/dev/null; then
+    rm -rf "$dir"  # its interpreter is gone (e.g. a Python upgrade)
   fi
-  # Reinstall only when the declared dependencies changed.
-  local stamp="$VENV/.installed-$1" sum
-  sum=$(cat pyproject.toml | sha256sum | cut -c1-16)
+  if [ ! -x "$dir/bin/python" ]; then
+    "$python" -m venv "$dir"
+  fi
+  stamp="$dir/.installed-$extra"
+  sum=$({ cat pyproject.toml; "$dir/bin/python" -VV; } | sha256sum | cut -c1-16)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
-    "$PY" -m pip install -q --upgrade pip >/dev/null
-    "$PY" -m pip install -q -e ".[$1]"
+    "$dir/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$dir/bin/python" -m pip install -q -e ".[$extra]"
     echo "$sum" > "$stamp"
   fi
+}
+
+# supported_pythons: the X.Y versions pyproject.toml's classifiers declare, oldest first.
+supported_pythons() {
+  grep -o '"Programming Language :: Python :: 3\.[0-9]*"' pyproject.toml \
+    | grep -o '3\.[0-9]*' | sort -V
+}
+
+# edge_pythons: the oldest and the newest supported X.Y (what the test command runs).
+edge_pythons() {
+  supported_pythons | sed -n '1p;$p' | uniq
+}
+
+# find_python X.Y: print the path of a working CPython X.Y (pyenv's, else on PATH);
+# fail (print nothing) if there is none.
+find_python() {
+  local want="$1" root cand
+  root="${PYENV_ROOT:-$HOME/.pyenv}"
+  for cand in $(ls -d "$root/versions/$want".*/bin/"python$want" 2>/dev/null | sort -V -r) \
+    $(command -v "python$want" || true); do
+    if [ "$("$cand" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$want" ]
+    then
+      echo "$cand"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# venv_for X.Y: the venv directory of the test matrix for that Python (.venv-py39...).
+venv_for() {
+  echo ".venv-py${1/./}"
 }

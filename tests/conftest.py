@@ -1,123 +1,183 @@
-"""Shared fixtures: services on each cache, Flask clients, real servers on 127.0.0.1."""
+"""Fixtures of the matrix: every cache kind x every backend, in process and on real servers.
+
+The helpers live in :mod:`tests.support`; ``free_port``, ``wait_http`` and
+``stop_processes`` are importable from here too.
+"""
 
 from __future__ import annotations
 
-import os
-import queue
-import socket
-import subprocess
-import sys
-import threading
-import time
+import hashlib
+import io
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, List
 
-import flask
 import pytest
-import requests
-from werkzeug.serving import make_server
 
 import dash_file_cache as dfc
+from tests.apps.app import build_app, make_client
+from tests.support import (
+    BACKENDS,
+    CACHE_KINDS,
+    DATA,
+    DEFAULT_SERVER,
+    PAYLOAD,
+    REDIS_SERVER,
+    ROOT,
+    RedisServer,
+    Server,
+    app_env,
+    free_port,
+    make_cache,
+    serve_in_thread,
+    shared_redis,
+    start_server,
+    stop_processes,
+    wait_http,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-CACHE_KINDS = ["plain", "queue", "file"]
+__all__ = ["CACHE_KINDS", "ROOT", "free_port", "make_cache", "stop_processes", "wait_http"]
 
 
-def make_cache(kind: str, tmp_path: Path) -> dfc.CacheAbstract:
-    """A small cache of the given kind."""
-    if kind == "plain":
-        return dfc.CachePlain(8)
-    if kind == "queue":
-        return dfc.CacheQueue(8, queue.Queue())
-    if kind == "file":
-        return dfc.CacheFile(tmp_path / "cache")
-    raise ValueError(kind)
+@pytest.fixture(scope="session")
+def redis_session() -> RedisServer:
+    """The session's ``redis-server`` (``tests.support.shared_redis``; tests flush it first)."""
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
+    pytest.importorskip("redis", reason="the redis package is not installed")
+    return shared_redis()
 
 
 @pytest.fixture(params=CACHE_KINDS)
-def service(request: pytest.FixtureRequest, tmp_path: Path) -> dfc.ServiceData:
+def cache_kind(request: pytest.FixtureRequest) -> str:
+    """Each cache kind in turn."""
+    return str(request.param)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each web framework in turn."""
+    return str(request.param)
+
+
+@pytest.fixture
+def redis_url(request: pytest.FixtureRequest, cache_kind: str) -> str:
+    """The URL of the (flushed) session Redis when the cache kind is ``redis``, else ``""``."""
+    if cache_kind != "redis":
+        return ""
+    server: RedisServer = request.getfixturevalue("redis_session")
+    server.flush()
+    return server.url
+
+
+@pytest.fixture
+def new_cache(cache_kind: str, redis_url: str, tmp_path: Path) -> Callable[..., dfc.CacheAbstract]:
+    """``new_cache(**options)``: a cache of this test's kind (see ``tests.support.make_cache``)."""
+
+    def new(**options: Any) -> dfc.CacheAbstract:
+        return make_cache(cache_kind, tmp_path / "cache", redis_url=redis_url, **options)
+
+    return new
+
+
+@pytest.fixture
+def cache(new_cache: Callable[..., dfc.CacheAbstract]) -> dfc.CacheAbstract:
+    """A small cache of each kind."""
+    return new_cache()
+
+
+@pytest.fixture
+def service(cache: dfc.CacheAbstract) -> dfc.ServiceData:
     """A ServiceData on each cache kind in turn."""
-    return dfc.ServiceData(make_cache(request.param, tmp_path))
+    return dfc.ServiceData(cache)
 
 
 @pytest.fixture
-def app(service: dfc.ServiceData) -> flask.Flask:
-    app = flask.Flask("test")
-    service.serve(app)
-    return app
+def app(service: dfc.ServiceData, backend: str) -> Any:
+    """The test app (``tests/apps/app.py``) of each backend, serving ``service``."""
+    return build_app(service, backend)
 
 
 @pytest.fixture
-def client(app: flask.Flask) -> flask.testing.FlaskClient:
-    return app.test_client()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def client(app: Any, backend: str) -> Any:
+    """A test client of ``app``."""
+    return make_client(app, backend)
 
 
 @pytest.fixture
-def live_server(app: flask.Flask) -> Iterator[str]:
-    """The app on a real threaded werkzeug server on 127.0.0.1; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
-
-
-def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
-    """Wait until ``url`` answers (any status)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            requests.get(url, timeout=5)
-            return
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.1)
-    raise TimeoutError(url)
-
-
-def stop_processes(procs: list[subprocess.Popen]) -> None:
-    """Terminate the given processes, killing those that do not stop in 15 s."""
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+def live_server(app: Any, backend: str) -> Iterator[str]:
+    """``app`` on a real server thread of this process on 127.0.0.1; yields its base URL."""
+    with serve_in_thread(app, backend) as url:
+        yield url
 
 
 @pytest.fixture
-def gunicorn_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
-    """Start ``tests/apps/gunicorn_app.py`` under gunicorn; returns its base URL.
+def start_app_server(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., Server]]:
+    """``start(cache="file", backend="flask", limit=None, directory=None, **server_options)``.
 
-    Call it as ``start(workers=1, threads=4)``; every server is stopped at teardown.
+    Starts the test app under a real server (``tests.support.start_server``
+    options: ``server`` (default: the backend's, ``DEFAULT_SERVER``),
+    ``workers``, ``threads``, ``keep_alive``, ``preload``, ``env``); a
+    ``redis`` cache uses the session Redis. Every server is stopped at teardown.
     """
-    procs: list[subprocess.Popen] = []
+    servers: List[Server] = []
 
-    def start(workers: int = 1, threads: int = 4, cache_dir: Path | None = None) -> str:
-        port = free_port()
-        env = dict(os.environ, DFC_CACHE_DIR=str(cache_dir or tmp_path / "gcache"))
-        cmd = [
-            sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}",
-            "-w", str(workers), "--threads", str(threads), "--log-level", "warning",
-            "tests.apps.gunicorn_app:app",
-        ]  # fmt: skip
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-        procs.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/pids", proc=proc)
-        return url
+    def start(
+        cache: str = "file",
+        backend: str = "flask",
+        limit: int | None = None,
+        directory: Path | None = None,
+        redis_url: str = "",
+        **options: Any,
+    ) -> Server:
+        if cache == "redis" and not redis_url:
+            redis_url = request.getfixturevalue("redis_session").url
+        env = app_env(cache, backend, directory or tmp_path / "cache", limit, redis_url)
+        env.update(options.pop("env", {}))
+        options.setdefault("server", DEFAULT_SERVER[backend])
+        servers.append(start_server(env=env, log_dir=tmp_path, **options))
+        return servers[-1]
 
     yield start
-    stop_processes(procs)
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def data_path(tmp_path: Path) -> Path:
+    """A file holding ``DATA``."""
+    path = tmp_path / "data.bin"
+    path.write_bytes(DATA)
+    return path
+
+
+@pytest.fixture(params=["memory", "path"])
+def address(request: pytest.FixtureRequest, service: dfc.ServiceData, data_path: Path) -> str:
+    """``DATA`` registered as ``data.bin``, from memory and by path in turn."""
+    source = io.BytesIO(DATA) if request.param == "memory" else data_path
+    return service.register(source, file_name="data.bin", mime_type="application/octet-stream")
+
+
+@pytest.fixture(params=["memory", "path"])
+def payload_address(
+    request: pytest.FixtureRequest, service: dfc.ServiceData, tmp_path: Path
+) -> str:
+    """``PAYLOAD`` (several chunks) registered from memory and by path in turn."""
+    if request.param == "memory":
+        return service.register(io.BytesIO(PAYLOAD), file_name="p.bin")
+    path = tmp_path / "p.bin"
+    path.write_bytes(PAYLOAD)
+    return service.register(path)
+
+
+@pytest.fixture
+def big_file(tmp_path: Path) -> Path:
+    """A 1 GiB sparse file with markers at known offsets."""
+    path = tmp_path / "big.bin"
+    with open(path, "wb") as f:
+        f.truncate(1 << 30)
+        for offset in (0, 1 << 29, (1 << 30) - (1 << 20)):
+            f.seek(offset)
+            f.write(hashlib.sha256(str(offset).encode()).digest() * 1000)
+    return path

@@ -15,6 +15,7 @@ import dash_file_cache as dfc
 import dash_file_cache.caches
 import dash_file_cache.services
 import dash_file_cache.services.data
+from tests.support import SHARED_KINDS, make_cache, uid_of
 
 ADDRESS = re.compile(r"/cached-data\?uid=[0-9a-f]{32}")
 
@@ -165,21 +166,19 @@ def test_stream_outside_request_gives_whole_body() -> None:
     assert response.headers["Content-Disposition"].startswith("attachment")
 
 
-@pytest.mark.parametrize("kind", ["plain", "queue", "file"])
 @pytest.mark.parametrize("dumps", [pickle.dumps, dill.dumps])
-def test_service_pickles(kind: str, dumps, tmp_path: Path) -> None:
-    caches = {
-        "plain": lambda: dfc.CachePlain(2),
-        "queue": lambda: dfc.CacheQueue(2, queue.Queue),  # a factory pickles by reference
-        "file": lambda: dfc.CacheFile(tmp_path / "c"),
-    }
-    service = dfc.ServiceData(caches[kind](), service_name="/x", chunk_size=3)
+def test_service_pickles(cache_kind: str, redis_url: str, dumps, tmp_path: Path) -> None:
+    # A CacheQueue's factory (here the class) pickles by reference, unlike a queue.
+    cache = make_cache(
+        cache_kind, tmp_path / "c", items=2, redis_url=redis_url, queue_obj=queue.Queue
+    )
+    service = dfc.ServiceData(cache, service_name="/x", chunk_size=3)
     service.register(b"before pickling")
     copy = pickle.loads(dumps(service))
     assert (copy.service_name, copy.chunk_size) == ("/x", 3)
     assert type(copy.cache) is type(service.cache)
-    if kind == "file":  # the copy shares the directory
-        uid = copy.register(b"from the copy").split("uid=")[1]
+    if cache_kind in SHARED_KINDS:  # the copy shares the directory or the Redis
+        uid = uid_of(copy.register(b"from the copy"))
         assert service.cache.is_in(uid)
 
 

@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
+
 SECTIONS = [
     "ondisk", "memory_items", "range", "parallel", "rss", "dcc", "register", "writers", "browser",
 ]  # fmt: skip

@@ -4,47 +4,18 @@ from __future__ import annotations
 
 import io
 import queue
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 import dash_file_cache as dfc
-from dash_file_cache.caches import CachedFileInfo
-
-from .conftest import CACHE_KINDS, ROOT, make_cache
-
-
-def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
-    """Run ``code`` in a fresh interpreter from the repository root; fail on error."""
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=ROOT, check=True, capture_output=True, text=True
-    )
+from tests.support import item_info as info
+from tests.support import make_cache, run_python
+from tests.support import read_loaded as read
 
 
-def info(name: str = "f.bin", one_time: bool = False) -> CachedFileInfo:
-    return {
-        "file_name": name,
-        "content_type": "application/octet-stream",
-        "one_time_service": one_time,
-        "created": time.time(),
-    }
-
-
-def read(loader) -> bytes:
-    data = loader()
-    if isinstance(data, str):
-        return Path(data).read_bytes()
-    with data:
-        return data.read()
-
-
-@pytest.mark.parametrize("kind", CACHE_KINDS)
-def test_dump_load_remove(kind: str, tmp_path: Path) -> None:
-    cache = make_cache(kind, tmp_path)
+def test_dump_load_remove(cache: dfc.CacheAbstract, tmp_path: Path) -> None:
     path = tmp_path / "p.txt"
     path.write_bytes(b"by path")
     cache.dump("k1", info("a"), io.BytesIO(b"in memory"))
@@ -63,17 +34,15 @@ def test_dump_load_remove(kind: str, tmp_path: Path) -> None:
     assert cache.remove("k2") is True and path.exists()
 
 
-@pytest.mark.parametrize("kind", CACHE_KINDS)
-def test_dump_replaces(kind: str, tmp_path: Path) -> None:
-    cache = make_cache(kind, tmp_path)
+def test_dump_replaces(cache: dfc.CacheAbstract) -> None:
     cache.dump("k", info(), io.BytesIO(b"one"))
     cache.dump("k", info(), io.BytesIO(b"two"))
     assert read(cache.load("k")[1]) == b"two"
 
 
 @pytest.mark.parametrize("kind", ["plain", "queue"])
-def test_lru_eviction(kind: str, tmp_path: Path) -> None:
-    cache = make_cache(kind, tmp_path)  # 8 items
+def test_lru_eviction(kind: str) -> None:
+    cache = make_cache(kind, items=8)
     for i in range(8):
         cache.dump(f"k{i}", info(), io.BytesIO(b"x"))
     cache.load("k0")  # k0 becomes the most recently used
@@ -112,7 +81,7 @@ def test_cache_file_streams_in_chunks(tmp_path: Path) -> None:
             return n
 
     cache.dump("k", info(), io.BufferedReader(Source(), buffer_size=1 << 16))
-    assert Path(cache.load("k")[1]()).stat().st_size == 5 * (1 << 20)
+    assert len(read(cache.load("k")[1])) == 5 * (1 << 20)
     assert max(reads) <= 1 << 20
     cache.chunk_size = 2
     assert cache.chunk_size == 2
@@ -201,9 +170,7 @@ def test_cache_plain_is_thread_safe() -> None:
     assert len(cache) <= 50
 
 
-@pytest.mark.parametrize("kind", CACHE_KINDS)
-def test_remove_is_atomic_under_threads(kind: str, tmp_path: Path) -> None:
-    cache = make_cache(kind, tmp_path)
+def test_remove_is_atomic_under_threads(cache: dfc.CacheAbstract) -> None:
     for round_ in range(20):
         key = f"k{round_}"
         cache.dump(key, info(one_time=True), io.BytesIO(b"x"))

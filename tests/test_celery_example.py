@@ -19,13 +19,13 @@ import pytest
 import requests
 
 from tests.browser.conftest import CHROME_ARGS, CHROMEDRIVER, CHROMIUM
-from tests.conftest import ROOT, free_port
-from tests.redis_support import (
+from tests.support import (
+    REDIS_SERVER,
+    ROOT,
     RedisServer,
-    needs_redis_server,
-    redis_server_fixture,
+    redis_server,
+    start_server,
     stop_processes,
-    wait_ready,
 )
 
 pytest.importorskip("redis", reason="the redis package is not installed")
@@ -34,7 +34,7 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not in
 
 
 pytestmark = [
-    needs_redis_server,
+    pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed"),
     pytest.mark.browser,
     pytest.mark.filterwarnings("ignore:HTTPResponse.getheader:DeprecationWarning"),
     pytest.mark.skipif(
@@ -44,8 +44,9 @@ pytestmark = [
 
 
 @pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    yield from redis_server_fixture()
+def own_redis() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
 
 
 class Stack(NamedTuple):
@@ -54,9 +55,9 @@ class Stack(NamedTuple):
 
 
 @pytest.fixture
-def example_stack(redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
+def example_stack(own_redis: RedisServer, tmp_path: Path) -> Iterator[Stack]:
     """Start the Celery worker and the Dash app (gunicorn, 2 workers)."""
-    env = dict(os.environ, DFC_REDIS_URL=redis_server.url, DASH_SECRET_KEY="test-secret")
+    env = dict(os.environ, DFC_REDIS_URL=own_redis.url, DASH_SECRET_KEY="test-secret")
     procs: List[subprocess.Popen[bytes]] = []
     celery_cmd = [
         sys.executable, "-m", "celery", "-A", "examples.celery_redis:celery_app",
@@ -73,31 +74,27 @@ def example_stack(redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
                 stderr=subprocess.STDOUT,
             )
         )
-    port = free_port()
-    web_cmd = [
-        sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-        "--log-level", "warning", "examples.celery_redis:server",
-    ]  # fmt: skip
-    with open(tmp_path / "gunicorn.log", "wb") as log:
-        procs.append(
-            subprocess.Popen(
-                web_cmd,
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(url + "/", procs[1])
-        yield Stack(url, procs[1].pid)
-    finally:
+        web = start_server(
+            "examples.celery_redis:server",
+            workers=2,
+            threads=1,
+            env=env,
+            log_dir=tmp_path,
+            ready_path="/",
+        )
+    except BaseException:
         stop_processes(procs)
-        for name in ("celery.log", "gunicorn.log"):
-            text = (tmp_path / name).read_text(errors="replace")
+        raise
+    try:
+        yield Stack(web.url, web.proc.pid)
+    finally:
+        web.stop()
+        stop_processes(procs)
+        for log in (tmp_path / "celery.log", web.log):
+            text = log.read_text(errors="replace")
             if "Traceback" in text:
-                print(f"--- {name} ---\n{text}")
+                print(f"--- {log.name} ---\n{text}")
 
 
 @pytest.fixture

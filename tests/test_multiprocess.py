@@ -6,11 +6,12 @@ import io
 from pathlib import Path
 from typing import Callable
 
-import flask
 import multiprocess
 import pytest
 
 import dash_file_cache as dfc
+from tests.apps.app import build_app, make_client
+from tests.support import uid_of
 
 
 def _register_in_child(service: dfc.ServiceData, payload: bytes) -> str:
@@ -40,9 +41,7 @@ def manager():
 def test_cache_queue_child_address_servable_at_once(manager, start_method: str) -> None:
     """Every address returned by a child is servable the moment the child returns."""
     service = dfc.ServiceData(dfc.CacheQueue(64, manager.Queue()))
-    app = flask.Flask("queue")
-    service.serve(app)
-    client = app.test_client()
+    client = make_client(build_app(service))
     context = multiprocess.get_context(start_method)
     rounds = 25 if start_method == "fork" else 4
     with context.Pool(2) as pool:
@@ -56,9 +55,7 @@ def test_cache_queue_child_address_servable_at_once(manager, start_method: str) 
 
 def test_cache_queue_many_children_concurrently(manager) -> None:
     service = dfc.ServiceData(dfc.CacheQueue(256, manager.Queue()))
-    app = flask.Flask("queue-many")
-    service.serve(app)
-    client = app.test_client()
+    client = make_client(build_app(service))
     payloads = [bytes([i]) * (1000 + i) for i in range(40)]
     with multiprocess.get_context("fork").Pool(4) as pool:
         addresses = pool.map(
@@ -73,25 +70,22 @@ def test_cache_queue_queue_factory_reaches_children() -> None:
     """A factory resolved by serve() in the parent is inherited by forked children."""
     cache = dfc.CacheQueue(8, lambda: multiprocess.Manager().Queue())
     service = dfc.ServiceData(cache)
-    app = flask.Flask("factory")
-    service.serve(app)
+    client = make_client(build_app(service))
     address = run_child(multiprocess.get_context("fork"), service, b"via factory")
-    assert app.test_client().get(address).data == b"via factory"
+    assert client.get(address).data == b"via factory"
 
 
 def test_cache_queue_registers_in_parent_directly(manager) -> None:
     service = dfc.ServiceData(dfc.CacheQueue(8, manager.Queue()))
     address = service.register(b"parent")
-    uid = address.split("uid=")[1]
+    uid = uid_of(address)
     assert service.cache._local.is_in(uid)  # no round trip through the queue
 
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_cache_file_child_registers(tmp_path: Path, start_method: str) -> None:
     service = dfc.ServiceData(dfc.CacheFile(tmp_path / "shared"))
-    app = flask.Flask("file")
-    service.serve(app)
-    client = app.test_client()
+    client = make_client(build_app(service))
     context = multiprocess.get_context(start_method)
     with context.Pool(2) as pool:
         for i in range(5):
@@ -111,7 +105,6 @@ def test_cache_file_child_serves_parent_items(tmp_path: Path) -> None:
 
 
 def _serve_in_child(service: dfc.ServiceData, address: str, result) -> None:
-    app = flask.Flask("child")
-    service.serve(app)
-    response = app.test_client().get(address)
+    client = make_client(build_app(service))
+    response = client.get(address)
     result.put((response.status_code, response.data))

@@ -10,11 +10,9 @@ from __future__ import annotations
 import errno
 import io
 import os
-import queue
 import random
 import tempfile
 import threading
-import uuid
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
@@ -26,10 +24,9 @@ from werkzeug.serving import make_server
 
 import dash_file_cache as dfc
 from dash_file_cache.caches.abstract import CacheAbstract, CachedFileInfo, read_all
-from tests.redis_support import REDIS_SERVER, RedisServer, redis_server_fixture
+from tests.support import RedisServer
 
 MB = 1 << 20
-KINDS = ["plain", "queue", "file", "redis"]
 BIG = random.Random(14).randbytes(3 * MB + 4321)  # several Redis chunks of 1 MB
 
 
@@ -37,11 +34,11 @@ class Boom(Exception):
     """Raised by failing writers."""
 
 
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    if REDIS_SERVER is None:
-        pytest.skip("redis-server is not installed")
-    yield from redis_server_fixture()
+@pytest.fixture
+def redis_server(redis_session: RedisServer) -> RedisServer:
+    """The session's Redis, flushed."""
+    redis_session.flush()
+    return redis_session
 
 
 def _redis_keys(server: RedisServer) -> List[bytes]:
@@ -54,31 +51,12 @@ def _redis_keys(server: RedisServer) -> List[bytes]:
         client.close()
 
 
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def cache(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> dfc.CacheAbstract:
-    if kind == "plain":
-        return dfc.CachePlain(16)
-    if kind == "queue":
-        return dfc.CacheQueue(16, queue.Queue())
-    if kind == "file":
-        return dfc.CacheFile(tmp_path / "cache")
-    server: RedisServer = request.getfixturevalue("redis_server")
-    prefix = f"w{uuid.uuid4().hex[:8]}:"
-    return dfc.CacheRedis(server.url, prefix=prefix)
-
-
-@pytest.fixture
-def service(cache: dfc.CacheAbstract) -> dfc.ServiceData:
-    return dfc.ServiceData(cache)
+# `cache` and `service` (every cache kind, Redis flushed) come from tests/conftest.py.
 
 
 @pytest.fixture
 def client(service: dfc.ServiceData) -> flask.testing.FlaskClient:
+    """A Flask test client of ``service`` (these tests are about caches, not frameworks)."""
     app = flask.Flask("writers")
     service.serve(app)
     return app.test_client()
@@ -93,7 +71,7 @@ def _leftovers(cache: dfc.CacheAbstract, request: pytest.FixtureRequest) -> List
         return found
     if isinstance(cache, (dfc.CachePlain, dfc.CacheQueue)):
         return [str(len(cache))] if len(cache) else []
-    server: RedisServer = request.getfixturevalue("redis_server")
+    server: RedisServer = request.getfixturevalue("redis_session")
     prefix = cache.prefix.encode()  # type: ignore[attr-defined]
     # `bytes`/`index`/`sizes` bookkeeping keys hold no item.
     return [
@@ -373,7 +351,10 @@ def test_cache_file_writes_straight_into_its_content_file(tmp_path: Path) -> Non
     assert content_files() == [(during[0][0], len(BIG))]
     uid = out.address.split("uid=")[1]
     _info, loader = cache.load(uid)
-    assert loader() == during[0][0]
+    loaded = loader()  # the path, or an open handle on that file
+    if not isinstance(loaded, str):
+        loaded.close()
+    assert (loaded if isinstance(loaded, str) else loaded.name) == during[0][0]
 
 
 def test_cache_redis_stages_chunks_then_publishes(redis_server: RedisServer) -> None:

@@ -9,7 +9,7 @@
 All implement :class:`CacheAbstract`.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .abstract import (
     CacheAbstract,
@@ -38,15 +38,23 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import :class:`CacheRedis` on first use, so ``redis`` stays optional.
+def _lazy_getattr(module: str) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that imports :class:`CacheRedis` on first use,
+    so ``redis`` stays optional (used here and by the package).
 
-    Raises:
+    The returned function raises:
         ImportError: ``CacheRedis`` was asked for and ``redis`` is not installed.
-        AttributeError: any other unknown name.
+        AttributeError: any other unknown name (naming ``module``).
     """
-    if name == "CacheRedis":
-        from .redis import CacheRedis
 
-        return CacheRedis
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        if name == "CacheRedis":
+            from .redis import CacheRedis
+
+            return CacheRedis
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+__getattr__ = _lazy_getattr(__name__)

@@ -7,8 +7,9 @@ a path to a file that stays where it is, or bytes that the backend keeps.
 The service never reads content at ``load`` time: ``load`` returns the info and
 a loader, and the loader is called only when a response body is really needed.
 That is what lets a 1 GiB item be answered with a ``HEAD`` or a ``304`` without
-touching its bytes, and lets disk backends hand out a file path that the WSGI
-server can ``sendfile``.
+touching its bytes, and lets disk backends hand out a file path, or a file they
+already opened, that the WSGI server can ``sendfile`` (the service treats any
+stream backed by a regular file as on-disk content).
 
 To write your own backend, subclass :class:`CacheAbstract` and implement
 :meth:`~CacheAbstract.is_in`, :meth:`~CacheAbstract.dump`,
@@ -155,12 +156,28 @@ class CacheAbstract(abc.ABC, Generic[S, T]):
         return _open_spooled(self, key, info)
 
 
+def read_block(stream: IO[bytes], size: int) -> bytes:
+    """Read ``size`` bytes, fewer only at the end (raw streams may return short reads)."""
+    first = stream.read(size)
+    if not first or len(first) == size:
+        return first or b""
+    parts = [first]
+    got = len(first)
+    while got < size:
+        more = stream.read(size - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
 def read_all(data: IO[bytes]) -> bytes:
     """Read a binary stream to its end, without copying an in-memory buffer twice."""
     if isinstance(data, io.BytesIO) and data.tell() == 0:
         # BytesIO.read() at position 0 returns its buffer without a copy.
         return data.read()
-    return b"".join(iter(lambda: data.read(1 << 20), b""))
+    return b"".join(iter(lambda: read_block(data, 1 << 20), b""))
 
 
 @contextmanager

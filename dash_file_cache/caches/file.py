@@ -103,6 +103,25 @@ def _index_errors(action: str) -> Iterator[None]:
         raise CacheUnavailableError(code, f"The cache index failed while {action}: {exc}.") from exc
 
 
+class _HandOver:
+    """Loader of stored content: gives the handle opened by ``load`` once,
+    then opens the content file again on later calls.
+
+    Raises (when called again):
+        FileNotFoundError: the content was evicted or removed since.
+    """
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle: Optional[IO[bytes]] = handle
+        self._path = str(handle.name)
+
+    def __call__(self) -> CachedData:
+        handle, self._handle = self._handle, None
+        if handle is not None and not handle.closed:
+            return handle
+        return open(self._path, "rb")
+
+
 def _path_value(path: str) -> Union[str, bytes]:
     """A path as SQLite can store it: text is UTF-8, so a path that is not
     (``os.fsdecode`` of non-UTF-8 bytes) is stored as its bytes."""
@@ -270,7 +289,14 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
             self._cache.delete(row[0], retry=True)
 
     def load(self, key: str) -> Tuple[CachedFileInfo, Callable[[], CachedData]]:
-        """Return the item's info and a loader giving the path of its content.
+        """Return the item's info and a loader for its content.
+
+        For a path item the loader gives the path. For stored content it gives
+        the binary file object that diskcache opened while looking the item
+        up: one ``open``, and the item can be evicted or removed afterwards
+        without the caller seeing it vanish (POSIX keeps an open file
+        readable). The caller closes it; a loader called again opens the
+        content anew.
 
         Raises:
             FileNotFoundError: ``key`` is not cached.
@@ -280,16 +306,18 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
             value, tag = self._cache.get(key, read=True, tag=True, retry=True)
         if tag is None:
             raise FileNotFoundError(f"No cached item for key {key!r}.")
-        info: CachedFileInfo = json.loads(tag)
         if isinstance(value, str):  # a path item
-            return info, lambda: value
+            return json.loads(tag), lambda: value
         if isinstance(value, bytes):  # a path item stored as bytes
             path_item = os.fsdecode(value)
-            return info, lambda: path_item
+            return json.loads(tag), lambda: path_item
         handle: IO[bytes] = value
-        path = str(handle.name)
-        handle.close()
-        return info, lambda: path
+        try:
+            info: CachedFileInfo = json.loads(tag)
+        except BaseException:
+            handle.close()
+            raise
+        return info, _HandOver(handle)
 
     def remove(self, key: str) -> bool:
         with _index_errors("removing an item"):

@@ -25,7 +25,6 @@ import errno
 import io
 import json
 import logging
-import math
 import uuid
 from contextlib import contextmanager, suppress
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union, cast
@@ -39,8 +38,20 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
         "CacheRedis needs the 'redis' package: pip install \"dash-file-cache[redis]\"."
     ) from _exc
 
-from .._validate import check_positive_int
-from .abstract import CacheAbstract, CachedData, CachedFileInfo, CacheUnavailableError
+from .._validate import (
+    check_bool,
+    check_int,
+    check_positive_int,
+    check_positive_number,
+    check_str,
+)
+from .abstract import (
+    CacheAbstract,
+    CachedData,
+    CachedFileInfo,
+    CacheUnavailableError,
+    read_block,
+)
 
 __all__ = ["CacheRedis", "RedisContentStream"]
 
@@ -385,11 +396,7 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
         grace: int = 300,
         timeout: float = 5.0,
     ) -> None:
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError(f"timeout must be a number, got {type(timeout).__name__}.")
-        if not (timeout > 0 and math.isfinite(timeout)):
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}.")
-        self._timeout = float(timeout)
+        self._timeout = check_positive_number("timeout", timeout)
         self._url: Optional[str] = None
         if isinstance(url_or_client, str):
             if not url_or_client.startswith(_URL_SCHEMES):
@@ -412,26 +419,14 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
                 "url_or_client must be a Redis URL (str) or a redis.Redis client, got "
                 f"{type(url_or_client).__name__}."
             )
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, got {type(prefix).__name__}.")
-        if not prefix:
-            raise ValueError("prefix must not be empty.")
-        self._prefix = prefix
+        self._prefix = check_str("prefix", prefix, non_empty=True)
         self._ttl = check_positive_int("ttl", ttl)
         if size_limit is not None:
             check_positive_int("size_limit", size_limit)
         self._size_limit = size_limit
-        self._chunk_size = check_positive_int("chunk_size", chunk_size)
-        if chunk_size > _MAX_CHUNK_MB:
-            raise ValueError(f"chunk_size must be at most {_MAX_CHUNK_MB} (MB), got {chunk_size}.")
-        if not isinstance(copy_paths, bool):
-            raise TypeError(f"copy_paths must be a bool, got {type(copy_paths).__name__}.")
-        self._copy_paths = copy_paths
-        if isinstance(grace, bool) or not isinstance(grace, int):
-            raise TypeError(f"grace must be an int, got {type(grace).__name__}.")
-        if grace < 0:
-            raise ValueError(f"grace must be at least 0, got {grace}.")
-        self._grace = grace
+        self._chunk_size = check_int("chunk_size", chunk_size, 1, _MAX_CHUNK_MB)
+        self._copy_paths = check_bool("copy_paths", copy_paths)
+        self._grace = check_int("grace", grace, 0)
         self._register_scripts()
 
     def _client_from_url(self, url: str) -> redis.Redis:
@@ -549,7 +544,7 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
         size = 0
         try:
             while True:
-                block = _read_block(stream, chunk_bytes)
+                block = read_block(stream, chunk_bytes)
                 if not block:
                     break
                 size += len(block)
@@ -752,22 +747,6 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
         except BaseException:
             self._discard_chunks(sink.base, sink.n_chunks)
             raise
-
-
-def _read_block(stream: IO[bytes], size: int) -> bytes:
-    """Read ``size`` bytes, or fewer only at the end (raw streams may return short reads)."""
-    first = stream.read(size)
-    if not first or len(first) == size:
-        return first or b""
-    parts = [first]
-    got = len(first)
-    while got < size:
-        more = stream.read(size - got)
-        if not more:
-            break
-        parts.append(more)
-        got += len(more)
-    return b"".join(parts)
 
 
 def _glob_escape(text: str) -> str:

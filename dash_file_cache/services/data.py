@@ -14,7 +14,13 @@ from werkzeug.http import generate_etag
 from .._validate import check_positive_int
 from ..caches.abstract import CacheAbstract, CachedFileInfo
 from . import http
-from .source import FileSource, make_content_type, make_file_name, to_cached_data
+from .source import (
+    FileSource,
+    make_content_type,
+    make_file_name,
+    sanitize_file_name,
+    to_cached_data,
+)
 from .uid import is_valid_uid, new_uid
 from .writer import DEFAULT_MIME_TYPE, CachedFileWriter, Writer, guess_mime_type, is_writer
 
@@ -173,7 +179,8 @@ class ServiceData:
         headers per RFC 9110 (304, 412, 206, 416; ``Range`` on ``GET`` only);
         ``HEAD`` gets headers only. ``file_name``, when given,
         replaces the registered name in ``Content-Disposition`` (sanitised
-        the same way).
+        the same way; one that sanitises to nothing, such as ``".."``, keeps
+        the registered name).
 
         Raises:
             ValueError: ``uid`` is not of the uid form.
@@ -182,9 +189,10 @@ class ServiceData:
         """
         if not is_valid_uid(uid):
             raise ValueError(f"uid is malformed: {uid!r}.")
+        override = sanitize_file_name(file_name) if file_name else ""
         info, loader = self._cache.load(uid)
-        if file_name:
-            info = {**info, "file_name": make_file_name(file_name, None, uid, "")}
+        if override:
+            info = {**info, "file_name": override}
         content = http.open_content(loader(), info["created"])
         try:
             return self._respond(uid, info, content, bool(download))

@@ -57,28 +57,49 @@ class Content:
 
 
 def open_content(data: CachedData, created: float) -> Content:
-    """Open what a cache loader returned.
+    """Open what a cache loader returned; close ``data`` if this raises.
 
-    A ``str`` is a path to a regular file; anything else is an open binary
-    stream. ``created`` is the modification time used for in-memory content.
+    A ``str`` is a path to a regular file. A binary stream is used as it is:
+    one backed by a regular file (e.g. ``CacheFile`` content) is file-backed
+    like a path (its size and mtime from ``fstat``; the server may
+    ``sendfile`` it), anything else is in-memory content whose modification
+    time is ``created``.
 
     Raises:
         FileNotFoundError: the path is gone or is not a readable regular file.
         OSError: the server cannot open it now (e.g. out of descriptors): a 503.
     """
-    if isinstance(data, str):
-        try:
-            stream: IO[bytes] = open(data, "rb")
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
-            raise FileNotFoundError(f"Cached file is gone: {exc.strerror}.") from exc
-        st = os.fstat(stream.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            stream.close()
+    is_path = isinstance(data, str)
+    stream = _open_path(data) if isinstance(data, str) else data
+    try:
+        st = _regular_file_stat(stream)
+        if st is not None:
+            return Content(stream, st.st_size, st.st_mtime, True)
+        if is_path:
             raise FileNotFoundError("Cached path is not a regular file.")
-        return Content(stream, st.st_size, st.st_mtime, True)
-    size = data.seek(0, io.SEEK_END)
-    data.seek(0)
-    return Content(data, size, created, False)
+        size = stream.seek(0, io.SEEK_END)
+        stream.seek(0)
+    except BaseException:
+        stream.close()
+        raise
+    return Content(stream, size, created, False)
+
+
+def _open_path(path: str) -> IO[bytes]:
+    """Open a path item; a path that cannot be read is a gone item (404)."""
+    try:
+        return open(path, "rb")
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+        raise FileNotFoundError(f"Cached file is gone: {exc.strerror}.") from exc
+
+
+def _regular_file_stat(stream: IO[bytes]) -> Optional[os.stat_result]:
+    """``fstat`` of the regular file under ``stream``, or ``None`` if there is none."""
+    try:
+        st = os.fstat(stream.fileno())
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
 
 
 #: Request fields the plan reads, as WSGI environ keys.

@@ -10,7 +10,13 @@ from typing import IO, Union
 
 from ..caches.abstract import CachedData
 
-__all__ = ["FileSource", "make_content_type", "make_file_name", "to_cached_data"]
+__all__ = [
+    "FileSource",
+    "make_content_type",
+    "make_file_name",
+    "sanitize_file_name",
+    "to_cached_data",
+]
 
 #: What ``ServiceData.register`` accepts as ``fobj``.
 FileSource = Union[str, "os.PathLike[str]", io.StringIO, io.BytesIO, bytes, bytearray, IO[bytes]]
@@ -58,31 +64,46 @@ def to_cached_data(fobj: object) -> CachedData:
     )
 
 
-def make_file_name(file_name: str, fobj: object, uid: str, content_type: str) -> str:
-    """The name shown in ``Content-Disposition``.
+def sanitize_file_name(file_name: str) -> str:
+    """``file_name`` made safe for ``Content-Disposition``, or ``""`` if nothing usable is left.
 
-    ``file_name`` if given, else the base name of a path ``fobj``, else
-    ``file-<uid prefix><extension of the type>``. Control characters and path
-    separators are replaced and the name is capped at 255 characters (keeping
-    its extension), so it can neither inject headers nor look like a path.
+    Control characters, lone surrogates and path separators are replaced,
+    surrounding blanks stripped, and the name is capped at 255 characters
+    (keeping its extension), so it can neither inject headers nor look like a
+    path. ``"."`` and ``".."`` give ``""``.
 
     Raises:
         TypeError: ``file_name`` is not a ``str``.
     """
     if not isinstance(file_name, str):
         raise TypeError(f"file_name must be a str, got {type(file_name).__name__}.")
-    name = file_name
-    if not name and isinstance(fobj, (str, os.PathLike)):
-        name = os.path.basename(os.fspath(fobj))
-    name = _CONTROL.sub("_", _SURROGATE.sub("_", name))
+    name = _CONTROL.sub("_", _SURROGATE.sub("_", file_name))
     name = name.replace("/", "_").replace("\\", "_").strip()
-    if name in ("", ".", ".."):
-        mime = content_type.split(";", 1)[0].strip()
-        name = "file-" + uid[:12] + (mimetypes.guess_extension(mime) or "")
+    if name in (".", ".."):
+        return ""
     if len(name) > _MAX_NAME:
         stem, ext = os.path.splitext(name)
         ext = ext if len(ext) <= 16 else ""
         name = stem[: _MAX_NAME - len(ext)] + ext
+    return name
+
+
+def make_file_name(file_name: str, fobj: object, uid: str, content_type: str) -> str:
+    """The name registered for an item, shown in ``Content-Disposition``.
+
+    ``file_name`` if given, else the base name of a path ``fobj``, else
+    ``file-<uid prefix><extension of the type>``; sanitised by
+    :func:`sanitize_file_name`.
+
+    Raises:
+        TypeError: ``file_name`` is not a ``str``.
+    """
+    name = sanitize_file_name(file_name)
+    if not name and not file_name and isinstance(fobj, (str, os.PathLike)):
+        name = sanitize_file_name(os.path.basename(os.fspath(fobj)))
+    if not name:
+        mime = content_type.split(";", 1)[0].strip()
+        name = "file-" + uid[:12] + (mimetypes.guess_extension(mime) or "")
     return name
 
 

@@ -14,12 +14,13 @@ import importlib.util
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Iterable, List, Optional
+from typing import Iterable, List, Optional
 
 import pytest
+
+from tests.support import wait_for as wait_for  # re-exported for the browser tests
 
 CHROMIUM = os.environ.get("DASH_TEST_CHROMEPATH") or next(
     filter(None, map(shutil.which, ["chromium", "chromium-browser", "google-chrome"])), None
@@ -99,7 +100,7 @@ def browser(dash_duo):
     return dash_duo
 
 
-# -- helpers shared by the tests ---------------------------------------------
+# -- helpers shared by the tests (polling: ``tests.support.wait_for``) ----------
 
 
 def sha256(data_or_path) -> str:
@@ -111,18 +112,6 @@ def sha256(data_or_path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str = "") -> object:
-    """Poll ``predicate`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.05)
 
 
 def finished_downloads(folder: str) -> List[Path]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,11 +13,12 @@ import psutil
 import pytest
 import requests
 
+from tests.support import ROOT, free_port, wait_http
+
 from .conftest import console_errors, finished_downloads, load_script, read, wait_for
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
 MB = 1 << 20
 
 # Every value the progress bar shows, recorded in the page (no polling gaps).
@@ -113,12 +113,6 @@ def test_demo_panels(browser):
     assert not Path(resources.root).exists()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_demo_script_stops_cleanly(tmp_path, signum):
     """`python usage.py` serves, then on Ctrl+C or SIGTERM removes all it created."""
@@ -137,14 +131,7 @@ def test_demo_script_stops_cleanly(tmp_path, signum):
         )
         temp_root = Path(started.group(1))
         url = f"http://127.0.0.1:{port}"
-
-        def page_ok() -> bool:
-            try:
-                return requests.get(url, timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_for(page_ok, 30, "the demo page")
+        wait_http(url, 30, proc=proc, status=200)
         assert requests.get(f"{url}/assets/dfc-demo.css", timeout=5).status_code == 200
         assert temp_root.is_dir()
         helpers = psutil.Process(proc.pid).children(recursive=True)

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from types import ModuleType
 
 import multiprocess
 import pytest
 import requests
-from werkzeug.serving import make_server
+
+from tests.support import ROOT, serve_in_thread
 
 from .conftest import console_errors, finished_downloads, load_script, read, wait_for
 
 pytestmark = pytest.mark.browser
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = ROOT / "examples"
 
 
 def load_example(name: str) -> ModuleType:
@@ -51,12 +51,8 @@ def test_flask_services_with_the_test_client():
 @pytest.fixture
 def flask_server():
     """Run ``examples/flask_services.py`` on a free port; yield its URL."""
-    server = make_server("127.0.0.1", 0, load_example("flask_services").create_app(), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with serve_in_thread(load_example("flask_services").create_app()) as url:
+        yield url
 
 
 def test_flask_services_in_the_browser(browser, flask_server):

@@ -30,13 +30,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List, Set, Tuple
 
-import flask
 import pytest
 import requests
 
 import dash_file_cache as dfc
-
-from .apps.reliability_support import Server, gunicorn
+from tests.apps.app import build_app, make_client
+from tests.support import Server
 
 CLIENTS = 64
 ROUNDS = 8
@@ -120,31 +119,31 @@ def check_run(errors: List[str], counters: Dict[str, int]) -> None:
     assert counters["downloaded"] == CLIENTS * ROUNDS + 2 * CLIENTS * (ROUNDS - 1)
 
 
-def test_64_clients_cache_plain_threads() -> None:
+def test_64_clients_cache_plain_threads(start_app_server) -> None:
     """One worker, 8 threads, ``CachePlain(3 * 64)``: zero errors, count bound respected."""
     bound = 3 * CLIENTS
-    with gunicorn("plain", workers=1, threads=8, limit=bound) as server:
-        errors, counters, addresses = run_rounds(server)
-        check_run(errors, counters)
-        stats = server.stats()
-        assert stats["items"] == bound == stats["cache_size"]  # full, never above
-        assert requests.get(addresses[0][0], timeout=10).status_code == 404  # evicted
-        last = requests.get(addresses[-1][-1], timeout=10)
-        assert last.status_code == 200 and len(last.content) == item_size(CLIENTS - 1)
+    server = start_app_server("plain", workers=1, threads=8, limit=bound)
+    errors, counters, addresses = run_rounds(server)
+    check_run(errors, counters)
+    stats = server.stats()
+    assert stats["items"] == bound == stats["cache_size"]  # full, never above
+    assert requests.get(addresses[0][0], timeout=10).status_code == 404  # evicted
+    last = requests.get(addresses[-1][-1], timeout=10)
+    assert last.status_code == 200 and len(last.content) == item_size(CLIENTS - 1)
 
 
-def test_64_clients_cache_file_workers(tmp_path: Path) -> None:
+def test_64_clients_cache_file_workers(start_app_server) -> None:
     """Three workers on one ``CacheFile``: zero errors, volume bound respected."""
     limit = 3 * round_volume() + 512 * KB  # three rounds, plus the SQLite index
-    with gunicorn("file", workers=3, threads=4, cache_dir=tmp_path / "c", limit=limit) as server:
-        errors, counters, addresses = run_rounds(server, keep_alive=False)
-        check_run(errors, counters)
-        stats = server.stats()
-        assert stats["volume"] <= limit, f"volume {stats['volume']} > size_limit {limit}"
-        assert stats["items"] < CLIENTS * ROUNDS  # eviction happened
-        assert stats["items"] >= 2 * CLIENTS  # but not more than needed
-        assert requests.get(addresses[0][0], timeout=10).status_code == 404
-        assert counters["workers"] >= 2  # several workers really served
+    server = start_app_server("file", workers=3, threads=4, limit=limit)
+    errors, counters, addresses = run_rounds(server, keep_alive=False)
+    check_run(errors, counters)
+    stats = server.stats()
+    assert stats["volume"] <= limit, f"volume {stats['volume']} > size_limit {limit}"
+    assert stats["items"] < CLIENTS * ROUNDS  # eviction happened
+    assert stats["items"] >= 2 * CLIENTS  # but not more than needed
+    assert requests.get(addresses[0][0], timeout=10).status_code == 404
+    assert counters["workers"] >= 2  # several workers really served
 
 
 def test_cache_file_register_races_eviction_of_its_directory(
@@ -171,32 +170,33 @@ def test_cache_file_register_races_eviction_of_its_directory(
     address = service.register(io.BytesIO(b"made it"))
     monkeypatch.undo()
     assert calls, "the cache did not create a directory"
-    app = flask.Flask("race")
-    service.serve(app)
-    assert app.test_client().get(address).data == b"made it"
+    assert make_client(build_app(service)).get(address).data == b"made it"
 
 
-@pytest.mark.parametrize(("kind", "workers", "threads"), [("plain", 1, 8), ("file", 3, 4)])
+@pytest.mark.parametrize(
+    ("kind", "workers", "threads"),
+    [("plain", 1, 8), ("queue", 1, 8), ("file", 3, 4), ("redis", 3, 4)],
+)
 def test_one_time_item_raced_by_16_clients(
-    kind: str, workers: int, threads: int, tmp_path: Path
+    kind: str, workers: int, threads: int, start_app_server
 ) -> None:
     """16 clients GET the same one-time item at once: exactly one gets the bytes, 15 get 404."""
     racers = 16
-    with gunicorn(kind, workers=workers, threads=threads, cache_dir=tmp_path / "c") as server:
-        for round_ in range(4):
-            body = random.Random(round_).randbytes(256 * KB)
-            address = server.register(body, one_time=True)
-            barrier = threading.Barrier(racers, timeout=60)
+    server = start_app_server(kind, workers=workers, threads=threads)
+    for round_ in range(4):
+        body = random.Random(round_).randbytes(256 * KB)
+        address = server.register(body, one_time=True)
+        barrier = threading.Barrier(racers, timeout=60)
 
-            def race(
-                _: int, address: str = address, barrier: threading.Barrier = barrier
-            ) -> Tuple[int, bytes]:
-                barrier.wait()
-                response = requests.get(address, headers={"Connection": "close"}, timeout=60)
-                return response.status_code, response.content
+        def race(
+            _: int, address: str = address, barrier: threading.Barrier = barrier
+        ) -> Tuple[int, bytes]:
+            barrier.wait()
+            response = requests.get(address, headers={"Connection": "close"}, timeout=60)
+            return response.status_code, response.content
 
-            with ThreadPoolExecutor(racers) as pool:
-                results = list(pool.map(race, range(racers)))
-            statuses = sorted(status for status, _ in results)
-            assert statuses == [200] + [404] * (racers - 1), statuses
-            assert [content for status, content in results if status == 200] == [body]
+        with ThreadPoolExecutor(racers) as pool:
+            results = list(pool.map(race, range(racers)))
+        statuses = sorted(status for status, _ in results)
+        assert statuses == [200] + [404] * (racers - 1), statuses
+        assert [content for status, content in results if status == 200] == [body]

@@ -2,15 +2,16 @@
 
 200 downloads of a 4 MiB item are cut at various points (before the first
 byte, after the headers, mid-body; FIN or RST), on the threaded werkzeug
-server (in this process, each cache kind) and under gunicorn (``gthread``;
-``CachePlain`` streams from memory, ``CacheFile`` goes through ``sendfile``).
+server (in this process, each cache and backend) and under gunicorn (``gthread``;
+``CachePlain`` streams from memory, ``CacheFile`` goes through ``sendfile``,
+``CacheRedis`` reads its chunks).
 Afterwards the server holds no more file descriptors or threads than before,
 its RSS has not grown beyond a generous bound, and the item is still served
 whole.
 
 One-time items: the first ``GET`` that will send bytes claims (removes) the
 item, so a one-time download aborted after its headers leaves the item gone;
-the next request gets 404. ``HEAD`` and a 416 do not claim.
+the next request gets 404.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import os
 import socket
 import struct
 import threading
-from pathlib import Path
 from typing import Callable, List, Tuple
 from urllib.parse import urlsplit
 
@@ -31,8 +31,7 @@ import pytest
 import requests
 
 import dash_file_cache as dfc
-
-from .apps.reliability_support import gunicorn, wait_until
+from tests.support import uid_of, wait_until
 
 MB = 1 << 20
 PAYLOAD = os.urandom(4 * MB)
@@ -114,11 +113,13 @@ def settle(measure: Callable[[], int], limit: int, timeout: float = 20.0) -> int
     return value[0]
 
 
-# -- werkzeug, in this process: each cache kind ---------------------------------------
+# -- a server in this process (werkzeug for Flask): each cache and backend -----------
 
 
-def test_aborted_downloads_werkzeug(live_server: str, service: dfc.ServiceData) -> None:
-    """200 aborts on the threaded werkzeug server leak no fd, thread or memory."""
+def test_aborted_downloads_live_server(
+    live_server: str, service: dfc.ServiceData, backend: str
+) -> None:
+    """200 aborts on a server in this process leak no fd, thread or memory."""
     url = live_server + service.register(io.BytesIO(PAYLOAD), file_name="p.bin")
     me = psutil.Process()
     run_aborts(url, WARM_UP)  # warm up: imports, buffers, threads, connections
@@ -133,7 +134,7 @@ def test_aborted_downloads_werkzeug(live_server: str, service: dfc.ServiceData) 
     assert wait_until(lambda: threading.active_count() <= base_threads + 1, timeout=20)
     growth = me.memory_info().rss - base_rss
     name = type(service.cache).__name__
-    print(f"werkzeug/{name}: fds {base_fds} -> {fds}, RSS {growth / MB:+.1f} MiB")
+    print(f"{backend}/{name}: fds {base_fds} -> {fds}, RSS {growth / MB:+.1f} MiB")
     assert growth < RSS_SLACK, f"RSS grew by {growth / MB:.1f} MiB over {ABORTS} aborts"
     assert full_digest(url) == DIGEST  # still servable, whole
 
@@ -142,22 +143,12 @@ def test_aborted_one_time_download_is_gone(live_server: str, service: dfc.Servic
     """A one-time download aborted after its headers has claimed the item: later GETs 404."""
     for cut, rst in [(600, False), (64 * 1024, True), (MB, False)]:
         address = service.register(io.BytesIO(PAYLOAD), one_time_service=True)
-        uid = address.split("uid=")[1]
+        uid = uid_of(address)
         assert abort_download(live_server + address, cut, rst) > 0
         assert not service.cache.is_in(uid)
         again = requests.get(live_server + address, timeout=10)
         assert again.status_code == 404
         assert again.json()["error"]
-
-
-def test_one_time_not_claimed_by_head_or_416(live_server: str, service: dfc.ServiceData) -> None:
-    """HEAD and an unsatisfiable Range send no bytes, so they leave a one-time item in place."""
-    address = live_server + service.register(io.BytesIO(PAYLOAD), one_time_service=True)
-    assert requests.head(address, timeout=10).status_code == 200
-    range_416 = requests.get(address, headers={"Range": f"bytes={len(PAYLOAD)}-"}, timeout=10)
-    assert range_416.status_code == 416
-    assert full_digest(address) == DIGEST  # the one real download
-    assert requests.get(address, timeout=10).status_code == 404
 
 
 # -- gunicorn -------------------------------------------------------------------------
@@ -167,31 +158,29 @@ def _gunicorn_worker_totals(stats: dict) -> Tuple[int, int, int]:
     return stats["fds"], stats["rss"], stats["threads"]
 
 
-@pytest.mark.parametrize("kind", ["plain", "file"])
-def test_aborted_downloads_gunicorn(kind: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["plain", "file", "redis"])
+def test_aborted_downloads_gunicorn(kind: str, start_app_server) -> None:
     """200 aborts under gunicorn (1 worker, 4 threads) leak no fd or memory in the worker."""
-    with gunicorn(kind, workers=1, threads=4, cache_dir=tmp_path / "cache") as server:
-        url = server.register(PAYLOAD)
-        run_aborts(url, WARM_UP)
-        assert full_digest(url) == DIGEST
-        base_fds, base_rss, _ = _gunicorn_worker_totals(server.stats(gc=True))
-        run_aborts(url, ABORTS, start=WARM_UP)
+    server = start_app_server(kind, workers=1, threads=4)
+    url = server.register(PAYLOAD)
+    run_aborts(url, WARM_UP)
+    assert full_digest(url) == DIGEST
+    base_fds, base_rss, _ = _gunicorn_worker_totals(server.stats(gc=True))
+    run_aborts(url, ABORTS, start=WARM_UP)
 
-        samples: List[dict] = []
+    samples: List[dict] = []
 
-        def fds_back() -> bool:
-            samples.append(server.stats(gc=True))
-            return bool(samples[-1]["fds"] <= base_fds + FD_SLACK)
+    def fds_back() -> bool:
+        samples.append(server.stats(gc=True))
+        return bool(samples[-1]["fds"] <= base_fds + FD_SLACK)
 
-        assert wait_until(fds_back, timeout=20, step=0.2), (
-            f"worker fds {base_fds} -> {samples[-1]['fds']} after {ABORTS} aborts"
-        )
-        growth = samples[-1]["rss"] - base_rss
-        print(
-            f"gunicorn/{kind}: fds {base_fds} -> {samples[-1]['fds']}, RSS {growth / MB:+.1f} MiB"
-        )
-        assert growth < RSS_SLACK, f"worker RSS grew by {growth / MB:.1f} MiB"
-        assert full_digest(url) == DIGEST
-        one_time = server.register(PAYLOAD, one_time=True)
-        assert abort_download(one_time, 64 * 1024, rst=True) > 0
-        assert requests.get(one_time, timeout=10).status_code == 404
+    assert wait_until(fds_back, timeout=20, step=0.2), (
+        f"worker fds {base_fds} -> {samples[-1]['fds']} after {ABORTS} aborts"
+    )
+    growth = samples[-1]["rss"] - base_rss
+    print(f"gunicorn/{kind}: fds {base_fds} -> {samples[-1]['fds']}, RSS {growth / MB:+.1f} MiB")
+    assert growth < RSS_SLACK, f"worker RSS grew by {growth / MB:.1f} MiB"
+    assert full_digest(url) == DIGEST
+    one_time = server.register(PAYLOAD, one_time=True)
+    assert abort_download(one_time, 64 * 1024, rst=True) > 0
+    assert requests.get(one_time, timeout=10).status_code == 404

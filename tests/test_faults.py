@@ -30,15 +30,22 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
-import flask
 import multiprocess
 import pytest
 import requests
 
 import dash_file_cache as dfc
-
-from .apps.reliability_support import gunicorn, start_gunicorn, wait_until
-from .conftest import CACHE_KINDS, ROOT, make_cache
+from tests.apps.app import build_app, make_client
+from tests.support import (
+    ROOT,
+    SHARED_KINDS,
+    app_env,
+    item_count,
+    read_item,
+    running_server,
+    start_server,
+    wait_until,
+)
 
 KB = 1 << 10
 
@@ -52,15 +59,6 @@ def self_checking(size: int, rng: random.Random) -> bytes:
 def verifies(content: bytes) -> bool:
     """Whether ``content`` is a complete :func:`self_checking` payload."""
     return len(content) >= 32 and hashlib.sha256(content[:-32]).digest() == content[-32:]
-
-
-def read_item(cache: dfc.CacheAbstract, uid: str) -> bytes:
-    """The content of a cached item."""
-    data = cache.load(uid)[1]()
-    if isinstance(data, str):
-        return Path(data).read_bytes()
-    with data:
-        return data.read()
 
 
 def content_files(directory: Path) -> List[Path]:
@@ -136,9 +134,7 @@ def test_sigkill_mid_register_leaves_no_partial_item(tmp_path: Path) -> None:
             proc.kill()
             proc.wait(30)
     assert proc.returncode == -signal.SIGKILL
-    app = flask.Flask("after-kill")
-    service.serve(app)
-    client = app.test_client()
+    client = make_client(build_app(service))
     assert not service.cache.is_in(uid)
     assert client.get(f"/cached-data?uid={uid}").status_code == 404
     assert client.get(kept).data == b"registered before"
@@ -147,7 +143,7 @@ def test_sigkill_mid_register_leaves_no_partial_item(tmp_path: Path) -> None:
     assert len(orphans) <= 1
     fresh = service.register(io.BytesIO(b"after the crash"))
     assert client.get(fresh).data == b"after the crash"
-    assert len(service.cache) == 2  # type: ignore[arg-type]
+    assert item_count(service.cache) == 2
 
 
 _REGISTER_LOOP = r"""
@@ -206,10 +202,10 @@ def test_random_sigkills_never_leave_a_wrong_item(tmp_path: Path) -> None:
 
 def test_server_restart_serves_items_registered_before(tmp_path: Path) -> None:
     """SIGKILL of the whole gunicorn group, then a graceful stop: items survive both."""
-    directory = tmp_path / "cache"
+    env = app_env("file", directory=tmp_path / "cache")
     rng = random.Random(7)
     payloads = [self_checking(rng.randrange(1, 200 * KB), rng) for _ in range(12)]
-    server = start_gunicorn("file", workers=2, threads=2, cache_dir=directory)
+    server = start_server(workers=2, threads=2, env=env, log_dir=tmp_path)
     try:
         urls = [server.register(p) for p in payloads]
         one_time = server.register(b"just once", one_time=True)
@@ -219,7 +215,7 @@ def test_server_restart_serves_items_registered_before(tmp_path: Path) -> None:
     one_time_path = one_time.split("/cached-data")[1]
 
     for attempt in range(2):
-        with gunicorn("file", workers=2, threads=2, cache_dir=directory) as restarted:
+        with running_server(workers=2, threads=2, env=env, log_dir=tmp_path) as restarted:
             base = restarted.url + "/cached-data"
             for path, payload in zip(paths, payloads):
                 response = requests.get(base + path, timeout=30)
@@ -230,46 +226,46 @@ def test_server_restart_serves_items_registered_before(tmp_path: Path) -> None:
         # leaving the with-block stops it gracefully; the second pass checks that case
 
 
-@pytest.mark.parametrize("kind", ["plain", "file"])
-def test_worker_killed_mid_download(kind: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["plain", "file", "redis"])
+def test_worker_killed_mid_download(kind: str, start_app_server) -> None:
     """A worker SIGKILLed mid-stream: the client sees a short body, never a wrong one.
 
     The body stops before its ``Content-Length`` (``requests`` does not always
     raise for that; check the length when it matters). A ``CacheFile`` item is
-    then served whole by the worker gunicorn starts in its place (a
-    ``CachePlain`` item died with the worker's memory).
+    then served whole by the worker gunicorn starts in its place, as is a
+    ``CacheRedis`` one (a ``CachePlain`` item died with the worker's memory).
     """
     payload = random.Random(11).randbytes(16 * (1 << 20))
-    with gunicorn(kind, workers=1, threads=2, cache_dir=tmp_path / "cache") as server:
-        url = server.register(payload)
-        victim = server.stats()["pid"]
-        received = bytearray()
-        with requests.get(url, stream=True, timeout=30) as response:
-            assert response.status_code == 200
-            assert int(response.headers["Content-Length"]) == len(payload)
-            chunks = response.iter_content(64 * KB)
-            received += next(chunks)
-            os.kill(victim, signal.SIGKILL)
-            # requests may end the iteration quietly or raise: either way the body
-            # is shorter than its Content-Length, which a client can check.
-            with contextlib.suppress(requests.exceptions.RequestException):
-                for chunk in chunks:
-                    received += chunk
-        assert len(received) < len(payload)
-        assert bytes(received) == payload[: len(received)]  # short, never wrong
+    server = start_app_server(kind, workers=1, threads=2)
+    url = server.register(payload)
+    victim = server.stats()["pid"]
+    received = bytearray()
+    with requests.get(url, stream=True, timeout=30) as response:
+        assert response.status_code == 200
+        assert int(response.headers["Content-Length"]) == len(payload)
+        chunks = response.iter_content(64 * KB)
+        received += next(chunks)
+        os.kill(victim, signal.SIGKILL)
+        # requests may end the iteration quietly or raise: either way the body
+        # is shorter than its Content-Length, which a client can check.
+        with contextlib.suppress(requests.exceptions.RequestException):
+            for chunk in chunks:
+                received += chunk
+    assert len(received) < len(payload)
+    assert bytes(received) == payload[: len(received)]  # short, never wrong
 
-        def replaced() -> bool:
-            try:
-                return bool(server.stats()["pid"] != victim)
-            except requests.RequestException:
-                return False
+    def replaced() -> bool:
+        try:
+            return bool(server.stats()["pid"] != victim)
+        except requests.RequestException:
+            return False
 
-        assert wait_until(replaced, timeout=30, step=0.2)
-        again = requests.get(url, timeout=30)
-        if kind == "file":
-            assert again.status_code == 200 and again.content == payload
-        else:
-            assert again.status_code == 404
+    assert wait_until(replaced, timeout=30, step=0.2)
+    again = requests.get(url, timeout=30)
+    if kind in SHARED_KINDS:
+        assert again.status_code == 200 and again.content == payload
+    else:
+        assert again.status_code == 404
 
 
 def _register_and_report(service: dfc.ServiceData, payload: bytes, conn: Any) -> None:
@@ -308,9 +304,7 @@ def test_cache_queue_survives_its_manager_being_killed() -> None:
     manager = multiprocess.Manager()
     try:
         service = dfc.ServiceData(dfc.CacheQueue(8, manager.Queue()))
-        app = flask.Flask("queue-manager-killed")
-        service.serve(app)
-        client = app.test_client()
+        client = make_client(build_app(service))
         local = service.register(io.BytesIO(b"in the serving process"))
         drained = _in_child(service, b"drained before")
         assert drained[0] == "ok"
@@ -372,9 +366,7 @@ def test_full_disk_while_writing_content(small_disk: Path) -> None:
     ballast = small_disk / "ballast"
     ballast.write_bytes(b"\0" * 256 * KB)  # what the operator deletes to make room
     service = dfc.ServiceData(dfc.CacheFile(directory))
-    app = flask.Flask("full")
-    service.serve(app)
-    client = app.test_client()
+    client = make_client(build_app(service))
     items, error = _fill_cache(service, random.Random(3))
     assert error.errno == errno.ENOSPC, error
     assert "No space left" in str(error)
@@ -395,9 +387,7 @@ def test_full_disk_one_time_get_is_not_a_500(small_disk: Path) -> None:
     The item is not claimed then, so it is served once room is made.
     """
     service = dfc.ServiceData(dfc.CacheFile(small_disk / "cache"))
-    app = flask.Flask("full-one-time")
-    service.serve(app)
-    client = app.test_client()
+    client = make_client(build_app(service))
     once = service.register(io.BytesIO(b"once" * 100), one_time_service=True)
     filler = small_disk / "filler"
     with open(filler, "wb") as f, contextlib.suppress(OSError):
@@ -436,13 +426,11 @@ def test_full_disk_while_writing_the_index(small_disk: Path) -> None:
     problems = []
     if not isinstance(error, OSError):
         problems.append(f"raised {type(error).__module__}.{type(error).__name__}: {error}")
-    orphans = len(content_files(directory)) - len(service.cache)  # type: ignore[arg-type]
+    orphans = len(content_files(directory)) - item_count(service.cache)
     if orphans:
         problems.append(f"left {orphans} content file(s) no item refers to")
     filler.unlink()
-    app = flask.Flask("index-full")
-    service.serve(app)
-    client = app.test_client()
+    client = make_client(build_app(service))
     for address, payload in items.items():  # nothing cached was damaged
         assert client.get(address).data == payload
     assert client.get(service.register(io.BytesIO(b"ok"))).data == b"ok"
@@ -467,21 +455,18 @@ class _NoSpace(io.RawIOBase):
         return n
 
 
-@pytest.mark.parametrize("kind", CACHE_KINDS)
-def test_register_error_mid_stream_changes_nothing(kind: str, tmp_path: Path) -> None:
+def test_register_error_mid_stream_changes_nothing(
+    service: dfc.ServiceData, client: Any, cache_kind: str, tmp_path: Path
+) -> None:
     """Any cache: a source failing mid-copy makes ``register`` raise and caches nothing."""
-    service = dfc.ServiceData(make_cache(kind, tmp_path))
-    app = flask.Flask("inject")
-    service.serve(app)
-    client = app.test_client()
     kept = service.register(io.BytesIO(b"kept"))
-    count = len(service.cache)  # type: ignore[arg-type]
+    count = item_count(service.cache)
     with pytest.raises(OSError) as info:
         service.register(_NoSpace())
     assert info.value.errno == errno.ENOSPC
-    assert len(service.cache) == count  # type: ignore[arg-type]
+    assert item_count(service.cache) == count
     assert client.get(kept).data == b"kept"
-    if kind == "file":
+    if cache_kind == "file":
         assert len(content_files(tmp_path / "cache")) == 1
 
 

@@ -1,43 +1,23 @@
-"""The served address, through Flask's test client, on every cache."""
+"""The HTTP contract of the served address, on every cache and backend.
+
+Status codes, headers, file names, content types, one-time items and JSON
+errors, through each backend's test client. Ranges and conditional requests
+are in ``test_ranges_conditionals.py``, bad input in ``test_hostile_input.py``.
+"""
 
 from __future__ import annotations
 
 import io
-import json
 import os
 from pathlib import Path
+from typing import Callable
 
-import dash
-import flask
 import pytest
-from dash import html
+import requests
 
 import dash_file_cache as dfc
-
-DATA = bytes(range(256)) * 40  # 10240 bytes
-
-
-def uid_of(address: str) -> str:
-    return address.split("uid=")[1].split("&")[0]
-
-
-def assert_json_error(response, status: int) -> None:
-    assert response.status_code == status
-    assert response.mimetype == "application/json"
-    assert isinstance(json.loads(response.data)["error"], str)
-
-
-@pytest.fixture
-def data_path(tmp_path: Path) -> Path:
-    path = tmp_path / "data.bin"
-    path.write_bytes(DATA)
-    return path
-
-
-@pytest.fixture(params=["memory", "path"])
-def address(request, service: dfc.ServiceData, data_path: Path) -> str:
-    source = io.BytesIO(DATA) if request.param == "memory" else data_path
-    return service.register(source, file_name="data.bin", mime_type="application/octet-stream")
+from tests.apps.app import build_app, make_client
+from tests.support import DATA, assert_json_error, copies_paths, uid_of
 
 
 def test_get_whole(client, address: str) -> None:
@@ -61,57 +41,6 @@ def test_head(client, address: str) -> None:
     assert response.data == b""
     assert response.headers["Content-Length"] == str(len(DATA))
     assert client.get(address).data == DATA  # HEAD did not consume anything
-
-
-@pytest.mark.parametrize(
-    ("header", "start", "stop"),
-    [
-        ("bytes=0-0", 0, 1),
-        ("bytes=0-99", 0, 100),
-        ("bytes=100-", 100, len(DATA)),
-        ("bytes=-100", len(DATA) - 100, len(DATA)),
-        ("bytes=5000-5999", 5000, 6000),
-        ("bytes=10000-999999", 10000, len(DATA)),  # end clipped to the size
-        ("bytes=-999999", 0, len(DATA)),  # suffix longer than the file
-    ],
-)
-def test_single_range(client, address: str, header: str, start: int, stop: int) -> None:
-    response = client.get(address, headers={"Range": header})
-    assert response.status_code == 206
-    assert response.data == DATA[start:stop]
-    assert response.headers["Content-Range"] == f"bytes {start}-{stop - 1}/{len(DATA)}"
-    assert response.headers["Content-Length"] == str(stop - start)
-
-
-@pytest.mark.parametrize("header", ["bytes=10240-", "bytes=99999-100000"])
-def test_unsatisfiable_range(client, address: str, header: str) -> None:
-    response = client.get(address, headers={"Range": header})
-    assert_json_error(response, 416)
-    assert response.headers["Content-Range"] == f"bytes */{len(DATA)}"
-
-
-@pytest.mark.parametrize("header", ["bytes=0-1,5-6", "bytes=abc", "items=0-5", "bytes=5-1", ""])
-def test_unsupported_range_gives_whole(client, address: str, header: str) -> None:
-    response = client.get(address, headers={"Range": header})
-    assert response.status_code == 200
-    assert response.data == DATA
-
-
-def test_conditional_get(client, address: str) -> None:
-    first = client.get(address)
-    etag = first.headers["ETag"]
-    assert client.get(address, headers={"If-None-Match": etag}).status_code == 304
-    since = first.headers["Last-Modified"]
-    assert client.get(address, headers={"If-Modified-Since": since}).status_code == 304
-    assert client.get(address, headers={"If-None-Match": '"other"'}).data == DATA
-
-
-def test_if_range(client, address: str) -> None:
-    etag = client.head(address).headers["ETag"]
-    current = client.get(address, headers={"Range": "bytes=0-9", "If-Range": etag})
-    assert (current.status_code, current.data) == (206, DATA[:10])
-    stale = client.get(address, headers={"Range": "bytes=0-9", "If-Range": '"stale"'})
-    assert (stale.status_code, stale.data) == (200, DATA)
 
 
 @pytest.mark.parametrize("value", ["true", "1", "True", "yes"])
@@ -203,11 +132,15 @@ def test_unknown_uid_is_404(client) -> None:
 
 
 def test_removed_path_is_404(client, service, tmp_path: Path) -> None:
+    """A path kept by reference that disappears is 404; a copied one is still served."""
     path = tmp_path / "gone.txt"
     path.write_bytes(b"soon gone")
     address = service.register(path)
     os.remove(path)
-    assert_json_error(client.get(address), 404)
+    if copies_paths(service.cache):
+        assert client.get(address).data == b"soon gone"
+    else:
+        assert_json_error(client.get(address), 404)
 
 
 @pytest.mark.parametrize(
@@ -245,42 +178,16 @@ def test_one_time_service(client, service) -> None:
     assert not service.cache.is_in(uid_of(address))
 
 
-def test_one_time_range_claims(client, service) -> None:
-    address = service.register(b"0123456789", one_time_service=True)
-    assert client.get(address, headers={"Range": "bytes=0-1"}).data == b"01"
-    assert client.get(address, headers={"Range": "bytes=2-"}).status_code == 404
-
-
 def test_one_time_path_keeps_user_file(client, service, data_path: Path) -> None:
     address = service.register(data_path, one_time_service=True)
     assert client.get(address).data == DATA
     assert data_path.read_bytes() == DATA  # only the cache entry is removed
 
 
-def test_chunked_streaming(client, service, tmp_path: Path) -> None:
-    big = os.urandom(3 * (1 << 20) + 123)
-    path = tmp_path / "big.bin"
-    path.write_bytes(big)
-    service.chunk_size = 1
-    for source in (path, io.BytesIO(big)):
-        response = client.get(service.register(source), buffered=False)
-        chunks = list(response.response)
-        assert b"".join(chunks) == big
-        assert max(len(c) for c in chunks) <= 1 << 20
-        response.close()
-
-
-@pytest.mark.parametrize("kind", ["plain", "queue", "file"])
-def test_eviction_gives_404(kind: str, tmp_path: Path) -> None:
-    caches = {
-        "plain": lambda: dfc.CachePlain(8),
-        "queue": lambda: dfc.CacheQueue(8),
-        "file": lambda: dfc.CacheFile(tmp_path / "c", size_limit=200_000),  # ~6 items + index
-    }
-    service = dfc.ServiceData(caches[kind]())
-    app = flask.Flask("evict")
-    service.serve(app)
-    client = app.test_client()
+def test_eviction_gives_404(new_cache: Callable[..., dfc.CacheAbstract], backend: str) -> None:
+    """Past its bound (8 items, or about 6 items' bytes) a cache evicts the oldest: 404."""
+    service = dfc.ServiceData(new_cache(size_limit=200_000))  # ~6 items (+ CacheFile's index)
+    client = make_client(build_app(service, backend), backend)
     first = service.register(bytes(20_000))
     for _ in range(12):
         last = service.register(bytes(20_000))
@@ -288,71 +195,16 @@ def test_eviction_gives_404(kind: str, tmp_path: Path) -> None:
     assert client.get(last).status_code == 200
 
 
-def test_serve_on_dash_before_and_after_layout() -> None:
-    before = dash.Dash("before")
-    service = dfc.ServiceData(dfc.CachePlain(2))
-    service.serve(before)
-    before.layout = html.Div("x")
-    after = dash.Dash("after")
-    after.layout = html.Div("y")
-    service.serve(after)
-    address = service.register(b"dash bytes")
-    for app in (before, after):
-        client = app.server.test_client()
-        assert client.get(address).data == b"dash bytes"
-        assert client.get("/").status_code == 200  # the Dash page still works
+def test_unavailable_cache_is_503(client, service: dfc.ServiceData, monkeypatch) -> None:
+    """A cache that cannot be reached (``CacheUnavailableError``) answers 503 JSON, not 500."""
+    address = service.register(b"x")
 
-
-def test_serve_twice_and_conflicts() -> None:
-    app = flask.Flask("conflicts")
-    service = dfc.ServiceData(dfc.CachePlain(2))
-    service.serve(app)
-    service.serve(app)  # idempotent
-    other = dfc.ServiceData(dfc.CachePlain(2))
-    with pytest.raises(ValueError, match="already"):
-        other.serve(app)
-    second = dfc.ServiceData(dfc.CachePlain(2), service_name="/other")
-    second.serve(app, endpoint="my_endpoint")
-    assert "my_endpoint" in app.view_functions
-    with pytest.raises(TypeError, match="app"):
-        service.serve(object())
-
-
-def test_serve_under_dash_path_prefix() -> None:
-    app = dash.Dash("prefixed", url_base_pathname="/reports/")
-    app.layout = html.Div("x")
-    service = dfc.ServiceData(dfc.CachePlain(2))
-    service.serve(app)
-    address = service.register(b"behind a prefix")
-    assert address.startswith("/reports/cached-data?uid=")
-    assert app.server.test_client().get(address).data == b"behind a prefix"
-    other = dash.Dash("other", url_base_pathname="/other/")
-    with pytest.raises(ValueError, match="prefix"):
-        service.serve(other)
-
-
-def test_serve_with_requests_prefix_behind_proxy() -> None:
-    """A proxy strips /proxy/: rules at /, addresses with /proxy/."""
-    app = dash.Dash("proxied", requests_pathname_prefix="/proxy/", routes_pathname_prefix="/")
-    app.layout = html.Div("x")
-    service = dfc.ServiceData(dfc.CachePlain(2))
-    service.serve(app)
-    address = service.register(b"proxied")
-    assert address.startswith("/proxy/cached-data?uid=")
-    assert app.server.test_client().get(address.replace("/proxy", "", 1)).data == b"proxied"
-
-
-class _BrokenCache(dfc.CachePlain):
-    def load(self, key: str):
+    def unavailable(key: str) -> None:
         raise dfc.CacheUnavailableError("storage is down")
 
-
-def test_unavailable_cache_is_503() -> None:
-    app = flask.Flask("broken")
-    service = dfc.ServiceData(_BrokenCache(2))
-    service.serve(app)
-    response = app.test_client().get(service.register(b"x"))
-    assert_json_error(response, 503)
+    monkeypatch.setattr(service.cache, "load", unavailable)
+    monkeypatch.setattr(service.cache, "is_in", unavailable)
+    assert_json_error(client.get(address), 503)
 
 
 def test_file_name_query_override(client, address: str) -> None:
@@ -366,15 +218,19 @@ def test_file_name_query_override(client, address: str) -> None:
     assert evil.headers["Content-Disposition"] == expected
     assert_json_error(client.get(address + "&file_name=a&file_name=b"), 400)
     assert client.get(address + "&file_name=").headers["Content-Disposition"].endswith("data.bin")
+    # A name that sanitises to nothing keeps the registered one (not a made-up "file-<uid>").
+    assert client.get(address + "&file_name=..").headers["Content-Disposition"].endswith("data.bin")
 
 
 def test_server_side_open_failure_is_503_not_404(
-    client, service, data_path: Path, monkeypatch
+    new_cache: Callable[..., dfc.CacheAbstract], backend: str, data_path: Path, monkeypatch
 ) -> None:
     """Running out of descriptors is the server's problem, not an expired address."""
     import builtins
     import errno
 
+    service = dfc.ServiceData(new_cache(by_reference=True))  # serving opens the path
+    client = make_client(build_app(service, backend), backend)
     address = service.register(data_path)
     real_open = builtins.open
 
@@ -387,3 +243,24 @@ def test_server_side_open_failure_is_503_not_404(
     assert_json_error(client.get(address), 503)
     monkeypatch.undo()
     assert client.get(address).data == DATA
+
+
+# -- on a real server ------------------------------------------------------------------
+
+
+def test_errors_on_real_server(live_server: str) -> None:
+    missing = requests.get(live_server + "/cached-data?uid=" + "0" * 32, timeout=10)
+    assert (missing.status_code, missing.json()["error"] != "") == (404, True)
+    assert requests.get(live_server + "/cached-data?uid=../x", timeout=10).status_code == 400
+    posted = requests.post(live_server + "/cached-data?uid=" + "0" * 32, timeout=10)
+    assert posted.status_code == 405
+
+
+def test_one_time_not_claimed_by_head_or_416(live_server: str, service: dfc.ServiceData) -> None:
+    """HEAD and an unsatisfiable Range send no bytes, so they leave a one-time item in place."""
+    address = live_server + service.register(io.BytesIO(DATA), one_time_service=True)
+    assert requests.head(address, timeout=10).status_code == 200
+    range_416 = requests.get(address, headers={"Range": f"bytes={len(DATA)}-"}, timeout=10)
+    assert range_416.status_code == 416
+    assert requests.get(address, timeout=10).content == DATA  # the one real download
+    assert requests.get(address, timeout=10).status_code == 404

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Prepare this machine for scripts/check.sh (idempotent; quick when nothing changed):
+# Debian packages, the main venv (.venv), one venv per edge Python (.venv-py39...), node_modules.
+# Usage: bash scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+# System packages: headless browser tests, Redis tests, nginx tests (Debian names).
+need=()
+for pkg in chromium chromium-driver redis-server nginx-light; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    echo "setup: no apt-get; install ${need[*]} yourself (their tests are skipped)." >&2
+  else
+    echo "setup: installing ${need[*]} ..."
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      "${need[@]}" >/dev/null
+  fi
+fi
+
+# The main interpreter runs everything, static checks included.
+echo "setup: $VENV ($("${DFC_PYTHON:-python3}" -V 2>&1))"
+ensure_venv dev
+
+# The oldest and newest supported Pythons run the non-browser suite, each in its own venv.
+for version in $(edge_pythons); do
+  if python=$(find_python "$version"); then
+    echo "setup: $(venv_for "$version") ($python)"
+    ensure_venv test "$(venv_for "$version")" "$python"
+  else
+    echo "setup: Python $version not found (pyenv or python$version on PATH): its run is skipped."
+  fi
+done
+
+# Node packages: components build check, JS lint and unit tests.
+if command -v npm >/dev/null; then
+  stamp=node_modules/.lock-sha
+  sum=$(sha256sum package-lock.json | cut -c1-16)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "$sum" > "$stamp"
+  fi
+else
+  echo "setup: npm not found: JS checks and the components' rebuild check are skipped." >&2
+fi
