@@ -15,7 +15,8 @@ shuts the Manager down and removes the temporary folder.
 
 The page is styled by ``assets/dfc-demo.css``, a small stand-in for Bootstrap so that the demo
 works offline. Set ``DFC_DEMO_STYLESHEET`` to a Bootstrap stylesheet URL (for example
-``dbc.themes.BOOTSTRAP``) to use the real thing instead.
+``dbc.themes.BOOTSTRAP``) to use the real thing instead. Set ``DFC_DEMO_BACKEND`` to
+``fastapi`` or ``quart`` to run it on that Dash server backend (uvicorn / hypercorn).
 
 Tests build the app with :func:`create_app`, passing their own :class:`DemoResources`.
 """
@@ -269,6 +270,7 @@ def create_app(
 
     app = dash.Dash(
         __name__,
+        backend=os.environ.get("DFC_DEMO_BACKEND", "flask"),
         title="dash-file-cache demo",
         external_stylesheets=list(stylesheets),
         assets_ignore=re.escape(LOCAL_STYLESHEET) if stylesheets else "",
@@ -384,7 +386,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             flush=True,
         )
         try:
-            app.run(host=args.host, port=args.port, debug=False)
+            if os.environ.get("DFC_DEMO_BACKEND") == "fastapi":
+                import uvicorn  # in this process (Dash's own run re-imports the module)
+
+                uvicorn.run(app.server, host=args.host, port=args.port, log_level="warning")
+            else:
+                app.run(host=args.host, port=args.port, debug=False)
         except KeyboardInterrupt:
             pass
         finally:

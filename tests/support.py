@@ -60,7 +60,7 @@ CACHE_KINDS = ["plain", "queue", "file", "redis"]
 #: Caches that several processes share (a real server's workers see one another's items).
 SHARED_KINDS = ["file", "redis"]
 #: Web frameworks the test app can be built on (see :mod:`tests.apps.app`).
-BACKENDS = ["flask"]
+BACKENDS = ["flask", "fastapi", "quart"]
 
 REDIS_SERVER = shutil.which("redis-server")
 
@@ -409,14 +409,66 @@ def _werkzeug_command(target: str, port: int, options: Mapping[str, Any]) -> Lis
     return [sys.executable, "-m", "tests.apps.werkzeug_serve", target, str(port)]
 
 
+def _factory(target: str) -> str:
+    """``module:factory()`` -> ``module:factory`` (for servers with a ``--factory`` flag)."""
+    if not target.endswith("()"):
+        raise ValueError(f"expected a factory target 'module:name()', got {target!r}")
+    return target[:-2]
+
+
+def _uvicorn_command(target: str, port: int, options: Mapping[str, Any]) -> List[str]:
+    if options["preload"]:
+        raise ValueError("uvicorn has no --preload")
+    cmd = [
+        sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(options["workers"]), "--log-level", "warning",
+    ]  # fmt: skip
+    if options["keep_alive"] is not None:
+        cmd += ["--timeout-keep-alive", str(options["keep_alive"])]
+    return [*cmd, "--factory", _factory(target)]
+
+
+def _granian_command(target: str, port: int, options: Mapping[str, Any]) -> List[str]:
+    if options["preload"]:
+        raise ValueError("granian has no --preload")
+    cmd = [
+        sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
+        "--port", str(port), "--workers", str(options["workers"]), "--log-level", "warning",
+    ]  # fmt: skip
+    if options["keep_alive"] == 0:
+        cmd.append("--no-http1-keep-alive")
+    return [*cmd, "--factory", _factory(target)]
+
+
+def _hypercorn_command(target: str, port: int, options: Mapping[str, Any]) -> List[str]:
+    if options["preload"]:
+        raise ValueError("hypercorn has no --preload")
+    cmd = [
+        sys.executable, "-m", "hypercorn", "-b", f"127.0.0.1:{port}",
+        "-w", str(options["workers"]), "--graceful-timeout", "5",
+    ]  # fmt: skip
+    if options["keep_alive"] is not None:
+        cmd += ["--keep-alive", str(options["keep_alive"])]
+    return [*cmd, target]
+
+
 #: How each server is started: ``command(target, port, options) -> argv``.
 SERVER_COMMANDS: Dict[str, Callable[[str, int, Mapping[str, Any]], List[str]]] = {
     "gunicorn": _gunicorn_command,
     "werkzeug": _werkzeug_command,
+    "uvicorn": _uvicorn_command,
+    "granian": _granian_command,
+    "hypercorn": _hypercorn_command,
 }
 
 #: The server each backend runs on unless a test asks for another.
-DEFAULT_SERVER = {"flask": "gunicorn"}
+DEFAULT_SERVER = {"flask": "gunicorn", "fastapi": "uvicorn", "quart": "hypercorn"}
+#: Every real server of each backend (tests of the serving path run on each).
+BACKEND_SERVERS = {
+    "flask": ["gunicorn"],
+    "fastapi": ["uvicorn", "granian"],
+    "quart": ["hypercorn"],
+}
 
 
 class Server:
@@ -570,9 +622,30 @@ def _werkzeug_thread(app: Any) -> Iterator[str]:
         thread.join(10)
 
 
+@contextlib.contextmanager
+def _uvicorn_thread(app: Any) -> Iterator[str]:
+    """An ASGI ``app`` on uvicorn, on a thread of this process (its own event loop)."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        if not wait_until(lambda: server.started, 30):
+            raise TimeoutError("uvicorn did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 #: ``backend -> (app) -> context manager yielding the base URL`` of a server in this process.
 IN_PROCESS_SERVERS: Dict[str, Callable[[Any], ContextManager[str]]] = {
     "flask": _werkzeug_thread,
+    "fastapi": _uvicorn_thread,
+    "quart": _uvicorn_thread,
 }
 
 

@@ -159,9 +159,13 @@ def _gunicorn_worker_totals(stats: dict) -> Tuple[int, int, int]:
 
 
 @pytest.mark.parametrize("kind", ["plain", "file", "redis"])
-def test_aborted_downloads_gunicorn(kind: str, start_app_server) -> None:
-    """200 aborts under gunicorn (1 worker, 4 threads) leak no fd or memory in the worker."""
-    server = start_app_server(kind, workers=1, threads=4)
+def test_aborted_downloads_gunicorn(kind: str, backend: str, start_app_server) -> None:
+    """200 aborts leak no fd or memory in the worker.
+
+    Under each backend's real server: gunicorn (1 worker, 4 threads) for
+    Flask, uvicorn for FastAPI, hypercorn for Quart.
+    """
+    server = start_app_server(kind, backend, workers=1, threads=4)
     url = server.register(PAYLOAD)
     run_aborts(url, WARM_UP)
     assert full_digest(url) == DIGEST
@@ -178,7 +182,7 @@ def test_aborted_downloads_gunicorn(kind: str, start_app_server) -> None:
         f"worker fds {base_fds} -> {samples[-1]['fds']} after {ABORTS} aborts"
     )
     growth = samples[-1]["rss"] - base_rss
-    print(f"gunicorn/{kind}: fds {base_fds} -> {samples[-1]['fds']}, RSS {growth / MB:+.1f} MiB")
+    print(f"{backend}/{kind}: fds {base_fds} -> {samples[-1]['fds']}, RSS {growth / MB:+.1f} MiB")
     assert growth < RSS_SLACK, f"worker RSS grew by {growth / MB:.1f} MiB"
     assert full_digest(url) == DIGEST
     one_time = server.register(PAYLOAD, one_time=True)

@@ -178,11 +178,14 @@ def test_cache_file_register_races_eviction_of_its_directory(
     [("plain", 1, 8), ("queue", 1, 8), ("file", 3, 4), ("redis", 3, 4)],
 )
 def test_one_time_item_raced_by_16_clients(
-    kind: str, workers: int, threads: int, start_app_server
+    kind: str, workers: int, threads: int, backend: str, start_app_server
 ) -> None:
-    """16 clients GET the same one-time item at once: exactly one gets the bytes, 15 get 404."""
+    """16 clients GET the same one-time item at once: exactly one gets the bytes, 15 get 404.
+
+    On each backend's real server (gunicorn, uvicorn, hypercorn).
+    """
     racers = 16
-    server = start_app_server(kind, workers=workers, threads=threads)
+    server = start_app_server(kind, backend, workers=workers, threads=threads)
     for round_ in range(4):
         body = random.Random(round_).randbytes(256 * KB)
         address = server.register(body, one_time=True)

@@ -12,7 +12,6 @@ import io
 import os
 import random
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
@@ -20,7 +19,6 @@ import flask
 import multiprocess
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 import dash_file_cache as dfc
 from dash_file_cache.caches.abstract import CacheAbstract, CachedFileInfo, read_all
@@ -496,26 +494,21 @@ def test_writer_in_child_process(
     assert response.data == b"".join(bytes([i % 251]) * 1000 for i in range(size // 1000))
 
 
-def test_served_byte_identical_through_a_real_server(service: dfc.ServiceData) -> None:
-    app = flask.Flask("live")
-    service.serve(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with service.open(file_name="big.bin") as out:
-            for _ in range(4):
-                out.write(BIG)
-        url = f"http://127.0.0.1:{server.server_port}{out.address}"
-        response = requests.get(url, timeout=60)
-        assert response.status_code == 200
-        assert response.content == BIG * 4
-        ranged = requests.get(url, headers={"Range": "bytes=3000000-3000099"}, timeout=60)
-        assert ranged.status_code == 206
-        assert ranged.content == (BIG * 4)[3000000:3000100]
-    finally:
-        server.shutdown()
-        thread.join(10)
+def test_served_byte_identical_through_a_real_server(
+    service: dfc.ServiceData, live_server: str
+) -> None:
+    """Each backend's real server (conftest ``live_server``) on each cache kind."""
+    with service.open(file_name="big.bin") as out:
+        for _ in range(4):
+            out.write(BIG)
+    url = live_server + out.address
+    response = requests.get(url, timeout=60)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert response.content == BIG * 4
+    ranged = requests.get(url, headers={"Range": "bytes=3000000-3000099"}, timeout=60)
+    assert ranged.status_code == 206
+    assert ranged.content == (BIG * 4)[3000000:3000100]
 
 
 def test_plotly_write_image_writer(tmp_path: Path) -> None:

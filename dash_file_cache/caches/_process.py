@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 import multiprocessing
+import sys
 
 import flask
 import multiprocess
 
-__all__ = ["has_mp_parent", "in_dash_background_job"]
+__all__ = ["has_mp_parent", "has_request_context", "in_dash_background_job"]
+
+
+def has_request_context() -> bool:
+    """Whether an HTTP request is being handled here, on any Dash backend.
+
+    Flask's request context, Quart's, or the request Dash's FastAPI backend
+    keeps in a context variable. Quart and the FastAPI backend are looked at
+    only if already imported (an app on them cannot exist otherwise).
+    """
+    if flask.has_request_context():
+        return True
+    quart = sys.modules.get("quart")
+    if quart is not None and quart.has_request_context():
+        return True
+    dash_fastapi = sys.modules.get("dash.backends._fastapi")
+    if dash_fastapi is not None:
+        try:
+            dash_fastapi.get_current_request()
+        except RuntimeError:
+            return False
+        return True
+    return False
 
 
 def has_mp_parent() -> bool:
@@ -24,7 +47,7 @@ def in_dash_background_job() -> bool:
     (``DiskcacheManager``, ``CeleryManager``) runs outside any Flask request,
     in another process than the server.
     """
-    if flask.has_request_context():
+    if has_request_context():
         return False
     try:
         from dash._callback_context import context_value  # Dash has no public accessor

@@ -8,10 +8,8 @@ import threading
 from collections import OrderedDict
 from typing import IO, Any, Callable, ContextManager, Dict, Tuple, Union
 
-import flask
-
 from .._validate import check_positive_int
-from ._process import has_mp_parent, in_dash_background_job
+from ._process import has_mp_parent, has_request_context, in_dash_background_job
 from .abstract import CacheAbstract, CachedData, CachedFileInfo, open_in_memory, read_all
 
 __all__ = ["CachePlain"]
@@ -80,7 +78,7 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
                 (a Dash background callback, or a child process outside a request).
         """
         if in_dash_background_job() or (
-            os.getpid() != self._owner_pid and has_mp_parent() and not flask.has_request_context()
+            os.getpid() != self._owner_pid and has_mp_parent() and not has_request_context()
         ):
             raise RuntimeError(
                 "CachePlain keeps items in the memory of one process, and this is a "

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import logging
 import re
+import sys
 import time
-from typing import Any, Optional, Tuple, Union
+import weakref
+from typing import Any, Dict, Optional, Tuple, Union
 
 import flask
-from werkzeug.http import generate_etag
 
 from .._validate import check_positive_int
 from ..caches.abstract import CacheAbstract, CachedFileInfo
 from . import http
+from .content import Answer, open_content
 from .source import (
     FileSource,
     make_content_type,
@@ -28,9 +31,6 @@ __all__ = ["ServiceData"]
 
 _log = logging.getLogger(__name__)
 _MB = 1 << 20
-_TRUE = frozenset({"true", "1", "yes", "on"})
-_FALSE = frozenset({"false", "0", "no", "off", ""})
-_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 _SERVICE_NAME = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
 
 
@@ -172,128 +172,116 @@ class ServiceData:
     def stream(
         self, uid: str, download: bool = False, *, file_name: Optional[str] = None
     ) -> flask.Response:
-        """Build the response for a cached item.
+        """Build the Flask response for a cached item.
 
-        Called by the bound view; call it yourself only to serve an item from
-        your own route. Inside a request it honours conditional and ``Range``
-        headers per RFC 9110 (304, 412, 206, 416; ``Range`` on ``GET`` only);
-        ``HEAD`` gets headers only. ``file_name``, when given,
-        replaces the registered name in ``Content-Disposition`` (sanitised
-        the same way; one that sanitises to nothing, such as ``".."``, keeps
-        the registered name).
+        Called by the bound Flask view; call it yourself only to serve an item
+        from your own Flask route (on FastAPI and Quart the route bound by
+        :meth:`serve` answers, and ``&file_name=`` in the address renames).
+        Inside a Flask request it honours conditional and ``Range`` headers
+        per RFC 9110 (304, 412, 206, 416; ``Range`` on ``GET`` only); ``HEAD``
+        gets headers only. Outside any request it gives the whole item.
+        ``file_name``, when given, replaces the registered name in
+        ``Content-Disposition`` (sanitised the same way; one that sanitises to
+        nothing, such as ``".."``, keeps the registered name).
 
         Raises:
             ValueError: ``uid`` is not of the uid form.
             FileNotFoundError: no such item (never registered, evicted,
                 removed, its path deleted, or a one-time item already claimed).
         """
+        from . import _flask
+
         if not is_valid_uid(uid):
             raise ValueError(f"uid is malformed: {uid!r}.")
+        environ = flask.request.environ if flask.has_request_context() else None
+        request = None if environ is None else _flask.to_request(environ)
+        answer = self._answer_item(request, uid, bool(download), file_name)
+        return _flask.to_response(answer, environ, self._chunk_size * _MB)
+
+    def answer(self, request: http.Request) -> Answer:
+        """Answer a request to the service (blocking: run it off any event loop).
+
+        The one framework-neutral entry of every adapter: validates the query,
+        looks the item up, claims a one-time item, and opens its content. The
+        caller sends the :class:`~dash_file_cache.services.content.Answer`
+        and closes it. Never raises for bad input or a missing item: those
+        are answers (4xx JSON, or a small HTML page for a browser's 404).
+        """
+        query = http.parse_query(request)
+        if isinstance(query, http.Decision):
+            return Answer(query)
+        try:
+            return self._answer_item(request, query.uid, query.download, query.file_name)
+        except FileNotFoundError as exc:
+            return Answer(http.item_error(exc, request))
+        except OSError as exc:  # CacheUnavailableError, or the server is out of descriptors...
+            _log.exception("dash-file-cache: cannot serve %s", query.uid)
+            return Answer(http.item_error(exc, request))
+
+    def _answer_item(
+        self,
+        request: Optional[http.Request],
+        uid: str,
+        download: bool,
+        file_name: Optional[str],
+    ) -> Answer:
+        """Look up, decide, claim and open (blocking).
+
+        Raises:
+            FileNotFoundError: no such item, or a one-time item already claimed.
+            OSError: the cache or the file cannot be read now.
+        """
         override = sanitize_file_name(file_name) if file_name else ""
         info, loader = self._cache.load(uid)
         if override:
             info = {**info, "file_name": override}
-        content = http.open_content(loader(), info["created"])
+        content = open_content(loader(), info["created"])
         try:
-            return self._respond(uid, info, content, bool(download))
+            facts = http.ItemFacts(
+                uid=uid,
+                size=content.size,
+                mtime=content.mtime,
+                content_type=info["content_type"],
+                file_name=info["file_name"],
+                one_time=info["one_time_service"],
+                download=download,
+            )
+            decision = http.decide(request, facts)
+            # A one-time item is claimed by the first GET that will send its
+            # bytes; `remove` is atomic, so of two racing requests one gets 404.
+            if decision.claim and not self._cache.remove(uid):
+                raise FileNotFoundError(f"One-time item {uid} was already served.")
         except BaseException:
             content.stream.close()
             raise
-
-    def _respond(
-        self, uid: str, info: CachedFileInfo, content: http.Content, download: bool
-    ) -> flask.Response:
-        environ = flask.request.environ if flask.has_request_context() else None
-        etag = generate_etag(f"{uid}:{content.size}:{content.mtime}".encode())
-        plan = http.plan_response(environ, content.size, etag, content.mtime)
-        one_time = info["one_time_service"]
-        validators = http.Headers(
-            {
-                "ETag": f'"{etag}"',
-                "Last-Modified": http.last_modified(content.mtime),
-                "Accept-Ranges": "bytes",
-            }
-        )
-        headers = http.common_headers(one_time)
-        headers.extend(validators)
-
-        if plan.status == 412:
+        if not decision.send_content:
             content.stream.close()
-            return http.error_response(412, "A precondition of the request failed.", validators)
-        if plan.status == 416:
-            content.stream.close()
-            validators.extend(http.content_range_416(content.size))
-            return http.error_response(416, "Requested range not satisfiable.", validators)
-        if plan.status == 304:
-            content.stream.close()
-            # RFC 9110 15.4.5: ETag and Cache-Control; Last-Modified not, as there is an ETag.
-            del headers["Last-Modified"]
-            return flask.Response(status=304, headers=headers)
-
-        is_head = environ is not None and environ.get("REQUEST_METHOD") == "HEAD"
-        # A one-time item is claimed by the first GET that will send its bytes;
-        # `remove` is atomic, so of two racing requests one gets 404.
-        if one_time and not is_head and not self._cache.remove(uid):
-            raise FileNotFoundError(f"One-time item {uid} was already served.")
-
-        headers["Content-Type"] = info["content_type"]
-        headers["Content-Length"] = str(plan.length)
-        http.content_disposition(headers, info["file_name"], download)
-        if plan.status == 206:
-            headers["Content-Range"] = http.content_range(plan, content.size)
-        if is_head:
-            content.stream.close()
-            body: Any = ()
-        else:
-            body = http.body_iterable(environ, content, plan, self._chunk_size * _MB)
-        return flask.Response(body, status=plan.status, headers=headers, direct_passthrough=True)
-
-    def _view(self) -> flask.Response:
-        """The bound endpoint: validate the query, then :meth:`stream`."""
-        request = flask.request
-        if request.method not in ("GET", "HEAD"):
-            return http.error_response(
-                405, f"Method {request.method} is not allowed.", _allow_header()
-            )
-        uids = request.args.getlist("uid")
-        if len(uids) != 1:
-            return http.error_response(400, "Exactly one 'uid' query parameter is required.")
-        if not is_valid_uid(uids[0]):
-            return http.error_response(400, "Malformed 'uid'.")
-        download = _parse_flag(request.args.getlist("download"))
-        if download is None:
-            return http.error_response(400, "'download' must be true/false or 1/0.")
-        names = request.args.getlist("file_name")
-        if len(names) > 1:
-            return http.error_response(400, "At most one 'file_name' query parameter.")
-        try:
-            return self.stream(uids[0], download, file_name=names[0] if names else None)
-        except FileNotFoundError:
-            return http.error_response(404, "No such file: its address expired or never existed.")
-        except OSError:  # CacheUnavailableError, or the server is out of descriptors...
-            _log.exception("dash-file-cache: cannot serve %s", uids[0])
-            return http.error_response(503, "The file cache is unavailable; try again later.")
+            return Answer(decision)
+        return Answer(decision, content)
 
     def serve(self, app: Any, endpoint: Optional[str] = None) -> None:
-        """Add the service to a ``dash.Dash`` or ``flask.Flask`` application.
+        """Add the service to an application.
 
-        Callable before or after the Dash layout is set, but before the app
-        handles its first request (a Flask rule). Serving the same service on
-        the same app twice does nothing. A Dash app's path prefixes are
-        honoured: the rule goes under ``routes_pathname_prefix`` and
+        ``app`` is a ``dash.Dash`` app on any backend (Flask, FastAPI,
+        Quart; also built with ``Dash(server=...)``) or a plain
+        ``flask.Flask``, ``fastapi.FastAPI``/``starlette.Starlette`` or
+        ``quart.Quart`` app. Callable before or after the Dash layout is set,
+        but before the app handles its first request. Serving the same
+        service on the same app twice does nothing. A Dash app's path prefixes
+        are honoured: the route goes under ``routes_pathname_prefix`` and
         addresses start with ``requests_pathname_prefix``.
 
         Arguments:
             app: the application (for Dash, its ``server`` is used).
-            endpoint: Flask endpoint name; by default derived from
+            endpoint: endpoint (route) name; by default derived from
                 ``service_name``.
 
         Raises:
-            TypeError: ``app`` is neither a Dash nor a Flask app.
+            TypeError: ``app`` is none of the supported applications.
             ValueError: another service already uses this path or endpoint,
                 or this service is already served under another prefix.
         """
-        server = _flask_app(app)
+        kind, server = _server_of(app)
         routes_prefix, requests_prefix = _dash_prefixes(app)
         if self._prefix and requests_prefix != self._prefix:
             raise ValueError(
@@ -302,17 +290,18 @@ class ServiceData:
             )
         rule = routes_prefix + self._service_name
         endpoint = endpoint or "dash_file_cache" + re.sub(r"\W", "_", rule)
-        registry = server.extensions.setdefault("dash_file_cache", {})
+        registry = _REGISTRY.setdefault(server, {})
         existing = registry.get(rule)
         if existing is self:
             return
-        if existing is not None or endpoint in server.view_functions:
+        adapter = importlib.import_module(f"{__package__}._{kind}")
+        if existing is not None or not adapter.is_free(server, rule, endpoint):
             raise ValueError(
                 f"The path {rule!r} or endpoint {endpoint!r} is already used on this "
                 "app; give this service another service_name or endpoint."
             )
         self._cache.prepare()
-        server.add_url_rule(rule, endpoint=endpoint, view_func=self._view, methods=_METHODS)
+        adapter.bind(self, server, rule, endpoint)
         registry[rule] = self
         self._prefix = requests_prefix
 
@@ -382,38 +371,55 @@ class ServiceData:
         return out.address
 
 
-def _parse_flag(values: list[str]) -> Optional[bool]:
-    """``download`` query value: absent/false/0 -> False, true/1 -> True, else None."""
-    if not values:
-        return False
-    if len(values) > 1:
-        return None
-    value = values[0].strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
+#: Services bound per server object: rule -> service.
+_REGISTRY: weakref.WeakKeyDictionary[Any, Dict[str, Any]] = weakref.WeakKeyDictionary()
+_SUPPORTED = (
+    "app must be a dash.Dash (Flask, FastAPI or Quart backend), flask.Flask, "
+    "fastapi.FastAPI, starlette.applications.Starlette or quart.Quart"
+)
+
+
+def _is_instance(obj: Any, module: str, name: str) -> bool:
+    """``isinstance`` against a class of a module only if it is already imported.
+
+    An object of a framework that was never imported cannot exist, so the base
+    install never imports FastAPI, Starlette or Quart to check.
+    """
+    cls = getattr(sys.modules.get(module), name, None)
+    return isinstance(cls, type) and isinstance(obj, cls)
+
+
+def _kind(obj: Any) -> Optional[str]:
+    if isinstance(obj, flask.Flask):
+        return "flask"
+    if _is_instance(obj, "quart.app", "Quart"):
+        return "quart"
+    if _is_instance(obj, "starlette.applications", "Starlette"):
+        return "starlette"
     return None
 
 
-def _allow_header() -> http.Headers:
-    return http.Headers({"Allow": "GET, HEAD, OPTIONS"})
+def _server_of(app: Any) -> Tuple[str, Any]:
+    """``(adapter name, server)`` of an app or of a Dash app's server.
+
+    Raises:
+        TypeError: neither ``app`` nor its ``server`` is a supported app.
+    """
+    kind = _kind(app)
+    if kind is not None:
+        return kind, app
+    server = getattr(app, "server", None)
+    kind = _kind(server)
+    if kind is not None:
+        return kind, server
+    raise TypeError(f"{_SUPPORTED}; got {type(app).__name__}.")
 
 
 def _dash_prefixes(app: Any) -> Tuple[str, str]:
     """``(routes, requests)`` path prefixes of a Dash app, without trailing slash."""
-    config = getattr(app, "config", None)
-    if isinstance(app, flask.Flask) or config is None:
+    if _kind(app) is not None:
         return "", ""
+    config = getattr(app, "config", None)
     routes = str(getattr(config, "routes_pathname_prefix", None) or "/")
     requests = str(getattr(config, "requests_pathname_prefix", None) or "/")
     return routes.rstrip("/"), requests.rstrip("/")
-
-
-def _flask_app(app: Any) -> flask.Flask:
-    if isinstance(app, flask.Flask):
-        return app
-    server: Union[flask.Flask, None] = getattr(app, "server", None)
-    if isinstance(server, flask.Flask):
-        return server
-    raise TypeError(f"app must be a dash.Dash or flask.Flask, got {type(app).__name__}.")

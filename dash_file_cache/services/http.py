@@ -1,175 +1,292 @@
-"""HTTP semantics of a served item, in one place.
+"""HTTP decisions about a served item, in one framework-neutral place.
 
-Which status and bytes to answer is decided by ``conditional`` (RFC 9110
-preconditions and ranges); what is here is how the body is produced. ``flask.send_file`` hands
-the server's ``wsgi.file_wrapper`` to werkzeug's range wrapper, which cannot
-seek it and so reads and discards every byte before the requested offset
-(250-380 ms for the last MiB of 1 GiB under gunicorn in bench/). Here a range body seeks
-first, so its cost does not depend on the offset, and a body that runs to the
-end of a real file still goes through the server's file wrapper (``sendfile``).
+Sans-I/O: a :class:`Request` (method, headers, raw query) and what is known
+about an item (size, modification time, name, type) go in; a
+:class:`Decision` (status, headers, the byte span to send or an error body)
+comes out. Nothing here touches a socket, a file or a web framework, so the
+Flask, Starlette/FastAPI and Quart adapters answer byte-for-byte alike and
+only turn a decision into their own response.
+
+Preconditions and ranges are :func:`.conditional.evaluate`'s (RFC 9110);
+``Accept`` and header quoting are werkzeug's.
 """
 
 from __future__ import annotations
 
-import io
+import html
 import json
-import os
-import stat
 import unicodedata
-from dataclasses import dataclass
-from typing import IO, Any, Dict, Iterable, Iterator, Optional
-from urllib.parse import quote
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Tuple, Union
+from urllib.parse import parse_qsl, quote
 
-from flask import Response
-from werkzeug.datastructures import ContentRange, Headers
-from werkzeug.http import http_date
+import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" codec error handler)
+from werkzeug.datastructures import ContentRange, Headers, MIMEAccept, MultiDict
+from werkzeug.http import dump_options_header, generate_etag, http_date, parse_accept_header
 
-from ..caches.abstract import CachedData
-from .conditional import Plan, evaluate
+from .conditional import evaluate
+from .uid import is_valid_uid
 
 __all__ = [
-    "Content",
-    "FileChunks",
-    "Plan",
-    "body_iterable",
-    "common_headers",
+    "ROUTED_METHODS",
+    "Decision",
+    "ItemFacts",
+    "Query",
+    "Request",
     "content_disposition",
-    "content_range",
-    "content_range_416",
-    "error_response",
-    "last_modified",
-    "open_content",
-    "plan_response",
+    "decide",
+    "error",
+    "item_error",
+    "parse_query",
 ]
 
-WSGIEnvironment = Dict[str, Any]
+#: Methods routed to the service (the core answers each; others get the framework's 405).
+ROUTED_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+_ALLOW = ("Allow", "GET, HEAD, OPTIONS")
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off", ""})
+
+HeaderList = List[Tuple[str, str]]
 
 
-@dataclass
-class Content:
-    """An opened item: its stream and what HTTP needs to know about it."""
+@dataclass(frozen=True)
+class Request:
+    """What the decisions need from an HTTP request, whatever the framework.
 
-    stream: IO[bytes]
+    ``headers`` is case-insensitive; ``query_string`` is the raw bytes after
+    ``?`` (parsed here, the same way on every backend).
+    """
+
+    method: str
+    headers: Headers = field(default_factory=Headers)
+    query_string: bytes = b""
+
+    @classmethod
+    def from_pairs(
+        cls, method: str, headers: Iterable[Tuple[str, str]], query_string: bytes
+    ) -> Request:
+        """Build a request from header ``(name, value)`` pairs."""
+        return cls(method.upper(), Headers(list(headers)), query_string)
+
+    @property
+    def is_head(self) -> bool:
+        return self.method == "HEAD"
+
+    def args(self) -> MultiDict[str, str]:
+        """The query values, parsed as werkzeug (and so Flask) parses them."""
+        return MultiDict(
+            parse_qsl(
+                self.query_string.decode("utf-8", "replace"),
+                keep_blank_values=True,
+                errors="werkzeug.url_quote",
+            )
+        )
+
+    def prefers_html(self) -> bool:
+        """Whether the client asked for a page (a browser navigation), not data.
+
+        Navigations send ``Accept: text/html,...,*/*;q=0.8``; ``fetch``/XHR send
+        ``*/*`` or a JSON type and no header at all means JSON too.
+        """
+        accept = parse_accept_header(self.headers.get("Accept"), MIMEAccept)
+        return accept.best_match(["application/json", "text/html"]) == "text/html"
+
+
+@dataclass(frozen=True)
+class Query:
+    """The validated query of a request to the service."""
+
+    uid: str
+    download: bool
+    file_name: Optional[str]
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """What HTTP needs to know about an item to answer for it."""
+
+    uid: str
     size: int
     mtime: float
-    #: Whether ``stream`` is a real file (the server may ``sendfile`` it).
-    is_file: bool
+    content_type: str
+    file_name: str
+    one_time: bool
+    download: bool
+
+    @property
+    def etag(self) -> str:
+        return generate_etag(f"{self.uid}:{self.size}:{self.mtime}".encode())
 
 
-def open_content(data: CachedData, created: float) -> Content:
-    """Open what a cache loader returned; close ``data`` if this raises.
+@dataclass(frozen=True)
+class Decision:
+    """The answer to send.
 
-    A ``str`` is a path to a regular file. A binary stream is used as it is:
-    one backed by a regular file (e.g. ``CacheFile`` content) is file-backed
-    like a path (its size and mtime from ``fstat``; the server may
-    ``sendfile`` it), anything else is in-memory content whose modification
-    time is ``created``.
-
-    Raises:
-        FileNotFoundError: the path is gone or is not a readable regular file.
-        OSError: the server cannot open it now (e.g. out of descriptors): a 503.
+    ``body`` is the whole body of an error (or empty); for a 200/206 the
+    content bytes ``[start, start + length)`` follow instead, unless the
+    request is a ``HEAD``. ``claim`` says a one-time item must be claimed
+    (removed from the cache) before any byte is sent; if the claim fails the
+    item is gone and :func:`item_error` gives the answer.
     """
-    is_path = isinstance(data, str)
-    stream = _open_path(data) if isinstance(data, str) else data
-    try:
-        st = _regular_file_stat(stream)
-        if st is not None:
-            return Content(stream, st.st_size, st.st_mtime, True)
-        if is_path:
-            raise FileNotFoundError("Cached path is not a regular file.")
-        size = stream.seek(0, io.SEEK_END)
-        stream.seek(0)
-    except BaseException:
-        stream.close()
-        raise
-    return Content(stream, size, created, False)
+
+    status: int
+    headers: HeaderList
+    body: bytes = b""
+    start: int = 0
+    length: int = 0
+    send_content: bool = False
+    claim: bool = False
 
 
-def _open_path(path: str) -> IO[bytes]:
-    """Open a path item; a path that cannot be read is a gone item (404)."""
-    try:
-        return open(path, "rb")
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
-        raise FileNotFoundError(f"Cached file is gone: {exc.strerror}.") from exc
-
-
-def _regular_file_stat(stream: IO[bytes]) -> Optional[os.stat_result]:
-    """``fstat`` of the regular file under ``stream``, or ``None`` if there is none."""
-    try:
-        st = os.fstat(stream.fileno())
-    except (AttributeError, ValueError, io.UnsupportedOperation):
+# -- the query ---------------------------------------------------------------
+def _parse_flag(values: List[str]) -> Optional[bool]:
+    """``download`` query value: absent/false/0 -> False, true/1 -> True, else None."""
+    if not values:
+        return False
+    if len(values) > 1:
         return None
-    return st if stat.S_ISREG(st.st_mode) else None
+    value = values[0].strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return None
 
 
-#: Request fields the plan reads, as WSGI environ keys.
-_CONDITIONAL_FIELDS = {
-    "If-Match": "HTTP_IF_MATCH",
-    "If-None-Match": "HTTP_IF_NONE_MATCH",
-    "If-Modified-Since": "HTTP_IF_MODIFIED_SINCE",
-    "If-Unmodified-Since": "HTTP_IF_UNMODIFIED_SINCE",
-    "If-Range": "HTTP_IF_RANGE",
-    "Range": "HTTP_RANGE",
-}
+def parse_query(request: Request) -> Union[Query, Decision]:
+    """Validate the method and query of a request to the service.
 
-
-def plan_response(environ: Optional[WSGIEnvironment], size: int, etag: str, mtime: float) -> Plan:
-    """Decide the status and byte span for a request (see ``conditional.evaluate``).
-
-    Outside a request (``environ`` is ``None``) the whole content is sent.
+    Returns the :class:`Query`, or the :class:`Decision` to send instead:
+    200 with ``Allow`` and no body for ``OPTIONS``, 405 for a method other
+    than GET/HEAD, 400 for a malformed query.
     """
-    if environ is None:
-        return Plan(200, 0, size)
-    fields = {name: environ[key] for name, key in _CONDITIONAL_FIELDS.items() if key in environ}
-    return evaluate(environ.get("REQUEST_METHOD", "GET"), fields, size, etag, mtime)
+    if request.method == "OPTIONS":
+        return Decision(200, [*common_headers(True), _ALLOW, ("Content-Length", "0")])
+    if request.method not in ("GET", "HEAD"):
+        return error(405, f"Method {request.method} is not allowed.", request, [_ALLOW])
+    args = request.args()
+    uids = args.getlist("uid")
+    if len(uids) != 1:
+        return error(400, "Exactly one 'uid' query parameter is required.", request)
+    if not is_valid_uid(uids[0]):
+        return error(400, "Malformed 'uid'.", request)
+    download = _parse_flag(args.getlist("download"))
+    if download is None:
+        return error(400, "'download' must be true/false or 1/0.", request)
+    names = args.getlist("file_name")
+    if len(names) > 1:
+        return error(400, "At most one 'file_name' query parameter.", request)
+    return Query(uids[0], download, names[0] if names else None)
 
 
-class FileChunks:
-    """WSGI body sending ``length`` bytes from ``start`` in ``chunk`` pieces.
+# -- errors ------------------------------------------------------------------
+NOT_FOUND = "No such file: its address expired or never existed."
+UNAVAILABLE = "The file cache is unavailable; try again later."
 
-    Seeks before the first read, so the offset costs nothing. ``close`` (called
-    by the WSGI server, also when the client went away) closes the stream.
+_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>File expired</title></head>
+<body>
+<h1>This file has expired</h1>
+<p>{detail}</p>
+<p>Go back to the page that gave you this link and make the file again.</p>
+</body>
+</html>
+"""
+_PAGE_NOT_FOUND = (
+    "The file at this address is no longer kept by the server: it expired, was already "
+    "downloaded once, or never existed."
+)
+
+
+def common_headers(one_time: bool) -> HeaderList:
+    """Headers on every answer about an item, success or error.
+
+    The data is private and short-lived: never stored by shared caches, and
+    revalidated (cheaply, via the ETag) by the browser on reuse; one-time items
+    are not stored at all.
     """
-
-    def __init__(self, stream: IO[bytes], start: int, length: int, chunk: int) -> None:
-        self._stream = stream
-        self._start = start
-        self._length = length
-        self._chunk = chunk
-
-    def __iter__(self) -> Iterator[bytes]:
-        self._stream.seek(self._start)
-        remaining = self._length
-        while remaining > 0:
-            data = self._stream.read(min(self._chunk, remaining))
-            if not data:  # the file shrank under us: end short rather than hang
-                return
-            remaining -= len(data)
-            yield data
-
-    def close(self) -> None:
-        self._stream.close()
+    return [
+        ("Cache-Control", "private, no-store" if one_time else "private, no-cache"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
 
 
-def body_iterable(
-    environ: Optional[WSGIEnvironment], content: Content, plan: Plan, chunk: int
-) -> Iterable[bytes]:
-    """The response body for a 200/206 plan.
+def error(
+    status: int,
+    message: str,
+    request: Optional[Request] = None,
+    headers: Optional[HeaderList] = None,
+    page_detail: Optional[str] = None,
+) -> Decision:
+    """A JSON ``{"error": message}`` answer.
 
-    A body that runs to the end of a real file goes through the server's
-    ``wsgi.file_wrapper`` when there is one (zero-copy ``sendfile`` under
-    gunicorn); PEP 3333 has the wrapper start at the current position, so a
-    seek is enough. Other bodies are read in ``chunk`` pieces.
+    A 404 asked by a browser navigation gets a small HTML page instead (same
+    status and headers), saying the file expired; ``page_detail`` (plain text,
+    escaped here) replaces its generic explanation. Nothing of the request is
+    echoed in the page.
     """
-    wrapper = (environ or {}).get("wsgi.file_wrapper")
-    if wrapper is not None and content.is_file and plan.start + plan.length == content.size:
-        content.stream.seek(plan.start)
-        return wrapper(content.stream, chunk)  # type: ignore[no-any-return]
-    return FileChunks(content.stream, plan.start, plan.length, chunk)
+    all_headers = common_headers(one_time=True) + list(headers or [])
+    if status == 404 and request is not None and request.prefers_html():
+        body = _PAGE.format(detail=html.escape(page_detail or _PAGE_NOT_FOUND)).encode()
+        all_headers += [
+            ("Content-Security-Policy", "default-src 'none'"),
+            ("Content-Type", "text/html; charset=utf-8"),
+        ]
+    else:
+        body = json.dumps({"error": message}).encode()
+        all_headers.append(("Content-Type", "application/json"))
+    all_headers.append(("Content-Length", str(len(body))))
+    return Decision(status, all_headers, body)
 
 
-def content_disposition(headers: Headers, file_name: str, download: bool) -> None:
-    """Set ``Content-Disposition`` per RFC 6266.
+def item_error(exc: OSError, request: Optional[Request]) -> Decision:
+    """The answer when an item cannot be served.
+
+    - ``ItemElsewhereError`` (another server process owns a per-process
+      item): 404 with the exception's own message (cause and fix).
+    - Any other ``FileNotFoundError`` (unknown, expired, claimed, deleted): 404.
+    - Any other ``OSError`` (cache down, out of descriptors): 503.
+    """
+    from ..caches.abstract import ItemElsewhereError
+
+    if isinstance(exc, ItemElsewhereError):
+        return error(404, str(exc), request, page_detail=str(exc))
+    if isinstance(exc, FileNotFoundError):
+        return error(404, NOT_FOUND, request)
+    return error(503, UNAVAILABLE, request)
+
+
+# -- an item -----------------------------------------------------------------
+#: The request fields preconditions and ranges depend on.
+CONDITIONAL_FIELDS = (
+    "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range", "Range",
+)  # fmt: skip
+
+
+def conditional_fields(request: Request) -> Dict[str, str]:
+    """The conditional fields sent, a field sent several times joined with ``", "``."""
+    fields = {}
+    for name in CONDITIONAL_FIELDS:
+        values = request.headers.getlist(name)
+        if values:
+            fields[name] = ", ".join(values)
+    return fields
+
+
+def plan(request: Optional[Request], size: int, etag: str, mtime: float) -> Tuple[int, int, int]:
+    """``(status, start, length)``: 200, 206, 304, 412 or 416 (:func:`.conditional.evaluate`).
+
+    Outside a request (``request`` is ``None``) the whole content is sent.
+    """
+    if request is None:
+        return (200, 0, size)
+    decided = evaluate(request.method, conditional_fields(request), size, etag, mtime)
+    return (decided.status, decided.start, decided.length)
+
+
+def content_disposition(file_name: str, download: bool) -> str:
+    """``Content-Disposition`` value per RFC 6266.
 
     ASCII names go in ``filename`` (quoted by werkzeug); others also get an
     RFC 5987 ``filename*=UTF-8''...`` with an ASCII approximation in
@@ -189,47 +306,47 @@ def content_disposition(headers: Headers, file_name: str, download: bool) -> Non
         }
     else:
         options = {"filename": file_name}
-    headers.set("Content-Disposition", kind, **options)
+    return dump_options_header(kind, options)
 
 
-def common_headers(one_time: bool) -> Headers:
-    """Headers on every answer about an item, success or error.
+def decide(request: Optional[Request], item: ItemFacts) -> Decision:
+    """The answer for an item that exists (``request`` None: outside any request).
 
-    The data is private and short-lived: never stored by shared caches, and
-    revalidated (cheaply, via the ETag) by the browser on reuse; one-time items
-    are not stored at all.
+    304, 412 and 416 carry no content; 200/206 carry the span to send, and
+    for a one-time item a ``GET`` that will send bytes must claim it first
+    (``HEAD`` does not claim).
     """
-    return Headers(
-        {
-            "Cache-Control": "private, no-store" if one_time else "private, no-cache",
-            "X-Content-Type-Options": "nosniff",
-        }
+    etag = item.etag
+    status, start, length = plan(request, item.size, etag, item.mtime)
+    validators = [
+        ("ETag", f'"{etag}"'),
+        ("Last-Modified", http_date(int(item.mtime))),
+        ("Accept-Ranges", "bytes"),
+    ]
+    if status == 412:
+        return error(412, "A precondition of the request failed.", None, validators)
+    if status == 416:
+        unsatisfied = ContentRange("bytes", None, None, item.size).to_header()
+        extra = [*validators, ("Content-Range", unsatisfied)]
+        return error(416, "Requested range not satisfiable.", None, extra)
+    headers = [*common_headers(item.one_time), *validators]
+    if status == 304:
+        # RFC 9110 15.4.5: ETag and Cache-Control; Last-Modified not, as there is an ETag.
+        return Decision(304, [h for h in headers if h[0] != "Last-Modified"])
+    is_head = request is not None and request.is_head
+    headers += [
+        ("Content-Type", item.content_type),
+        ("Content-Length", str(length)),
+        ("Content-Disposition", content_disposition(item.file_name, item.download)),
+    ]
+    if status == 206:
+        content_range = ContentRange("bytes", start, start + length, item.size).to_header()
+        headers.append(("Content-Range", content_range))
+    return Decision(
+        status,
+        headers,
+        start=start,
+        length=length,
+        send_content=not is_head,
+        claim=item.one_time and not is_head,
     )
-
-
-def error_response(status: int, message: str, headers: Optional[Headers] = None) -> Response:
-    """A JSON ``{"error": message}`` response."""
-    all_headers = common_headers(one_time=True)
-    if headers is not None:
-        all_headers.update(headers)  # replace, never duplicate, a field
-    return Response(
-        json.dumps({"error": message}),
-        status=status,
-        headers=all_headers,
-        mimetype="application/json",
-    )
-
-
-def content_range_416(size: int) -> Headers:
-    """``Content-Range: bytes */size`` for a 416."""
-    return Headers({"Content-Range": ContentRange("bytes", None, None, size).to_header()})
-
-
-def content_range(plan: Plan, size: int) -> str:
-    """``Content-Range`` value for a 206."""
-    return ContentRange("bytes", plan.start, plan.start + plan.length, size).to_header()
-
-
-def last_modified(mtime: float) -> str:
-    """``Last-Modified`` value (second resolution)."""
-    return http_date(int(mtime))

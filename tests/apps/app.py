@@ -111,10 +111,36 @@ def _flask_client(app: Any) -> Any:
     return app.test_client()
 
 
+def _build_fastapi(service: dfc.ServiceData) -> Any:
+    from tests.apps.asgi_backends import build_fastapi
+
+    return build_fastapi(service)
+
+
+def _build_quart(service: dfc.ServiceData) -> Any:
+    from tests.apps.asgi_backends import build_quart
+
+    return build_quart(service)
+
+
+def _asgi_client(app: Any) -> Any:
+    from tests.apps.asgi_backends import AsgiClient
+
+    return AsgiClient(app)
+
+
 #: ``backend -> (service) -> app``.
-BUILDERS: Dict[str, Callable[[dfc.ServiceData], Any]] = {"flask": _build_flask}
+BUILDERS: Dict[str, Callable[[dfc.ServiceData], Any]] = {
+    "flask": _build_flask,
+    "fastapi": _build_fastapi,
+    "quart": _build_quart,
+}
 #: ``backend -> (app) -> test client``.
-CLIENTS: Dict[str, Callable[[Any], Any]] = {"flask": _flask_client}
+CLIENTS: Dict[str, Callable[[Any], Any]] = {
+    "flask": _flask_client,
+    "fastapi": _asgi_client,
+    "quart": _asgi_client,
+}
 
 
 def build_app(service: dfc.ServiceData, backend: str = "flask") -> Any:

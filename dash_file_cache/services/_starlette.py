@@ -1,0 +1,118 @@
+"""Starlette / FastAPI (ASGI) adapter.
+
+The route is a plain ASGI endpoint: the request becomes a neutral
+:class:`~.http.Request`, :meth:`ServiceData.answer` runs in Starlette's
+thread pool (cache look-ups, claims and opening never block the event loop),
+and the decision is sent with Starlette's responses. A body that is a whole
+real file goes out with the ``http.response.pathsend`` extension when the
+server offers it (zero-copy, e.g. granian); any other body is read in
+``chunk_size`` pieces in the thread pool, seeking first, so a range costs
+the same at any offset.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, AsyncIterator, MutableMapping
+
+from starlette.applications import Starlette
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from . import http
+from .content import Answer, FileChunks
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .data import ServiceData
+
+__all__ = ["ServiceEndpoint", "bind", "is_free"]
+
+Scope = MutableMapping[str, Any]
+
+_PATHSEND = "http.response.pathsend"
+
+
+def to_request(scope: Scope) -> http.Request:
+    """The neutral request of an ASGI HTTP scope."""
+    return http.Request.from_pairs(
+        scope["method"],
+        ((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
+        scope.get("query_string", b""),
+    )
+
+
+async def _chunks(answer: Answer, chunk: int) -> AsyncIterator[bytes]:
+    assert answer.content is not None
+    decision = answer.decision
+    pieces = FileChunks(answer.content.stream, decision.start, decision.length, chunk)
+    try:
+        async for data in iterate_in_threadpool(pieces):
+            yield data
+    finally:
+        answer.close()
+
+
+def _can_pathsend(answer: Answer, scope: Scope) -> bool:
+    """A whole path item from byte 0, and not a one-time item.
+
+    The server opens the path itself, so only a path item qualifies (cache
+    content is open as a stream), and not one whose file the claim may have
+    removed (one-time): those stream from the descriptor already open.
+    """
+    decision = answer.decision
+    return (
+        _PATHSEND in scope.get("extensions", {})
+        and answer.whole_file()
+        and answer.content is not None
+        and answer.content.path is not None
+        and decision.start == 0
+        and not decision.claim
+    )
+
+
+async def send_answer(answer: Answer, scope: Scope, receive: Any, send: Any, chunk: int) -> None:
+    """Send ``answer`` on an ASGI connection, then close its content."""
+    decision = answer.decision
+    try:
+        if answer.content is None or not decision.send_content:
+            body = b"" if scope["method"] == "HEAD" else decision.body
+            await Response(body, decision.status, dict(decision.headers))(scope, receive, send)
+        elif _can_pathsend(answer, scope):
+            path = answer.content.path
+            answer.close()
+            raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in decision.headers]
+            await send({"type": "http.response.start", "status": decision.status, "headers": raw})
+            await send({"type": _PATHSEND, "path": path})
+        else:
+            response = StreamingResponse(
+                _chunks(answer, chunk), decision.status, dict(decision.headers)
+            )
+            await response(scope, receive, send)
+    finally:
+        answer.close()
+
+
+class ServiceEndpoint:
+    """The ASGI endpoint of one service (a Starlette route endpoint)."""
+
+    def __init__(self, service: ServiceData) -> None:
+        self._service = service
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        answer = await run_in_threadpool(self._service.answer, to_request(scope))
+        await send_answer(answer, scope, receive, send, self._service.chunk_size << 20)
+
+
+def is_free(server: Starlette, rule: str, endpoint: str) -> bool:
+    """Whether no route of ``server`` has this name."""
+    return all(getattr(route, "name", None) != endpoint for route in server.router.routes)
+
+
+def bind(service: ServiceData, server: Starlette, rule: str, endpoint: str) -> None:
+    """Put the service's route first on a Starlette/FastAPI app.
+
+    First, so that a catch-all route (Dash adds one when the app starts)
+    cannot shadow it even if ``serve`` runs after start-up.
+    """
+    route = Route(rule, ServiceEndpoint(service), name=endpoint, methods=None)
+    server.router.routes.insert(0, route)
