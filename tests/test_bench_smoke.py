@@ -17,7 +17,7 @@ SECTIONS = [
 ]  # fmt: skip
 TARGETS = [
     "ondisk", "range_last", "range_spread", "parallel", "rss", "dcc_time", "dcc_memory",
-    "writer_rss",
+    "queue_child", "writer_rss",
 ]  # fmt: skip
 
 

@@ -154,7 +154,7 @@ class ServiceData:
             return self._register_writer(
                 fobj, file_name, content_type, mime_type, one_time_service, download
             )
-        uid = new_uid()
+        uid = self._cache.new_key(new_uid())
         data = to_cached_data(fobj)
         text_source = isinstance(fobj, io.TextIOBase)
         ctype = make_content_type(content_type, mime_type, text_source)
@@ -336,7 +336,7 @@ class ServiceData:
         """
         if not isinstance(file_name, str):
             raise TypeError(f"file_name must be a str, got {type(file_name).__name__}.")
-        uid = new_uid()
+        uid = self._cache.new_key(new_uid())
         guessed = guess_mime_type(file_name) if mime_type is None else ""
 
         def make_info(wrote_text: bool) -> CachedFileInfo:
