@@ -580,3 +580,12 @@ def test_public_names() -> None:
     assert params["mime_type"].default is None
     for cache in (dfc.CachePlain, dfc.CacheQueue, dfc.CacheFile):
         assert cache.open_item is not dfc.CacheAbstract.open_item
+
+
+def test_writer_keys_are_made_like_register_keys(service: dfc.ServiceData) -> None:
+    """Keys come from ``cache.new_key`` (per-process caches tag them with their owner)."""
+    plain = service.register(io.BytesIO(b"x"), file_name="a.bin").split("uid=")[1]
+    written = service.register(lambda f: f.write(b"x"), file_name="a.bin").split("uid=")[1]
+    assert len(written) == len(plain) and ("-" in written) == ("-" in plain)
+    if isinstance(service.cache, (dfc.CachePlain, dfc.CacheQueue)):
+        assert "-" in written  # tagged with the serving process's token
