@@ -589,3 +589,21 @@ def test_writer_keys_are_made_like_register_keys(service: dfc.ServiceData) -> No
     assert len(written) == len(plain) and ("-" in written) == ("-" in plain)
     if isinstance(service.cache, (dfc.CachePlain, dfc.CacheQueue)):
         assert "-" in written  # tagged with the serving process's token
+
+
+class FullCache(DictCache):
+    """A backend whose storage refuses every item (e.g. a full disk)."""
+
+    def dump(self, key: str, info: CachedFileInfo, data: Any) -> None:
+        raise OSError(errno.ENOSPC, "no space left")
+
+
+def test_store_failure_on_exit_propagates_and_registers_nothing() -> None:
+    service = dfc.ServiceData(FullCache())
+    with pytest.raises(OSError, match="no space"):
+        service.register(lambda f: f.write(b"x"), file_name="x.bin")
+    with pytest.raises(OSError, match="no space"):
+        with service.open(file_name="x.bin") as out:
+            out.write(b"x")
+    with pytest.raises(RuntimeError, match="Nothing was registered"):
+        _ = out.address
