@@ -15,6 +15,8 @@ from .caches import (
     CachePlain,
     CacheQueue,
     CacheUnavailableError,
+    manager_queue,
+    start_manager,
 )
 from .services import CachedFileWriter, ServiceData, Writer
 from .version import __version__
@@ -44,7 +46,9 @@ __all__ = [
     "Writer",
     "__version__",
     "caches",
+    "manager_queue",
     "services",
+    "start_manager",
 ]
 
 
