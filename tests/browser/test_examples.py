@@ -149,6 +149,8 @@ def test_background_callbacks_queue_and_file(browser, tmp_path):
             answer = requests.get(href, timeout=10)
             assert answer.status_code == 200
             assert f"filename={name}.csv" in answer.headers["Content-Disposition"]
+            # Written as text through ServiceData.open: type inferred, charset added.
+            assert answer.headers["Content-Type"] == "text/csv; charset=utf-8"
             lines = answer.text.splitlines()
             assert lines[0] == "step,row,value" and len(lines) == 20_000 + 1
             assert lines[-1].startswith("9,1999,")
