@@ -1,0 +1,177 @@
+"""CachedDownload in headless Chromium: stream mode, its fallback, and resuming cut transfers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import dash
+import flask
+import pytest
+from dash import html
+
+import dash_file_cache as dfc
+
+from .conftest import console_errors, sha256
+from .test_cached_download import (
+    MiB,
+    download_app,
+    read_json,
+    slow_route,
+    wait_files,
+    wait_status,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def test_stream_mode_sends_headers_reports_progress_and_saves(browser):
+    service = dfc.ServiceData(dfc.CachePlain(8), chunk_size=1)
+    data = os.urandom(8 * MiB + 321)
+    seen_headers: list = []
+    uid = service.register(data, file_name="data.bin").split("uid=")[1]
+
+    app = download_app(
+        service,
+        lambda _: f"/slow?uid={uid}",
+        mode="stream",
+        headers={"X-Token": "secret"},
+        progress_interval=50,
+    )
+    slow_route(app, service, seen_headers)
+    browser.start_server(app)
+    browser.find_element("#go").click()
+    status = wait_status(browser, "done", timeout=30)
+    assert status["mode"] == "stream"
+    assert status["loaded"] == status["total"] == len(data)
+    assert status["file_name"] == "data.bin"
+    assert status["message"] is None
+    (saved,) = wait_files(browser, 1)
+    assert saved.name == "data.bin"
+    assert sha256(saved) == sha256(data)
+    assert seen_headers == ["secret"]  # the server saw the custom header
+    history = read_json(browser, "#history")
+    assert [s["state"] for s in history][0] == "started"
+    progress = [s["loaded"] for s in history if s["state"] == "started" and s["loaded"]]
+    assert len(progress) >= 3, history
+    assert progress == sorted(progress)
+    assert 0 < progress[0] < len(data)
+    browser.wait_for_text_to_equal("#count", "1")
+    # The worker is the package's, served from the component suite.
+    scripts = browser.driver.execute_script(
+        "return navigator.serviceWorker.getRegistrations().then("
+        "rs => rs.map(r => (r.active || r.installing || r.waiting).scriptURL));"
+    )
+    assert len(scripts) == 1
+    assert scripts[0].startswith(browser.server_url + "/_dash-component-suites/dash_file_cache/")
+    assert console_errors(browser) == []
+
+
+def test_stream_mode_non_ascii_name_from_the_prop(browser):
+    service = dfc.ServiceData(dfc.CachePlain(8))
+    data = "ça\n".encode() * 1000
+    address = service.register(data, file_name="server.txt", mime_type="text/plain")
+    browser.start_server(
+        download_app(service, lambda _: address, mode="stream", file_name="résumé été.txt")
+    )
+    browser.find_element("#go").click()
+    status = wait_status(browser, "done", timeout=20)
+    assert status["file_name"] == "résumé été.txt"
+    (saved,) = wait_files(browser, 1)
+    assert saved.name == "résumé été.txt"
+    assert saved.read_bytes() == data
+
+
+def test_stream_mode_expired_address_is_404_and_saves_nothing(browser):
+    service = dfc.ServiceData(dfc.CachePlain(8))
+    address = service.register(b"gone", file_name="gone.txt")
+    uid = address.split("uid=")[1]
+    service.cache.remove(uid)
+
+    browser.start_server(download_app(service, lambda _: address, mode="stream"))
+    browser.find_element("#go").click()
+    status = wait_status(browser, "error", timeout=20)
+    assert status["http_code"] == 404
+    assert status["mode"] == "stream"
+    assert "expired" in status["message"]
+    time.sleep(1.0)
+    assert list(Path(browser.download_path).iterdir()) == []
+    assert console_errors(browser, allowed=[uid]) == []
+
+
+def test_stream_mode_unmount_cancels_the_download(browser):
+    """Removing the component mid-transfer stops the request and the worker's stream."""
+    service = dfc.ServiceData(dfc.CachePlain(8), chunk_size=1)
+    data = os.urandom(40 * MiB)
+    uid = service.register(data, file_name="big.bin").split("uid=")[1]
+    served: list = []
+    finished = threading.Event()
+
+    app = dash.Dash(__name__)
+    service.serve(app)
+    app.layout = html.Div(
+        [
+            html.Button("remove", id="remove"),
+            html.Div(
+                dfc.CachedDownload(
+                    id="dl", url=f"/slow?uid={uid}", mode="stream", progress_interval=50
+                ),
+                id="holder",
+            ),
+            html.Pre(id="status"),
+        ]
+    )
+
+    @app.server.route("/slow")
+    def slow():
+        response = service.stream(flask.request.args["uid"], download=True)
+        body = response.response
+
+        def trickle():
+            try:
+                for chunk in body:
+                    time.sleep(0.06)
+                    served.append(len(chunk))
+                    yield chunk
+            finally:
+                finished.set()
+
+        response.response = trickle()
+        return response
+
+    @app.callback(dash.Output("status", "children"), dash.Input("dl", "status"))
+    def show(status):
+        import json
+
+        return json.dumps(status)
+
+    @app.callback(
+        dash.Output("holder", "children"), dash.Input("remove", "n_clicks"), prevent_initial_call=True
+    )
+    def remove(_):
+        return None
+
+    browser.start_server(app)
+    from .conftest import wait_for
+
+    wait_for(lambda: sum(served) >= 3 * MiB, 30, "3 MiB served")
+    browser.find_element("#remove").click()
+    # The server's generator is closed: the page's request was cancelled.
+    assert finished.wait(15), "the transfer went on after unmount"
+    assert sum(served) < len(data)
+    # The worker released its stream: the download manager's file is not complete.
+    time.sleep(1.0)
+    registrations = browser.driver.execute_script(
+        "return navigator.serviceWorker.getRegistrations().then(rs => rs.length);"
+    )
+    assert registrations == 1
+    complete = [
+        p
+        for p in Path(browser.download_path).iterdir()
+        if not p.name.startswith(".") and p.suffix != ".crdownload"
+    ]
+    assert all(p.stat().st_size != len(data) for p in complete), complete
