@@ -175,3 +175,150 @@ def test_stream_mode_unmount_cancels_the_download(browser):
         if not p.name.startswith(".") and p.suffix != ".crdownload"
     ]
     assert all(p.stat().st_size != len(data) for p in complete), complete
+
+
+def test_stream_mode_falls_back_to_native_when_registration_is_blocked(browser):
+    service = dfc.ServiceData(dfc.CachePlain(8))
+    data = os.urandom(2 * MiB)
+    address = service.register(data, file_name="fallback.bin")
+    browser.start_server(
+        download_app(service, lambda _: address, mode="stream", headers={"X-Token": "t"})
+    )
+    browser.wait_for_element("#go")
+    # As a browser policy or a privacy mode would: registration is refused.
+    browser.driver.execute_script(
+        "navigator.serviceWorker.register = () => Promise.reject("
+        "new DOMException('blocked by the test', 'SecurityError'));"
+    )
+    browser.find_element("#go").click()
+    status = wait_status(browser, "done", timeout=20)
+    assert status["mode"] == "native"
+    assert "Stream mode unavailable" in status["message"]
+    assert "blocked by the test" in status["message"]
+    (saved,) = wait_files(browser, 1)
+    assert saved.name == "fallback.bin"
+    assert sha256(saved) == sha256(data)
+    history = read_json(browser, "#history")
+    assert all(s["mode"] == "native" and "Stream mode unavailable" in s["message"] for s in history)
+
+
+class CuttingProxy:
+    """A TCP proxy on 127.0.0.1 that cuts the first download connection mid-body.
+
+    Every connection is relayed to ``target``; on the first connection whose
+    request asks for ``marker``, the proxy closes both sides once ``cut_after``
+    bytes of the answer went to the browser. ``requests`` records the raw
+    request heads of the download requests it saw.
+    """
+
+    def __init__(self, target_port: int, marker: bytes, cut_after: int) -> None:
+        self.target_port = target_port
+        self.marker = marker
+        self.cut_after = cut_after
+        self.cut_done = threading.Event()
+        self.requests: List[bytes] = []
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self.port = self._listener.getsockname()[1]
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        state = {"armed": False, "sent": 0}
+        lock = threading.Lock()
+
+        def shut() -> None:
+            for s in (client, upstream):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+        def browser_to_server() -> None:
+            try:
+                while True:
+                    data = client.recv(65536)
+                    if not data:
+                        break
+                    if self.marker in data:
+                        self.requests.append(data.split(b"\r\n\r\n")[0])
+                        with lock:
+                            if not self.cut_done.is_set() and not state["armed"]:
+                                state["armed"] = True
+                    upstream.sendall(data)
+            except OSError:
+                pass
+            shut()
+
+        def server_to_browser() -> None:
+            try:
+                while True:
+                    data = upstream.recv(65536)
+                    if not data:
+                        break
+                    with lock:
+                        armed = state["armed"]
+                    if armed:
+                        room = self.cut_after - state["sent"]
+                        if len(data) >= room:
+                            client.sendall(data[:room])
+                            self.cut_done.set()
+                            break
+                        state["sent"] += len(data)
+                    client.sendall(data)
+            except OSError:
+                pass
+            shut()
+
+        threading.Thread(target=browser_to_server, daemon=True).start()
+        server_to_browser()
+
+
+@pytest.mark.parametrize("mode", ["fetch", "stream"])
+def test_cut_transfer_resumes_with_range(browser, mode):
+    # Served slowly (1 MiB every 60 ms), so the cut comes while the page reads.
+    service = dfc.ServiceData(dfc.CachePlain(8), chunk_size=1)
+    data = os.urandom(6 * MiB + 777)
+    uid = service.register(data, file_name=f"resumed-{mode}.bin").split("uid=")[1]
+    app = download_app(service, lambda _: f"/slow?uid={uid}", mode=mode)
+    slow_route(app, service, [])
+    browser.start_server(app)
+    port = int(browser.server_url.rsplit(":", 1)[1])
+    proxy = CuttingProxy(port, marker=f"GET /slow?uid={uid}".encode(), cut_after=2 * MiB)
+    try:
+        # The whole page through the proxy: the download's origin is the proxy's.
+        browser.driver.get(f"http://127.0.0.1:{proxy.port}/")
+        browser.wait_for_element("#go").click()
+        status = wait_status(browser, "done", timeout=30)
+    finally:
+        proxy.close()
+    assert proxy.cut_done.is_set()
+    assert status["mode"] == mode
+    assert status["resumes"] == 1
+    assert status["loaded"] == status["total"] == len(data)
+    (saved,) = wait_files(browser, 1)
+    assert saved.name == f"resumed-{mode}.bin"
+    assert sha256(saved) == sha256(data)
+    # One full request, then one resume from where the cut left it.
+    heads = [h.decode("latin-1").lower() for h in proxy.requests]
+    assert len(heads) == 2, [h.splitlines()[0] + ' ' + str([l for l in h.splitlines() if 'range' in l]) for h in heads]
+    assert "range:" not in heads[0]
+    resumed_from = int(heads[1].split("range: bytes=")[1].split("-")[0])
+    assert MiB <= resumed_from <= 2 * MiB
+    assert 'if-range: "' in heads[1]
