@@ -493,6 +493,8 @@ export async function runStream(job, signal, report) {
     } finally {
         clearInterval(ping);
         signal.removeEventListener('abort', onAbort);
+        port.onmessage = null;
+        port.close();
         if (frame) {
             frame.remove();
         }

@@ -154,6 +154,7 @@ export async function openTransfer(href, {headers = null, signal, maxResumes = 0
         for (;;) {
             const reader = res.body.getReader();
             let cause = null;
+            let ended = false;
             try {
                 for (;;) {
                     const {done, value} = await reader.read();
@@ -163,12 +164,18 @@ export async function openTransfer(href, {headers = null, signal, maxResumes = 0
                     state.loaded += value.byteLength;
                     yield value;
                 }
+                ended = true;
             } catch (e) {
+                ended = true;
                 if (signal.aborted) {
                     throw e;
                 }
                 cause = e.message || String(e);
             } finally {
+                if (!ended) {
+                    // The consumer stopped early: drop the rest of the body.
+                    reader.cancel().catch(() => {});
+                }
                 reader.releaseLock();
             }
             if (cause === null) {

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 
 import dash
 import flask
@@ -16,7 +17,7 @@ from dash import html
 
 import dash_file_cache as dfc
 
-from .conftest import console_errors, sha256
+from .conftest import console_errors, sha256, wait_for
 from .test_cached_download import (
     MiB,
     download_app,
@@ -55,7 +56,7 @@ def test_stream_mode_sends_headers_reports_progress_and_saves(browser):
     assert sha256(saved) == sha256(data)
     assert seen_headers == ["secret"]  # the server saw the custom header
     history = read_json(browser, "#history")
-    assert [s["state"] for s in history][0] == "started"
+    assert history[0]["state"] == "started"
     progress = [s["loaded"] for s in history if s["state"] == "started" and s["loaded"]]
     assert len(progress) >= 3, history
     assert progress == sorted(progress)
@@ -145,19 +146,17 @@ def test_stream_mode_unmount_cancels_the_download(browser):
 
     @app.callback(dash.Output("status", "children"), dash.Input("dl", "status"))
     def show(status):
-        import json
-
         return json.dumps(status)
 
     @app.callback(
-        dash.Output("holder", "children"), dash.Input("remove", "n_clicks"), prevent_initial_call=True
+        dash.Output("holder", "children"),
+        dash.Input("remove", "n_clicks"),
+        prevent_initial_call=True,
     )
     def remove(_):
         return None
 
     browser.start_server(app)
-    from .conftest import wait_for
-
     wait_for(lambda: sum(served) >= 3 * MiB, 30, "3 MiB served")
     browser.find_element("#remove").click()
     # The server's generator is closed: the page's request was cancelled.
@@ -317,7 +316,7 @@ def test_cut_transfer_resumes_with_range(browser, mode):
     assert sha256(saved) == sha256(data)
     # One full request, then one resume from where the cut left it.
     heads = [h.decode("latin-1").lower() for h in proxy.requests]
-    assert len(heads) == 2, [h.splitlines()[0] + ' ' + str([l for l in h.splitlines() if 'range' in l]) for h in heads]
+    assert len(heads) == 2, heads
     assert "range:" not in heads[0]
     resumed_from = int(heads[1].split("range: bytes=")[1].split("-")[0])
     assert MiB <= resumed_from <= 2 * MiB
