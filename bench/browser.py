@@ -1,13 +1,17 @@
-"""Browser side: a native download of the big file in headless Chromium.
+"""Browser side: downloads of the big file in headless Chromium.
 
-Two ways to start it from a Dash page: clicking an ``<a>`` to the address
-(``&download=true``), and ``CachedDownload`` in its native mode. The file is
-complete when it has its final name and size in the download directory; the
-renderers' memory is sampled meanwhile.
+Four ways to start it from a Dash page: clicking an ``<a>`` to the address
+(``&download=true``), and ``CachedDownload`` in its three modes (native,
+fetch, stream). The file is complete when it has its final name and size in
+the download directory (for the in-page modes, also when the component reports
+done); its SHA-256 is checked against the original, and the renderers' memory
+is sampled meanwhile. ``python -m bench.browser`` runs this section alone.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import time
 from pathlib import Path
@@ -18,7 +22,14 @@ import psutil
 
 from .server import GunicornServer, RssSampler
 
-__all__ = ["CHROMIUM_ARGS", "section_browser"]
+__all__ = ["CDL_KEYS", "CHROMIUM_ARGS", "section_browser"]
+
+#: Result key and element id prefix of each CachedDownload mode (bench/apps.py).
+CDL_KEYS = [
+    ("cached_download", "cdl"),
+    ("cached_download_fetch", "cdl-fetch"),
+    ("cached_download_stream", "cdl-stream"),
+]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -79,6 +90,14 @@ def _all_chromium_pids(driver: Any) -> List[int]:
     return [p.pid for p in _chromium_procs(driver)]
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _wait_file(path: Path, size: int, timeout: float) -> float:
     """Wait until ``path`` exists with ``size`` bytes and no partial download remains."""
     deadline = time.monotonic() + timeout
@@ -92,7 +111,13 @@ def _wait_file(path: Path, size: int, timeout: float) -> float:
 
 
 def _one_download(
-    driver: Any, button: str, download_dir: Path, name: str, size: int, timeout: float
+    driver: Any,
+    button: str,
+    download_dir: Path,
+    name: str,
+    size: int,
+    timeout: float,
+    digest: str = "",
 ) -> Dict[str, Any]:
     from selenium.webdriver.common.by import By
 
@@ -116,6 +141,8 @@ def _one_download(
         "chromium_all_peak_rss": everything.peak,
         "chromium_all_growth": everything.growth,
     }
+    if digest:
+        result["identical"] = _sha256(download_dir / name) == digest
     (download_dir / name).unlink()
     return result
 
@@ -142,14 +169,52 @@ def section_browser(
             wait.until(lambda d: d.find_element(By.ID, "link").get_attribute("href").endswith(addr))
             out["anchor"] = _one_download(driver, "link", download_dir, big.name, size, timeout)
             if has_component:
-                wait.until(ec.element_to_be_clickable((By.ID, "cdl-go")))
-                out["cached_download"] = _one_download(
-                    driver, "cdl-go", download_dir, big.name, size, timeout
-                )
-                out["cached_download"]["status"] = driver.find_element(By.ID, "cdl-status").text
+                digest = _sha256(big)
+                for key, prefix in CDL_KEYS:
+                    wait.until(ec.element_to_be_clickable((By.ID, f"{prefix}-go")))
+                    try:
+                        entry = _one_download(
+                            driver, f"{prefix}-go", download_dir, big.name, size, timeout, digest
+                        )
+                        status_id = f"{prefix}-status"
+                        # In-page modes report done when the last byte is handed over.
+                        wait.until(lambda d, i=status_id: '"done"' in d.find_element(By.ID, i).text)
+                        entry["status"] = json.loads(driver.find_element(By.ID, status_id).text)
+                    except Exception as e:  # one mode failing keeps the others
+                        entry = {"error": f"{type(e).__name__}: {e}"}
+                    out[key] = entry
             else:
-                out["cached_download"] = {"skipped": "CachedDownload is not built"}
+                for key, _ in CDL_KEYS:
+                    out[key] = {"skipped": "CachedDownload is not built"}
         finally:
             driver.quit()
             shutil.rmtree(download_dir, ignore_errors=True)
     return out
+
+
+def main() -> None:
+    """``python -m bench.browser``: section 8 alone, on a 1 GiB file; prints JSON."""
+    import tempfile
+
+    from .cases import Plan, make_files
+
+    plan = Plan()
+    tmp = Path(tempfile.mkdtemp(prefix="dfc-bench-browser-"))
+    try:
+        files = make_files(tmp, plan)
+        out = section_browser(
+            tmp / "cache-browser",
+            tmp,
+            files["big"],
+            plan.big,
+            plan.workers,
+            plan.threads,
+            plan.request_timeout,
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
