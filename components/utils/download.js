@@ -307,23 +307,33 @@ export async function activeStreamWorker(workerUrl) {
     );
 }
 
-/** The messages of `port` as a queue: `next(type)` resolves to the next one. */
-function portInbox(port) {
+/**
+ * The messages of `port` as a queue: `next()` resolves to the next one, or
+ * rejects with an AbortError once `signal` aborts (nothing more will come).
+ */
+function portInbox(port, signal) {
     const queue = [];
     const waiting = [];
+    const aborted = () => new DOMException('The operation was aborted.', 'AbortError');
     port.onmessage = event => {
         const message = event.data || {};
         if (waiting.length) {
-            waiting.shift()(message);
+            waiting.shift().resolve(message);
         } else {
             queue.push(message);
         }
     };
+    signal.addEventListener('abort', () => waiting.splice(0).forEach(w => w.reject(aborted())));
     return {
-        next: () =>
-            queue.length
-                ? Promise.resolve(queue.shift())
-                : new Promise(resolve => waiting.push(resolve)),
+        next() {
+            if (queue.length) {
+                return Promise.resolve(queue.shift());
+            }
+            if (signal.aborted) {
+                return Promise.reject(aborted());
+            }
+            return new Promise((resolve, reject) => waiting.push({resolve, reject}));
+        },
     };
 }
 
@@ -446,7 +456,7 @@ export async function runStream(job, signal, report) {
         return;
     }
     const {port1: port, port2} = new MessageChannel();
-    const inbox = portInbox(port);
+    const inbox = portInbox(port, signal);
     const id = streamToken();
     const stop = reason => {
         port.postMessage({type: 'abort', message: reason});

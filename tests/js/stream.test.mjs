@@ -402,6 +402,28 @@ describe('runStream', () => {
         assert.equal(page.attached.size, 0);
     });
 
+    test('an abort while the download manager stalls settles the runner', async () => {
+        let reads = 0;
+        let release;
+        const stalled = new Promise(resolve => (release = resolve));
+        sw = installStreamWorker({consume: {delay: () => (++reads >= 2 ? stalled : tick())}});
+        serve(['abc', 'def', 'ghi'], {'Content-Length': '9'});
+        const controller = new AbortController();
+        const {reports, report} = recorder();
+        const running = runStream(job(), controller.signal, report);
+        await until(() => reads >= 2, 'the download manager to stall');
+        controller.abort();
+        await running;
+        assert.equal(
+            reports.some(r => r.state),
+            false
+        );
+        await until(() => sw.registry.size() === 0, 'the worker to release the stream');
+        assert.equal(page.attached.size, 0);
+        release();
+        assert.match(String((await sw.downloads[0].result).error), /stopped the download/);
+    });
+
     test('a download cancelled in the browser is an error', async () => {
         let reads = 0;
         sw = installStreamWorker({
