@@ -5,10 +5,13 @@ The callback writes a CSV into an ``io.StringIO``, registers it (``download=True
 Unlike ``dcc.Download(dcc.send_file(...))`` the content is not base64-encoded into the
 callback's answer: the browser fetches the address, streamed by the server.
 
-``CachedDownload`` has two modes:
+``CachedDownload`` has three modes:
 
 - ``"native"`` (default): the browser's download manager saves the file (no copy in the page);
-- ``"fetch"``: the page downloads it, reporting progress in ``status`` (``loaded``/``total``).
+- ``"fetch"``: the page downloads it, reporting progress in ``status`` (``loaded``/``total``),
+  holding the file in page memory;
+- ``"stream"``: the page downloads it with progress too, and streams it to disk through the
+  package's service worker (https or localhost; else it falls back to ``"native"``).
 
 Run: ``.venv/bin/python examples/download_file.py``, then open http://127.0.0.1:8050.
 """
@@ -46,7 +49,9 @@ def create_app() -> dash.Dash:
         [
             html.H1("Download a file"),
             html.Label(["Rows ", dcc.Input(id="rows", type="number", min=1, value=100)]),
-            dcc.RadioItems(id="mode", options=["native", "fetch"], value="native", inline=True),
+            dcc.RadioItems(
+                id="mode", options=["native", "fetch", "stream"], value="native", inline=True
+            ),
             html.Button("Download", id="download"),
             dfc.CachedDownload(id="saver"),
             html.Pre(id="status"),
