@@ -87,6 +87,38 @@ def test_stream_mode_non_ascii_name_from_the_prop(browser):
     assert saved.read_bytes() == data
 
 
+def test_stream_mode_under_a_path_prefix(browser):
+    """The worker is registered from the bundle's folder, prefix included."""
+    service = dfc.ServiceData(dfc.CachePlain(8))
+    data = os.urandom(MiB + 3)
+    app = dash.Dash(__name__, url_base_pathname="/sub/app/")
+    service.serve(app)
+    address = service.register(data, file_name="prefixed.bin")
+    app.layout = html.Div(
+        [dfc.CachedDownload(id="dl", url=address, mode="stream"), html.Pre(id="status")]
+    )
+
+    @app.callback(dash.Output("status", "children"), dash.Input("dl", "status"))
+    def show(status):
+        return json.dumps(status)
+
+    browser.start_server(app, navigate=False)
+    browser.wait_for_page(url=f"{browser.server.url}/sub/app/")
+    status = wait_status(browser, "done", timeout=20)
+    assert status["mode"] == "stream"
+    (saved,) = wait_files(browser, 1)
+    assert sha256(saved) == sha256(data)
+    scripts = browser.driver.execute_script(
+        "return navigator.serviceWorker.getRegistrations().then("
+        "rs => rs.map(r => r.active.scriptURL));"
+    )
+    assert scripts == [
+        f"{browser.server.url}/sub/app/_dash-component-suites/dash_file_cache/components/"
+        "stream-worker.js"
+    ]
+    assert console_errors(browser) == []
+
+
 def test_stream_mode_expired_address_is_404_and_saves_nothing(browser):
     service = dfc.ServiceData(dfc.CachePlain(8))
     address = service.register(b"gone", file_name="gone.txt")
