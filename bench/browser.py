@@ -25,10 +25,11 @@ from .server import GunicornServer, RssSampler
 __all__ = ["CDL_KEYS", "CHROMIUM_ARGS", "section_browser"]
 
 #: Result key and element id prefix of each CachedDownload mode (bench/apps.py).
+#: Stream runs before fetch, so that fetch's freed Blob memory cannot hide its growth.
 CDL_KEYS = [
     ("cached_download", "cdl"),
-    ("cached_download_fetch", "cdl-fetch"),
     ("cached_download_stream", "cdl-stream"),
+    ("cached_download_fetch", "cdl-fetch"),
 ]
 
 CHROMIUM = "/usr/bin/chromium"
