@@ -15,7 +15,7 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 from urllib.parse import quote
 
 import psutil
@@ -91,6 +91,10 @@ def _all_chromium_pids(driver: Any) -> List[int]:
     return [p.pid for p in _chromium_procs(driver)]
 
 
+def _mode_of(key: str) -> str:
+    return key.rsplit("_", 1)[1] if key.count("_") > 1 else "native"
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -149,9 +153,19 @@ def _one_download(
 
 
 def section_browser(
-    cache_dir: Path, tmp: Path, big: Path, size: int, workers: int, threads: int, timeout: float
+    cache_dir: Path,
+    tmp: Path,
+    big: Path,
+    size: int,
+    workers: int,
+    threads: int,
+    timeout: float,
+    modes: Optional[List[str]] = None,
 ) -> Dict[str, Any]:
-    """Download ``big`` by address in headless Chromium: via ``<a>`` and ``CachedDownload``."""
+    """Download ``big`` by address in headless Chromium: via ``<a>`` and ``CachedDownload``.
+
+    ``modes`` limits the ``CachedDownload`` modes run (default: all three).
+    """
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -172,6 +186,8 @@ def section_browser(
             if has_component:
                 digest = _sha256(big)
                 for key, prefix in CDL_KEYS:
+                    if modes is not None and _mode_of(key) not in modes:
+                        continue
                     wait.until(ec.element_to_be_clickable((By.ID, f"{prefix}-go")))
                     try:
                         entry = _one_download(
@@ -193,13 +209,22 @@ def section_browser(
     return out
 
 
-def main() -> None:
-    """``python -m bench.browser``: section 8 alone, on a 1 GiB file; prints JSON."""
+def main(argv: Optional[List[str]] = None) -> None:
+    """``python -m bench.browser [--size-mib N] [--modes native,stream,fetch]``.
+
+    Section 8 alone (1 GiB by default); prints its JSON.
+    """
+    import argparse
+    import dataclasses
     import tempfile
 
-    from .cases import Plan, make_files
+    from .cases import MIB, Plan, make_files
 
-    plan = Plan()
+    parser = argparse.ArgumentParser(prog="python -m bench.browser")
+    parser.add_argument("--size-mib", type=int, default=Plan().big // MIB)
+    parser.add_argument("--modes", default="native,stream,fetch")
+    args = parser.parse_args(argv)
+    plan = dataclasses.replace(Plan(), big=args.size_mib * MIB)
     tmp = Path(tempfile.mkdtemp(prefix="dfc-bench-browser-"))
     try:
         files = make_files(tmp, plan)
@@ -211,6 +236,7 @@ def main() -> None:
             plan.workers,
             plan.threads,
             plan.request_timeout,
+            modes=args.modes.split(","),
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
