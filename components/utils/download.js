@@ -370,6 +370,17 @@ async function fallBackToNative(job, signal, report, reason) {
     );
 }
 
+/** `chunks` (Uint8Arrays) as one Uint8Array of its own buffer. */
+export function joinChunks(chunks) {
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+    let at = 0;
+    for (const c of chunks) {
+        out.set(c, at);
+        at += c.byteLength;
+    }
+    return out;
+}
+
 /**
  * Feed `transfer`'s chunks to the worker over `inbox`/`port`, one batch per
  * pull, then end the stream; resolves once the worker closed it. Rejects
@@ -391,8 +402,9 @@ async function pump(transfer, port, inbox, tick) {
         if (message.type !== 'pull') {
             throw new Error(`unexpected message from the stream worker: ${message.type}`);
         }
-        const buffers = [...new Set(chunks.map(c => c.buffer))];
-        port.postMessage({type: 'chunk', chunks}, buffers);
+        // One buffer per batch, handed over (not copied) to the worker.
+        const joined = joinChunks(chunks);
+        port.postMessage({type: 'chunk', chunks: [joined]}, [joined.buffer]);
     };
     let batch = [];
     let size = 0;
