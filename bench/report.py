@@ -316,6 +316,8 @@ def markdown(result: Dict[str, Any]) -> str:
     for key, label in (
         ("anchor", "`<a href=addr&download=true>` click"),
         ("cached_download", "`CachedDownload` (native)"),
+        ("cached_download_fetch", "`CachedDownload` (fetch)"),
+        ("cached_download_stream", "`CachedDownload` (stream)"),
     ):
         entry = br.get(key) if isinstance(br, dict) else None
         if not isinstance(entry, dict) or "seconds" not in entry:
@@ -327,7 +329,10 @@ def markdown(result: Dict[str, Any]) -> str:
             f"8. browser {big} download, {label}",
             f"{_fmt_s(entry['seconds'])}{_rate(entry['seconds'], plan['big'])}; renderer RSS "
             f"+{_fmt_mib(entry['renderer_growth'])}, all Chromium +"
-            f"{_fmt_mib(entry['chromium_all_growth'])}",
+            f"{_fmt_mib(entry['chromium_all_growth'])}"
+            + {True: "; byte-identical", False: "; DIFFERENT BYTES"}.get(
+                entry.get("identical"), ""
+            ),
             "",
             "",
         )
