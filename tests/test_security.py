@@ -161,7 +161,9 @@ def test_decide_sandboxes_by_type_whatever_the_disposition(download: bool) -> No
 
 
 def test_decide_policy_argument() -> None:
-    custom = dict(http.decide(None, facts("image/svg+xml"), active_content_policy="sandbox").headers)
+    custom = dict(
+        http.decide(None, facts("image/svg+xml"), active_content_policy="sandbox").headers
+    )
     assert custom["Content-Security-Policy"] == "sandbox"
     trusted = dict(http.decide(None, facts("image/svg+xml"), active_content_policy=None).headers)
     assert "Content-Security-Policy" not in trusted

@@ -117,9 +117,7 @@ def check_active_content_policy(value: Optional[str]) -> Optional[str]:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise TypeError(
-            f"active_content_policy must be a str or None, got {type(value).__name__}."
-        )
+        raise TypeError(f"active_content_policy must be a str or None, got {type(value).__name__}.")
     if _CONTROL.search(value):
         raise ValueError(f"active_content_policy must not contain control characters: {value!r}.")
     try:
