@@ -92,9 +92,7 @@ class ServiceData:
         # Path prefix of a Dash app served under url_base_pathname (set by `serve`).
         self._prefix = ""
         self._chunk_size = check_positive_int("chunk_size", chunk_size)
-        self._active_content_policy = security.check_active_content_policy(
-            active_content_policy
-        )
+        self._active_content_policy = security.check_active_content_policy(active_content_policy)
 
     # -- properties -------------------------------------------------------
     @property
