@@ -68,9 +68,19 @@ def dcc_ratios(sections: Dict[str, Any]) -> Dict[str, Optional[float]]:
     }
 
 
+def queue_child_ratio(sections: Dict[str, Any], size: str) -> Optional[float]:
+    """CacheQueue: child register -> servable, over CacheFile.register, for ``size`` bytes."""
+    reg = sections.get("register", {})
+    child = _get(reg, "CacheQueue", "child_process", size, "total_median_ms")
+    file = _get(reg, "CacheFile", size, "median_ms")
+    return child / file if child and file else None
+
+
 def evaluate_targets(sections: Dict[str, Any]) -> List[Dict[str, Any]]:
     """The issue's targets, each with its measured value and whether it is met."""
     last = _get(sections, "range", "last", "ours_median_ms")
+    sizes = [str(x) for x in sections.get("register", {}).get("CacheFile", {}) if x.isdigit()]
+    largest = max(sizes, key=int) if sizes else ""
     ratios = dcc_ratios(sections)
     growth = _get(sections, "rss", "big_path", "growth")
     return [
@@ -116,7 +126,19 @@ def evaluate_targets(sections: Dict[str, Any]) -> List[Dict[str, Any]]:
             15.0,
             "x",
         ),
+        _target(
+            "queue_child",
+            "CacheQueue child register -> servable / CacheFile.register (largest size)",
+            queue_child_ratio(sections, largest),
+            "<=",
+            2.0,
+            "x",
+        ),
     ]
+
+
+def _fmt_ratio(value: Optional[float]) -> str:
+    return "" if value is None else f"{value:.2f}x"
 
 
 def _mark(met: Optional[bool]) -> str:
@@ -317,9 +339,16 @@ def markdown(result: Dict[str, Any]) -> str:
     for key, label in (
         ("register_median_ms", "CacheQueue in a child process: register"),
         ("to_servable_median_ms", "CacheQueue: child's register returned -> address servable"),
+        ("total_median_ms", "CacheQueue: child's register called -> address servable"),
     ):
         cells = [_fmt_ms(_get(reg, "CacheQueue", "child_process", x, key)) for x in sizes]
         reg_lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    ratio_cells = [_fmt_ratio(queue_child_ratio(s, x)) for x in sizes]
+    reg_lines.append(
+        "| CacheQueue child register -> servable / CacheFile.register (target <= 2x) | "
+        + " | ".join(ratio_cells)
+        + " |"
+    )
     if "error" in reg:
         reg_lines.append(f"| error: {reg['error']} | |")
 

@@ -13,7 +13,16 @@ from pathlib import Path
 from tests.support import ROOT
 
 SECTIONS = ["ondisk", "memory_items", "range", "parallel", "rss", "dcc", "register", "browser"]
-TARGETS = ["ondisk", "range_last", "range_spread", "parallel", "rss", "dcc_time", "dcc_memory"]
+TARGETS = [
+    "ondisk",
+    "range_last",
+    "range_spread",
+    "parallel",
+    "rss",
+    "dcc_time",
+    "dcc_memory",
+    "queue_child",
+]
 
 
 def test_bench_quick_writes_json(tmp_path: Path) -> None:

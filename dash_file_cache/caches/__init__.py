@@ -17,6 +17,7 @@ from .abstract import (
     CachedFileInfo,
     CachedLoader,
     CacheUnavailableError,
+    ItemElsewhereError,
 )
 from .file import CacheFile
 from .plain import CachePlain
@@ -34,6 +35,7 @@ __all__ = [
     "CachedData",
     "CachedFileInfo",
     "CachedLoader",
+    "ItemElsewhereError",
     "QueueLike",
 ]
 

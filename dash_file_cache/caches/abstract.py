@@ -117,6 +117,20 @@ class CacheAbstract(abc.ABC, Generic[S, T]):
             FileNotFoundError: ``key`` is not cached (never cached, evicted or removed).
         """
 
+    def new_key(self, uid: str) -> str:
+        """Return the key of a new item, given its random ``uid``.
+
+        Called by :meth:`ServiceData.register` in the registering process; the
+        returned key is what the address carries. Default: ``uid`` itself.
+        Per-process caches (:class:`~dash_file_cache.CachePlain`,
+        :class:`~dash_file_cache.CacheQueue`) append the token of the process
+        that will hold the item, so that ``load`` in any other process raises
+        :class:`ItemElsewhereError` rather than a plain "not found". The result
+        must be a valid uid (``is_valid_uid``): ``uid``, optionally followed by
+        ``-`` and 12 lowercase hex digits.
+        """
+        return uid
+
     def prepare(self) -> None:
         """Hook called by :meth:`ServiceData.serve` in the serving process. Default: nothing."""
 

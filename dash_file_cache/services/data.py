@@ -163,7 +163,7 @@ class ServiceData:
             ValueError: ``content_type``/``mime_type`` is empty or malformed.
             OSError: the cache could not store the item.
         """
-        uid = new_uid()
+        uid = self._cache.new_key(new_uid())
         data = to_cached_data(fobj)
         text_source = isinstance(fobj, io.TextIOBase)
         ctype = make_content_type(content_type, mime_type, text_source)
