@@ -15,6 +15,8 @@ from .caches import (
     CachePlain,
     CacheQueue,
     CacheUnavailableError,
+    manager_queue,
+    start_manager,
 )
 from .services import ServiceData
 from .version import __version__
@@ -42,7 +44,9 @@ __all__ = [
     "ServiceData",
     "__version__",
     "caches",
+    "manager_queue",
     "services",
+    "start_manager",
 ]
 
 

@@ -15,20 +15,21 @@ returns the bar's final state, 100%: Dash may drop the last progress report when
 ends between two polls.
 
 Run: ``.venv/bin/python examples/background_callback.py``, then open http://127.0.0.1:8050.
-Stopping it (Ctrl+C) shuts the Manager down and removes the temporary folder.
+Stopping it (Ctrl+C or SIGTERM) shuts the Manager down and removes the temporary folder.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import signal
+import sys
 import tempfile
 import time
 from typing import IO, Any, Callable, Tuple
 
 import dash
 import diskcache
-import multiprocess
 from dash import DiskcacheManager, Input, Output, html
 
 import dash_file_cache as dfc
@@ -75,7 +76,8 @@ def create_app(work_dir: str, queue: Any, rows: int = 200_000, delay: float = 0.
 
     Arguments:
         work_dir: a folder for the background jobs' state and the ``CacheFile`` items.
-        queue: a ``multiprocess.Manager().Queue()`` made in this (the serving) process.
+        queue: a Manager queue made in this (the serving) process, e.g.
+            ``dfc.start_manager().Queue()`` (or ``multiprocess.Manager().Queue()``).
         rows, delay: size of the files and pause of each of the ``STEPS`` steps (seconds).
     """
     jobs = DiskcacheManager(diskcache.Cache(os.path.join(work_dir, "jobs")))
@@ -139,6 +141,12 @@ def create_app(work_dir: str, queue: Any, rows: int = 200_000, delay: float = 0.
 
 
 if __name__ == "__main__":
-    # The Manager and the folder live as long as the server; leaving the block cleans up.
-    with tempfile.TemporaryDirectory(prefix="dfc-example-") as folder, multiprocess.Manager() as m:
-        create_app(folder, m.Queue()).run(host="127.0.0.1", port=8050, debug=False)
+    # SIGTERM (e.g. `kill`, a container stop) leaves the with-block like Ctrl+C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with tempfile.TemporaryDirectory(prefix="dfc-example-") as folder:
+        # The Manager stops with this process: at exit, and even if it is killed.
+        manager = dfc.start_manager()
+        try:
+            create_app(folder, manager.Queue()).run(host="127.0.0.1", port=8050, debug=False)
+        finally:
+            manager.shutdown()

@@ -166,6 +166,8 @@ with multiprocess.Manager() as mgr:
     print(service.cache._spool, mgr._process.pid, flush=True)
     if sys.argv[1] == "kill":
         os.kill(os.getpid(), 9)
+    if sys.argv[1] == "term":
+        os.kill(os.getpid(), 15)
 """
 
 
@@ -182,7 +184,7 @@ def run_server(mode: str, tmp_path: Path) -> tuple[int, str]:
             [sys.executable, "-c", _SERVER, mode], cwd=ROOT, env=env, stdout=sink, timeout=120
         )
     spool, manager_pid = out.read_text().split()
-    if mode == "kill":
+    if mode in ("kill", "term"):
         os.kill(int(manager_pid), signal.SIGKILL)
     return proc.returncode, spool
 
@@ -190,6 +192,9 @@ def run_server(mode: str, tmp_path: Path) -> tuple[int, str]:
 def test_spool_removed_at_exit_and_reaped_after_sigkill(tmp_path: Path) -> None:
     code, spool = run_server("exit", tmp_path)
     assert code == 0 and not os.path.exists(spool)
+
+    code, spool = run_server("term", tmp_path)  # SIGTERM skips atexit: the handler cleans
+    assert code == -signal.SIGTERM and not os.path.exists(spool)
 
     code, spool = run_server("kill", tmp_path)
     assert code == -signal.SIGKILL

@@ -122,29 +122,27 @@ def test_cache_plain_refuses_in_a_celery_job(tmp_path: Path) -> None:
     """``CeleryManager``: the job runs in a Celery worker (which imported the app itself)."""
     pytest.importorskip("celery")
     pytest.importorskip("redis")
-    from tests.redis_support import REDIS_SERVER, redis_server_fixture
+    from tests.support import REDIS_SERVER, redis_server
 
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed")
-    redis = redis_server_fixture()
-    server = next(redis)
     procs: list[subprocess.Popen] = []
-    try:
-        env = dict(os.environ, DFC_REDIS_URL=server.url, DFC_WORK_DIR=str(tmp_path))
-        worker = [
-            sys.executable, "-m", "celery", "-A", "tests.apps.celery_app:celery_app", "worker",
-            "--pool=solo", "--loglevel=warning", "--without-heartbeat", "--without-mingle",
-            "--without-gossip",
-        ]  # fmt: skip
-        procs.append(subprocess.Popen(worker, cwd=ROOT, env=env, stderr=subprocess.DEVNULL))
-        port = free_port()
-        web = [sys.executable, "-m", "tests.apps.celery_app", str(port)]
-        procs.append(subprocess.Popen(web, cwd=ROOT, env=env, stderr=subprocess.DEVNULL))
-        url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/", proc=procs[-1])
-        out = run_callback(url, "out", "go", 1, timeout=120)
-        assert out.startswith("RuntimeError: "), out
-        assert "CacheQueue" in out and "CacheFile" in out
-    finally:
-        stop_processes(procs)
-        redis.close()
+    with redis_server() as server:
+        try:
+            env = dict(os.environ, DFC_REDIS_URL=server.url, DFC_WORK_DIR=str(tmp_path))
+            worker = [
+                sys.executable, "-m", "celery", "-A", "tests.apps.celery_app:celery_app",
+                "worker", "--pool=solo", "--loglevel=warning", "--without-heartbeat",
+                "--without-mingle", "--without-gossip",
+            ]  # fmt: skip
+            procs.append(subprocess.Popen(worker, cwd=ROOT, env=env, stderr=subprocess.DEVNULL))
+            port = free_port()
+            web = [sys.executable, "-m", "tests.apps.celery_app", str(port)]
+            procs.append(subprocess.Popen(web, cwd=ROOT, env=env, stderr=subprocess.DEVNULL))
+            url = f"http://127.0.0.1:{port}"
+            wait_http(url + "/", proc=procs[-1])
+            out = run_callback(url, "out", "go", 1, timeout=120)
+            assert out.startswith("RuntimeError: "), out
+            assert "CacheQueue" in out and "CacheFile" in out
+        finally:
+            stop_processes(procs)

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import atexit
 import errno
+import functools
 import os
 import re
 import secrets
 import shutil
 import tempfile
 from typing import IO, Callable, List
+
+from ._lifecycle import on_sigterm
 
 __all__ = [
     "SPOOL_MIN_BYTES",
@@ -88,6 +91,7 @@ def create_spool() -> str:
     pid = os.getpid()
     path = tempfile.mkdtemp(prefix=f"{_PREFIX}{pid}-", dir=root)
     atexit.register(_remove_tree_if_mine, path, pid)
+    on_sigterm(functools.partial(_remove_tree_if_mine, path, pid))  # SIGTERM skips atexit
     return path
 
 

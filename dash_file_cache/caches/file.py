@@ -17,6 +17,7 @@ import diskcache
 from diskcache.core import MODE_BINARY, UNKNOWN
 
 from .._validate import check_positive_int
+from ._lifecycle import SigtermCleanup, on_sigterm, owner_tag, reap_dead_dirs
 from .abstract import CacheAbstract, CachedData, CachedFileInfo, CacheUnavailableError
 
 __all__ = ["CacheFile"]
@@ -24,6 +25,8 @@ __all__ = ["CacheFile"]
 _MB = 1 << 20
 # diskcache's "no limit" in practice: it needs a number.
 _UNLIMITED = 1 << 62
+# Temporary directories are named <prefix><owner tag><random>: see _make_temp_dir.
+_TEMP_PREFIX = "dash-file-cache-"
 
 
 class _StreamingDisk(diskcache.Disk):
@@ -127,6 +130,29 @@ def _remove_dir(path: str, owner_pid: int) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _forget_dir(path: str, owner_pid: int, on_term: SigtermCleanup) -> None:
+    on_term.cancel()
+    _remove_dir(path, owner_pid)
+
+
+def _make_temp_dir() -> Tuple[str, SigtermCleanup]:
+    """Make a temporary cache directory owned by this process.
+
+    The name carries the owner's pid and start time, so that the next
+    ``CacheFile()`` on the host removes it if its owner died without cleaning
+    up (SIGKILL), and never while the owner lives, even if its pid was reused.
+    Removed at exit, and on SIGTERM when the default handler was in place
+    (see ``_lifecycle.on_sigterm``); the caller's finalizer cancels the
+    returned SIGTERM cleanup when it removes the directory itself.
+    """
+    parent = tempfile.gettempdir()
+    reap_dead_dirs(parent, _TEMP_PREFIX)
+    path = tempfile.mkdtemp(prefix=_TEMP_PREFIX + owner_tag(), dir=parent)
+    pid = os.getpid()
+    on_term = on_sigterm(lambda: _remove_dir(path, pid))
+    return path, on_term
+
+
 class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
     """Cache on disk, shared by every process on one host.
 
@@ -150,8 +176,10 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
 
     Arguments:
         cache_dir: where to keep the cache. ``None`` makes a temporary
-            directory, removed when the creating process exits; a given
-            directory is created if needed and keeps items across restarts.
+            directory, removed when the creating process exits, also on
+            SIGTERM; one left by a killed process (SIGKILL) is removed by the
+            next ``CacheFile()`` on the host. A given directory is created if
+            needed and keeps items across restarts.
         chunk_size: copy chunk in MB (at least 1).
         size_limit: bound on bytes used (content plus its SQLite index, which
             takes a few tens of KiB), or ``None`` for no bound.
@@ -172,9 +200,9 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
             check_positive_int("size_limit", size_limit)
         self._size_limit = size_limit
         if cache_dir is None:
-            path = tempfile.mkdtemp(prefix="dash-file-cache-")
+            path, on_term = _make_temp_dir()
             self._cleanup: Optional[weakref.finalize] = weakref.finalize(
-                self, _remove_dir, path, os.getpid()
+                self, _forget_dir, path, os.getpid(), on_term
             )
         else:
             path = os.path.abspath(os.fspath(cache_dir))
