@@ -253,16 +253,18 @@ def test_exports_still_work_under_the_policy(browser) -> None:
     finally:
         driver.switch_to.default_content()
 
-    # The PDF is not sandboxed: Chromium's viewer takes the frame.
+    # The PDF is not sandboxed: Chromium's viewer takes the frame (its full-page
+    # plugin document, not a download nor an error page).
     driver.switch_to.frame(browser.find_element("#pdf"))
     try:
-        embed_type = wait_for(
+        viewer = wait_for(
             lambda: driver.execute_script(
-                "const e = document.querySelector('embed'); return e && e.type;"
+                "return document.contentType === 'application/pdf' && "
+                "getComputedStyle(document.body).backgroundColor;"
             ),
             15,
-            "the PDF viewer's embed",
+            "the PDF viewer",
         )
-        assert embed_type == "application/pdf"
+        assert viewer == "rgb(40, 40, 40)"
     finally:
         driver.switch_to.default_content()
