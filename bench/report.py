@@ -134,6 +134,14 @@ def evaluate_targets(sections: Dict[str, Any]) -> List[Dict[str, Any]]:
             2.0,
             "x",
         ),
+        _target(
+            "writer_rss",
+            "register(writer) into CacheFile: peak RSS growth over the writer's own",
+            _get(sections, "writers", "writer_over_own_mib"),
+            "<=",
+            8.0,
+            "MiB",
+        ),
     ]
 
 
@@ -308,6 +316,8 @@ def markdown(result: Dict[str, Any]) -> str:
     for key, label in (
         ("anchor", "`<a href=addr&download=true>` click"),
         ("cached_download", "`CachedDownload` (native)"),
+        ("cached_download_fetch", "`CachedDownload` (fetch)"),
+        ("cached_download_stream", "`CachedDownload` (stream)"),
     ):
         entry = br.get(key) if isinstance(br, dict) else None
         if not isinstance(entry, dict) or "seconds" not in entry:
@@ -319,10 +329,36 @@ def markdown(result: Dict[str, Any]) -> str:
             f"8. browser {big} download, {label}",
             f"{_fmt_s(entry['seconds'])}{_rate(entry['seconds'], plan['big'])}; renderer RSS "
             f"+{_fmt_mib(entry['renderer_growth'])}, all Chromium +"
-            f"{_fmt_mib(entry['chromium_all_growth'])}",
+            f"{_fmt_mib(entry['chromium_all_growth'])}"
+            + {True: "; byte-identical", False: "; DIFFERENT BYTES"}.get(
+                entry.get("identical"), ""
+            ),
             "",
             "",
         )
+
+    wr = s.get("writers", {})
+    wsize = _size(plan["writer_size"])
+    for key, label, tid in (
+        ("writer", "`register(writer)`", "writer_rss"),
+        ("bytesio", "BytesIO then `register`", ""),
+    ):
+        over = _get(wr, key + "_over_own_mib")
+        row(
+            f"9. generate a {wsize} CSV + register in CacheFile, {label}: peak RSS growth, "
+            f"time (median of {plan['writer_runs']})",
+            f"+{_fmt_mib(_get(wr, key, 'growth_max'))}, {_fmt_s(_get(wr, key, 'median_s'))}",
+            f"writer alone +{_fmt_mib(_get(wr, 'writer_only', 'growth_max'))}, "
+            f"{_fmt_s(_get(wr, 'writer_only', 'median_s'))}",
+            "n/a" if over is None else f"+{over:.1f} MiB over the writer's own",
+            tid,
+        )
+    row(
+        f"9. generate a {wsize} CSV + register: time, writer vs BytesIO",
+        _fmt_s(_get(wr, "writer", "median_s")),
+        "BytesIO " + _fmt_s(_get(wr, "bytesio", "median_s")),
+        _fmt_x(wr.get("time_ratio_writer_to_bytesio")) + " time",
+    )
 
     head = ["Measure", "dash-file-cache", "Baseline", "Ratio", "Target", "Met"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

@@ -18,7 +18,7 @@ from .caches import (
     manager_queue,
     start_manager,
 )
-from .services import ServiceData
+from .services import CachedFileWriter, ServiceData, Writer
 from .version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,8 +40,10 @@ __all__ = [
     "CacheUnavailableError",
     "CachedDownload",
     "CachedFileInfo",
+    "CachedFileWriter",
     "CachedImage",
     "ServiceData",
+    "Writer",
     "__version__",
     "caches",
     "manager_queue",

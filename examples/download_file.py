@@ -5,10 +5,13 @@ The callback writes a CSV into an ``io.StringIO``, registers it (``download=True
 Unlike ``dcc.Download(dcc.send_file(...))`` the content is not base64-encoded into the
 callback's answer: the browser fetches the address, streamed by the server.
 
-``CachedDownload`` has two modes:
+``CachedDownload`` has three modes:
 
 - ``"native"`` (default): the browser's download manager saves the file (no copy in the page);
-- ``"fetch"``: the page downloads it, reporting progress in ``status`` (``loaded``/``total``).
+- ``"fetch"``: the page downloads it, reporting progress in ``status`` (``loaded``/``total``),
+  holding the file in page memory;
+- ``"stream"``: the page downloads it with progress too, and streams it to disk through the
+  package's service worker (https or localhost; else it falls back to ``"native"``).
 
 While the callback builds the file, the button is disabled and a line says so (the callback's
 ``running`` outputs); then the line follows the download: progress in ``"fetch"`` mode, and
@@ -64,7 +67,9 @@ def create_app() -> dash.Dash:
         [
             html.H1("Download a file"),
             html.Label(["Rows ", dcc.Input(id="rows", type="number", min=1, value=100)]),
-            dcc.RadioItems(id="mode", options=["native", "fetch"], value="native", inline=True),
+            dcc.RadioItems(
+                id="mode", options=["native", "fetch", "stream"], value="native", inline=True
+            ),
             html.Button("Download", id="download"),
             html.P(id="progress", children="", style={"minHeight": "1.5em"}),
             dfc.CachedDownload(id="saver"),

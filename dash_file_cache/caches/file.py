@@ -11,7 +11,7 @@ import tempfile
 import threading
 import weakref
 from contextlib import contextmanager, suppress
-from typing import IO, Any, Callable, Dict, Iterator, Optional, Tuple, Union
+from typing import IO, Any, Callable, Dict, Iterator, NamedTuple, Optional, Tuple, Union, cast
 
 import diskcache
 from diskcache.core import MODE_BINARY, UNKNOWN
@@ -42,6 +42,9 @@ class _StreamingDisk(diskcache.Disk):
         self._written = threading.local()
 
     def store(self, value: Any, read: bool, key: Any = UNKNOWN) -> Tuple[int, int, Any, Any]:
+        if isinstance(value, _Written):  # content already in its file (CacheFile.open_item)
+            self._written.path = value.full_path
+            return value.size, MODE_BINARY, value.filename, None
         if not read:
             return super().store(value, read, key=key)
         filename, full_path = self.filename(key, value)
@@ -79,6 +82,14 @@ class _StreamingDisk(diskcache.Disk):
         path: Optional[str] = getattr(self._written, "path", None)
         self._written.path = None
         return path
+
+
+class _Written(NamedTuple):
+    """A content file that :meth:`CacheFile.open_item` wrote, to be indexed as is."""
+
+    filename: str
+    full_path: str
+    size: int
 
 
 @contextmanager
@@ -353,3 +364,29 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._cache = self._open()
+
+    @contextmanager
+    def open_item(self, key: str, info: CachedFileInfo) -> Iterator[IO[bytes]]:
+        """Write an item's content straight into its content file, then index it.
+
+        See :meth:`CacheAbstract.open_item`. The yielded file is the item's own
+        content file in the cache directory (no intermediate copy); it is
+        indexed atomically as :meth:`dump` indexes one, so the item is
+        servable only after a clean exit. On an exception the file is removed.
+
+        Raises:
+            OSError: the content could not be written (nothing is left behind);
+                :class:`CacheUnavailableError` when the index could not.
+        """
+        disk: _StreamingDisk = self._cache.disk
+        filename, full_path = disk.filename(key)
+        try:
+            with disk._create(full_path) as out:
+                yield out
+                size = out.tell()
+        except BaseException:
+            disk.remove(filename)  # the file, and the directories it leaves empty
+            raise
+        # dump indexes it without copying (see _StreamingDisk.store), and removes
+        # the file if the index write fails.
+        self.dump(key, info, cast(Any, _Written(filename, full_path, size)))

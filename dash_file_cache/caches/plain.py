@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Tuple, Union
+from typing import IO, Any, Callable, ContextManager, Dict, Tuple, Union
 
 from .._validate import check_positive_int
 from ._process import (
@@ -17,7 +17,7 @@ from ._process import (
     tag_key,
 )
 from ._spool import OwnedPath
-from .abstract import CacheAbstract, CachedData, CachedFileInfo, read_all
+from .abstract import CacheAbstract, CachedData, CachedFileInfo, open_in_memory, read_all
 
 __all__ = ["CachePlain"]
 
@@ -180,6 +180,14 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+
+    def open_item(self, key: str, info: CachedFileInfo) -> ContextManager[IO[bytes]]:
+        """Write an item's content into memory (a ``BytesIO``), stored on clean exit.
+
+        See :meth:`CacheAbstract.open_item`. The buffer is taken by
+        :meth:`dump` without a copy.
+        """
+        return open_in_memory(self, key, info)
 
 
 def _discard(contents: list[Union[str, bytes]]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import Any, Callable, Dict, Optional, Protocol, Tuple, Union
+from typing import IO, Any, Callable, ContextManager, Dict, Optional, Protocol, Tuple, Union
 
 from ._process import (
     in_dash_background_job,
@@ -24,7 +24,7 @@ from ._spool import (
     read_head,
     spool_write,
 )
-from .abstract import CacheAbstract, CachedData, CachedFileInfo, read_all
+from .abstract import CacheAbstract, CachedData, CachedFileInfo, open_in_memory, read_all
 from .plain import CachePlain
 
 __all__ = ["CacheQueue", "QueueLike"]
@@ -309,6 +309,18 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._drain_lock = threading.Lock()
+
+    def open_item(self, key: str, info: CachedFileInfo) -> ContextManager[IO[bytes]]:
+        """Write an item's content; stored on clean exit (see :meth:`CacheAbstract.open_item`).
+
+        In the serving process the content is written into memory and kept
+        there. In a child process it is written to an anonymous temporary
+        file, then handed to :meth:`dump`, which sends it to the serving
+        process as any registered item, so the child never holds it whole.
+        """
+        if self._is_server():
+            return open_in_memory(self, key, info)
+        return super().open_item(key, info)
 
 
 def _materialise(data: CachedData) -> Union[str, bytes]:
