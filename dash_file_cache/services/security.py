@@ -11,9 +11,9 @@ on the type only: ``Content-Disposition: attachment`` does not protect, as
 anyone can drop ``&download=true`` from an address.
 
 Fail-safe: every type is treated as able to run script except the inert
-ones listed here (raster images, audio, video) and PDF, which Chromium's
-viewer cannot show in a sandboxed document and which runs no script in the
-app's origin. A malformed or unusual type is sandboxed (browsers extract the
+ones listed here (raster images, audio, video) and PDF, which runs no script
+in the app's origin and which PDF viewers have long refused to show in a
+sandboxed document (recent Chromium shows it either way). A malformed or unusual type is sandboxed (browsers extract the
 *last* type of a comma-separated list, so a list is never trusted).
 """
 
