@@ -13,8 +13,9 @@ anyone can drop ``&download=true`` from an address.
 Fail-safe: every type is treated as able to run script except the inert
 ones listed here (raster images, audio, video) and PDF, which runs no script
 in the app's origin and which PDF viewers have long refused to show in a
-sandboxed document (recent Chromium shows it either way). A malformed or unusual type is sandboxed (browsers extract the
-*last* type of a comma-separated list, so a list is never trusted).
+sandboxed document (recent Chromium shows it either way). A malformed or
+unusual type is sandboxed (browsers extract the *last* type of a
+comma-separated list, so a list is never trusted).
 """
 
 from __future__ import annotations
