@@ -139,7 +139,8 @@ def contract_headers(response: requests.Response) -> Dict[str, str]:
     """The headers the contract fixes (not Date/Server, which servers add)."""
     names = ["Cache-Control", "X-Content-Type-Options", "Accept-Ranges", "Content-Type",
              "Content-Length", "Content-Disposition", "Content-Range", "Allow",
-             "Content-Security-Policy"]  # fmt: skip
+             "Content-Security-Policy", "Referrer-Policy",
+             "Cross-Origin-Resource-Policy"]  # fmt: skip
     return {n: response.headers[n] for n in names if n in response.headers}
 
 

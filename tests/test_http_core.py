@@ -120,7 +120,7 @@ def test_parse_query_is_the_flask_parsing() -> None:
     assert isinstance(error, http.Decision) and error.status == 405
     options = http.parse_query(request("OPTIONS"))
     assert isinstance(options, http.Decision)
-    assert (options.status, options.body) == (200, b"")
+    assert (options.status, options.body) == (204, b"")
     assert ("Allow", "GET, HEAD, OPTIONS") in options.headers
 
 

@@ -80,3 +80,7 @@ def bind(service: ServiceData, server: flask.Flask, rule: str, endpoint: str) ->
         methods=http.ROUTED_METHODS,
         provide_automatic_options=False,  # the core answers OPTIONS, alike everywhere
     )
+    # Every method token reaches the core (its JSON 405, with the security headers),
+    # not the framework's HTML 405: a werkzeug rule without methods matches any.
+    for url_rule in server.url_map.iter_rules(endpoint):
+        url_rule.methods = None

@@ -15,7 +15,7 @@ import flask
 
 from .._validate import check_positive_int
 from ..caches.abstract import CacheAbstract, CachedFileInfo
-from . import http
+from . import http, security
 from .content import Answer, open_content
 from .source import (
     FileSource,
@@ -53,11 +53,19 @@ class ServiceData:
             :class:`~dash_file_cache.CacheAbstract`.
         service_name: URL path of the service (``/...``).
         chunk_size: streaming chunk in MB (at least 1).
+        active_content_policy: the ``Content-Security-Policy`` sent with
+            items whose type can run script (HTML, SVG, XML, unknown types;
+            see :func:`~dash_file_cache.services.security.can_run_script`).
+            The default sandboxes them in an opaque origin: their script may
+            run but cannot read the app's cookies or storage nor call its
+            APIs as the user. Pass another policy, or ``None`` for none, only
+            if every item the app registers is trusted active content.
 
     Raises:
         TypeError: ``cache`` is not a ``CacheAbstract``, or another argument
             has the wrong type.
-        ValueError: ``service_name`` is not a URL path, or ``chunk_size`` < 1.
+        ValueError: ``service_name`` is not a URL path, ``chunk_size`` < 1,
+            or ``active_content_policy`` is empty or not a header value.
     """
 
     def __init__(
@@ -65,6 +73,8 @@ class ServiceData:
         cache: CacheAbstract[Any, Any],
         service_name: str = "/cached-data",
         chunk_size: int = 1,
+        *,
+        active_content_policy: Optional[str] = security.DEFAULT_ACTIVE_CONTENT_POLICY,
     ) -> None:
         if not isinstance(cache, CacheAbstract):
             raise TypeError(
@@ -83,6 +93,7 @@ class ServiceData:
         # Path prefix of a Dash app served under url_base_pathname (set by `serve`).
         self._prefix = ""
         self._chunk_size = check_positive_int("chunk_size", chunk_size)
+        self._active_content_policy = security.check_active_content_policy(active_content_policy)
 
     # -- properties -------------------------------------------------------
     @property
@@ -103,6 +114,15 @@ class ServiceData:
     @chunk_size.setter
     def chunk_size(self, value: int) -> None:
         self._chunk_size = check_positive_int("chunk_size", value)
+
+    @property
+    def active_content_policy(self) -> Optional[str]:
+        """``Content-Security-Policy`` of items that can run script (``None``: none)."""
+        return self._active_content_policy
+
+    @active_content_policy.setter
+    def active_content_policy(self, value: Optional[str]) -> None:
+        self._active_content_policy = security.check_active_content_policy(value)
 
     # -- registering ------------------------------------------------------
     def register(
@@ -246,7 +266,9 @@ class ServiceData:
                 one_time=info["one_time_service"],
                 download=download,
             )
-            decision = http.decide(request, facts)
+            decision = http.decide(
+                request, facts, active_content_policy=self._active_content_policy
+            )
             # A one-time item is claimed by the first GET that will send its
             # bytes; `remove` is atomic, so of two racing requests one gets 404.
             if decision.claim and not self._cache.remove(uid):

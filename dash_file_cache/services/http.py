@@ -24,6 +24,7 @@ import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" codec er
 from werkzeug.datastructures import ContentRange, Headers, MIMEAccept, MultiDict
 from werkzeug.http import dump_options_header, generate_etag, http_date, parse_accept_header
 
+from . import security
 from .conditional import evaluate
 from .uid import is_valid_uid
 
@@ -40,7 +41,8 @@ __all__ = [
     "parse_query",
 ]
 
-#: Methods routed to the service (the core answers each; others get the framework's 405).
+#: Methods the adapters route explicitly where a framework needs a list; every
+#: adapter also routes any other method token to the core (see ``_flask.bind``).
 ROUTED_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 _ALLOW = ("Allow", "GET, HEAD, OPTIONS")
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -157,11 +159,12 @@ def parse_query(request: Request) -> Union[Query, Decision]:
     """Validate the method and query of a request to the service.
 
     Returns the :class:`Query`, or the :class:`Decision` to send instead:
-    200 with ``Allow`` and no body for ``OPTIONS``, 405 for a method other
-    than GET/HEAD, 400 for a malformed query.
+    204 with ``Allow`` for ``OPTIONS``, 405 (JSON, with ``Allow``) for any
+    other method but GET/HEAD, 400 for a malformed query.
     """
     if request.method == "OPTIONS":
-        return Decision(200, [*common_headers(True), _ALLOW, ("Content-Length", "0")])
+        # RFC 9110 8.6: no Content-Length on a 204.
+        return Decision(204, [*common_headers(True), _ALLOW])
     if request.method not in ("GET", "HEAD"):
         return error(405, f"Method {request.method} is not allowed.", request, [_ALLOW])
     args = request.args()
@@ -204,11 +207,14 @@ def common_headers(one_time: bool) -> HeaderList:
 
     The data is private and short-lived: never stored by shared caches, and
     revalidated (cheaply, via the ETag) by the browser on reuse; one-time items
-    are not stored at all.
+    are not stored at all. The address is a capability: no ``Referer``
+    carries it away, and other sites cannot embed the answer
+    (:func:`.security.baseline_headers`).
     """
     return [
         ("Cache-Control", "private, no-store" if one_time else "private, no-cache"),
         ("X-Content-Type-Options", "nosniff"),
+        *security.baseline_headers(),
     ]
 
 
@@ -309,12 +315,19 @@ def content_disposition(file_name: str, download: bool) -> str:
     return dump_options_header(kind, options)
 
 
-def decide(request: Optional[Request], item: ItemFacts) -> Decision:
+def decide(
+    request: Optional[Request],
+    item: ItemFacts,
+    *,
+    active_content_policy: Optional[str] = security.DEFAULT_ACTIVE_CONTENT_POLICY,
+) -> Decision:
     """The answer for an item that exists (``request`` None: outside any request).
 
     304, 412 and 416 carry no content; 200/206 carry the span to send, and
     for a one-time item a ``GET`` that will send bytes must claim it first
-    (``HEAD`` does not claim).
+    (``HEAD`` does not claim). Content of a type that can run script gets
+    ``active_content_policy`` as its ``Content-Security-Policy``
+    (:func:`.security.item_headers`).
     """
     etag = item.etag
     status, start, length = plan(request, item.size, etag, item.mtime)
@@ -338,6 +351,7 @@ def decide(request: Optional[Request], item: ItemFacts) -> Decision:
         ("Content-Type", item.content_type),
         ("Content-Length", str(length)),
         ("Content-Disposition", content_disposition(item.file_name, item.download)),
+        *security.item_headers(item.content_type, active_content_policy),
     ]
     if status == 206:
         content_range = ContentRange("bytes", start, start + length, item.size).to_header()

@@ -13,7 +13,8 @@ reads its configuration from the environment (see ``tests.support.app_env``):
 Besides the service at ``/cached-data`` the app has:
 
 - ``POST /register``: registers the request body (``?path=`` registers that
-  server-side file instead; ``?one_time=1``; ``?name=``) and answers the address;
+  server-side file instead; ``?one_time=1``; ``?name=``; ``?type=`` its MIME type,
+  default ``application/octet-stream``) and answers the address;
 - ``GET /stats``: what the tests measure in the answering worker (pid, open
   file descriptors, RSS, threads, items; ``volume``/``size_limit`` of a ``CacheFile``);
 - an ``X-Worker-Pid`` header on every response;
@@ -51,7 +52,7 @@ def register_from_request(service: dfc.ServiceData, body: bytes, args: Mapping[s
     return service.register(
         path if path else io.BytesIO(body),
         file_name=args.get("name", ""),
-        mime_type="application/octet-stream",
+        mime_type=args.get("type") or "application/octet-stream",
         one_time_service=args.get("one_time") == "1",
     )
 
