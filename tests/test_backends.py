@@ -187,6 +187,10 @@ def test_whole_item_headers(running: Running) -> None:
         "Content-Length": str(SIZE),
         "Content-Disposition": 'attachment; filename="report e.csv"; '
         "filename*=UTF-8''report%20%C3%A9.csv",
+        "Content-Security-Policy": "sandbox allow-scripts allow-downloads allow-popups "
+        "allow-popups-to-escape-sandbox",
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Referrer-Policy": "no-referrer",
     }
     renamed = requests.get(address + "&file_name=other.bin", timeout=30)
     assert renamed.headers["Content-Disposition"] == "inline; filename=other.bin"

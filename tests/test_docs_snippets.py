@@ -82,7 +82,7 @@ elif isinstance(app, flask.Flask):
     client = app.test_client()
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
-        if "POST" in rule.methods and getattr(view, "__module__", "") == module.__name__:
+        if "POST" in (rule.methods or ()) and getattr(view, "__module__", "") == module.__name__:
             answer = client.post(rule.rule)
             assert answer.status_code == 200, (rule.rule, answer.status_code)
             served(client, answer.get_data(as_text=True))
