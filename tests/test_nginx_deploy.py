@@ -11,7 +11,6 @@ offloaded answers from the ones Python streamed.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Tuple
@@ -164,8 +163,9 @@ def test_one_time_items_served_exactly_once_across_workers(deployment: Deploymen
     }
     for kind, (address, offloaded) in cases.items():
         body = PAYLOAD[:100_000] if kind == "path" else PAYLOAD
+        url = deployment.nginx.url + address
         with ThreadPoolExecutor(16) as pool:
-            answers = list(pool.map(lambda _: _get(deployment.nginx.url + address, {}), range(16)))
+            answers = list(pool.map(lambda _, url=url: _get(url, {}), range(16)))
         served = [r for r in answers if r.status_code == 200]
         assert len(served) == 1, kind
         assert served[0].content == body
