@@ -64,8 +64,10 @@ class Offload:
                 continue
             relative = os.path.relpath(real, directory).replace(os.sep, "/")
             if self.mode == "x-sendfile":
+                # Servers differ on unescaping and on non-ASCII bytes in this
+                # header: only a plain ASCII path is named, others stream.
                 value = prefix.rstrip("/") + "/" + relative
-                return value if _is_header_safe(value) else None
+                return value if _is_plain_ascii(value) else None
             return prefix + quote(os.fsencode(relative), safe="/")
         return None
 
@@ -101,13 +103,9 @@ class Offload:
         return [*kept, ("Content-Length", "0"), (self.header, target)]
 
 
-def _is_header_safe(value: str) -> bool:
-    """Whether ``value`` can be a header value (latin-1, no control character)."""
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value)
+def _is_plain_ascii(value: str) -> bool:
+    """Whether ``value`` is printable ASCII without ``%`` (read the same by every server)."""
+    return all(0x20 <= ord(c) < 0x7F for c in value) and "%" not in value
 
 
 def _path_of(stream: IO[bytes]) -> Optional[str]:
