@@ -100,7 +100,11 @@ def started(
             yield Setup(app.url, _register_path(app.url, large), _register_path(app.url, small))
             return
         port = free_port()
-        static = f"\n    location /static-bench/ {{ alias {dirs['files']}/; }}"
+        # The same sending settings as the offload snippet: only the route differs.
+        static = (
+            f"\n    location /static-bench/ {{ alias {dirs['files']}/; "
+            "sendfile on; tcp_nopush on; }"
+        )
         site = nginx_site(app.url.split("//", 1)[1], port, dirs["cache"], dirs["files"], static)
         with running_nginx(site, port, workers=2) as nginx:
             yield Setup(
@@ -292,6 +296,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the machinery")
     parser.add_argument("--slow", type=int, default=64, help="slow readers (default 64)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--only", choices=["slow", "speed"], help="run one experiment only")
     args = parser.parse_args(argv)
     large = 64 * MIB if args.quick else GIB
     count, timeout = (20, 3.0) if args.quick else (200, 5.0)
@@ -301,13 +306,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         "slow_clients": {},
     }
     with tempfile.TemporaryDirectory(prefix="dfc-bench-nginx-") as tmp:
-        for kind in KINDS:
+        kinds = ("nginx-offload",) if args.only == "speed" else KINDS
+        for kind in kinds:
             root = Path(tmp) / kind
             root.mkdir()
             with started(kind, root, large) as setup:
-                print(f"[bench.nginx] slow clients: {kind}", file=sys.stderr, flush=True)
-                result["slow_clients"][kind] = slow_clients(setup, args.slow, count, timeout)
-                if kind == "nginx-offload":
+                if args.only != "speed":
+                    print(f"[bench.nginx] slow clients: {kind}", file=sys.stderr, flush=True)
+                    result["slow_clients"][kind] = slow_clients(setup, args.slow, count, timeout)
+                if kind == "nginx-offload" and args.only != "slow":
                     print("[bench.nginx] speed", file=sys.stderr, flush=True)
                     runs = 1 if args.quick else 3
                     result["speed"] = speed(setup, large, 16, runs)
