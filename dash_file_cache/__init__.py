@@ -15,8 +15,10 @@ from .caches import (
     CachePlain,
     CacheQueue,
     CacheUnavailableError,
+    manager_queue,
+    start_manager,
 )
-from .services import ServiceData
+from .services import CachedFileWriter, ServiceData, Writer
 from .version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,11 +40,15 @@ __all__ = [
     "CacheUnavailableError",
     "CachedDownload",
     "CachedFileInfo",
+    "CachedFileWriter",
     "CachedImage",
     "ServiceData",
+    "Writer",
     "__version__",
     "caches",
+    "manager_queue",
     "services",
+    "start_manager",
 ]
 
 

@@ -6,17 +6,22 @@
 - :class:`CacheRedis`: on a Redis server, shared by processes and hosts (needs the
   ``redis`` package; imported lazily, on first use of the name).
 
+:func:`start_manager` / :func:`manager_queue` give ``CacheQueue`` a ``multiprocess``
+Manager that stops with the process that started it (SIGTERM and SIGKILL included).
+
 All implement :class:`CacheAbstract`.
 """
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from ._manager import manager_queue, start_manager
 from .abstract import (
     CacheAbstract,
     CachedData,
     CachedFileInfo,
     CachedLoader,
     CacheUnavailableError,
+    ItemElsewhereError,
 )
 from .file import CacheFile
 from .plain import CachePlain
@@ -34,7 +39,10 @@ __all__ = [
     "CachedData",
     "CachedFileInfo",
     "CachedLoader",
+    "ItemElsewhereError",
     "QueueLike",
+    "manager_queue",
+    "start_manager",
 ]
 
 

@@ -1,5 +1,6 @@
 """HTTP services. :class:`ServiceData` registers files and streams them by address."""
 
 from .data import ServiceData
+from .writer import CachedFileWriter, Writer
 
-__all__ = ["ServiceData"]
+__all__ = ["CachedFileWriter", "ServiceData", "Writer"]
