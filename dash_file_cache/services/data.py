@@ -9,14 +9,15 @@ import re
 import sys
 import time
 import weakref
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import flask
 
 from .._validate import check_positive_int
 from ..caches.abstract import CacheAbstract, CachedFileInfo
 from . import http, security
-from .content import Answer, open_content
+from .content import Answer, Content, open_content
+from .offload import Offload, make_offload
 from .source import (
     FileSource,
     make_content_type,
@@ -60,12 +61,25 @@ class ServiceData:
             run but cannot read the app's cookies or storage nor call its
             APIs as the user. Pass another policy, or ``None`` for none, only
             if every item the app registers is trusted active content.
+        offload: ``None`` (Python sends every byte), ``"x-accel-redirect"``
+            (nginx) or ``"x-sendfile"`` (Apache ``mod_xsendfile``, lighttpd):
+            a ``GET`` for a file-backed item (a path item, ``CacheFile``
+            content) under a directory of ``offload_locations`` is answered
+            with an empty body and that header, and the front server sends the
+            file. The app still checks the uid, claims one-time items, answers
+            errors, ``HEAD`` and conditional requests, and sets the headers.
+            Only behind a front server configured for it (``docs/deploy/``).
+        offload_locations: ``{app-side directory: prefix}``: for nginx the
+            URI of the ``internal`` location serving that directory, for
+            X-Sendfile the directory as the front server sees it.
 
     Raises:
         TypeError: ``cache`` is not a ``CacheAbstract``, or another argument
             has the wrong type.
         ValueError: ``service_name`` is not a URL path, ``chunk_size`` < 1,
-            or ``active_content_policy`` is empty or not a header value.
+            ``active_content_policy`` is empty or not a header value, or
+            ``offload``/``offload_locations`` is invalid (see
+            :func:`~dash_file_cache.services.offload.make_offload`).
     """
 
     def __init__(
@@ -75,6 +89,8 @@ class ServiceData:
         chunk_size: int = 1,
         *,
         active_content_policy: Optional[str] = security.DEFAULT_ACTIVE_CONTENT_POLICY,
+        offload: Optional[str] = None,
+        offload_locations: Optional[Mapping[str, str]] = None,
     ) -> None:
         if not isinstance(cache, CacheAbstract):
             raise TypeError(
@@ -94,6 +110,7 @@ class ServiceData:
         self._prefix = ""
         self._chunk_size = check_positive_int("chunk_size", chunk_size)
         self._active_content_policy = security.check_active_content_policy(active_content_policy)
+        self._offload = make_offload(offload, offload_locations)
 
     # -- properties -------------------------------------------------------
     @property
@@ -105,6 +122,11 @@ class ServiceData:
     def service_name(self) -> str:
         """The URL path of this service."""
         return self._service_name
+
+    @property
+    def offload(self) -> Optional[Offload]:
+        """The offload mode and its directory map, or None (Python sends the bytes)."""
+        return self._offload
 
     @property
     def chunk_size(self) -> int:
@@ -279,7 +301,22 @@ class ServiceData:
         if not decision.send_content:
             content.stream.close()
             return Answer(decision)
+        offloaded = self._offloaded(request, decision, content)
+        if offloaded is not None:
+            content.stream.close()
+            return Answer(offloaded)
         return Answer(decision, content)
+
+    def _offloaded(
+        self, request: Optional[http.Request], decision: http.Decision, content: Content
+    ) -> Optional[http.Decision]:
+        """The header-only answer handing the bytes to the front server, or None."""
+        if self._offload is None or not content.is_file:
+            return None
+        headers = self._offload.headers(request, decision, content.stream)
+        if headers is None:
+            return None
+        return http.Decision(decision.status, headers)
 
     def serve(self, app: Any, endpoint: Optional[str] = None) -> None:
         """Add the service to an application.

@@ -8,7 +8,8 @@ reads its configuration from the environment (see ``tests.support.app_env``):
 - ``DFC_APP_CACHE``: the cache kind (:data:`tests.support.CACHE_KINDS`; default ``plain``);
 - ``DFC_APP_LIMIT``: the bound (items for ``plain``/``queue``, default 64; bytes of
   ``size_limit`` for ``file``/``redis``, default none);
-- ``DFC_APP_DIR``: the ``CacheFile`` directory; ``DFC_APP_REDIS_URL``: the Redis server.
+- ``DFC_APP_DIR``: the ``CacheFile`` directory; ``DFC_APP_REDIS_URL``: the Redis server;
+- ``DFC_APP_OFFLOAD``, ``DFC_APP_OFFLOAD_LOCATIONS`` (JSON): ``ServiceData``'s offload.
 
 Besides the service at ``/cached-data`` the app has:
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import gc
 import io
+import json
 import os
 import threading
 from pathlib import Path
@@ -175,5 +177,9 @@ def cache_from_env(env: Mapping[str, str]) -> dfc.CacheAbstract:
 
 def create_app() -> Any:
     """The app a real server runs, configured by the environment."""
-    service = dfc.ServiceData(cache_from_env(os.environ))
+    offload = os.environ.get("DFC_APP_OFFLOAD") or None
+    locations = json.loads(os.environ.get("DFC_APP_OFFLOAD_LOCATIONS") or "{}") or None
+    service = dfc.ServiceData(
+        cache_from_env(os.environ), offload=offload, offload_locations=locations
+    )
     return build_app(service, os.environ.get("DFC_APP_BACKEND", "flask"))
