@@ -22,7 +22,7 @@ import abc
 import io
 from typing import IO, Callable, Generic, Tuple, TypeVar, Union
 
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 __all__ = [
     "CacheAbstract",
@@ -45,6 +45,8 @@ class CachedFileInfo(TypedDict):
     one_time_service: bool
     #: Registration time (seconds since the epoch); ``Last-Modified`` for in-memory items.
     created: float
+    #: The content is a remote request's description (``register_request``), not the file.
+    remote: NotRequired[bool]
 
 
 #: Content of an item. A ``str`` is the absolute path of a file to serve from where
