@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 from urllib.parse import ParseResult, unquote, urlsplit
 
 import urllib3
-from urllib3.exceptions import HTTPError, TimeoutError
+from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 from werkzeug.datastructures import ContentRange, Headers
 from werkzeug.http import parse_content_range_header, parse_options_header
 
@@ -224,8 +224,10 @@ def fetch(
             timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
         )
     except (TimeoutError, HTTPError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, TimeoutError) or isinstance(exc, TimeoutError):
+        reason = getattr(exc, "reason", None) or exc
+        # NewConnectionError (refused, no route) subclasses ConnectTimeoutError in urllib3 1.x.
+        timed_out = isinstance(reason, TimeoutError) and not isinstance(reason, NewConnectionError)
+        if timed_out:
             return http.error(504, "The remote server did not answer in time.")
         _log.warning("dash-file-cache: remote %s unreachable: %s", spec.url, reason)
         return http.error(502, "The remote server cannot be reached.")
