@@ -5,9 +5,9 @@ address (``/cached-data?uid=...``) that the browser streams from the server,
 instead of pushing the bytes through callback JSON.
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from . import caches, services
+from . import _compat, caches, services, utilities, version
 from .caches import (
     CacheAbstract,
     CachedFileInfo,
@@ -16,7 +16,7 @@ from .caches import (
     CacheQueue,
     CacheUnavailableError,
 )
-from .services import ServiceData
+from .services import ServiceData, ServiceDownloader
 from .version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,11 +40,34 @@ __all__ = [
     "CachedFileInfo",
     "CachedImage",
     "ServiceData",
+    "ServiceDownloader",
     "__version__",
     "caches",
+    "components",
     "services",
+    "utilities",
+    "version",
 ]
 
+# ``CacheRedis`` is given lazily: importing the package does not need ``redis``;
+# the 0.2.0 names that have a replacement warn when used (see README "Upgrading from 0.2.0").
+_redis_getattr = caches._lazy_getattr(__name__)
+_compat_getattr = _compat.deprecated_names(
+    __name__,
+    {
+        "DownloaderURL": (
+            "dash_file_cache._legacy.components:DownloaderURL",
+            "CachedDownload(url=..., file_name=...)",
+        ),
+        "DownloaderStatus": (
+            "dash_file_cache._legacy.components:DownloaderStatus",
+            "CachedDownload.status ({state, http_code, ...})",
+        ),
+    },
+)
 
-# ``CacheRedis`` is given lazily: importing the package does not need ``redis``.
-__getattr__ = caches._lazy_getattr(__name__)
+
+def __getattr__(name: str) -> Any:
+    if name == "CacheRedis":
+        return _redis_getattr(name)
+    return _compat_getattr(name)

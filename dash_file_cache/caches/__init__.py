@@ -11,6 +11,7 @@ All implement :class:`CacheAbstract`.
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from . import abstract, lrudict, memory, tempfile, typehints  # the last four: 0.2.0's
 from .abstract import (
     CacheAbstract,
     CachedData,
@@ -35,6 +36,11 @@ __all__ = [
     "CachedFileInfo",
     "CachedLoader",
     "QueueLike",
+    "abstract",
+    "lrudict",
+    "memory",
+    "tempfile",
+    "typehints",
 ]
 
 

@@ -122,6 +122,28 @@ class CacheAbstract(abc.ABC, Generic[S, T]):
     def prepare(self) -> None:
         """Hook called by :meth:`ServiceData.serve` in the serving process. Default: nothing."""
 
+    def load_info(self, key: str) -> S:
+        """Deprecated (0.2.0): ``load(key)[0]``.
+
+        Raises:
+            FileNotFoundError: ``key`` is not cached.
+        """
+        from .._compat import warn_deprecated
+
+        warn_deprecated("CacheAbstract.load_info", "cache.load(key)[0]")
+        return self.load(key)[0]
+
+    def load_data(self, key: str) -> T:
+        """Deprecated (0.2.0): ``load(key)[1]()``, the content (the caller closes a stream).
+
+        Raises:
+            FileNotFoundError: ``key`` is not cached.
+        """
+        from .._compat import warn_deprecated
+
+        warn_deprecated("CacheAbstract.load_data", "cache.load(key)[1]()")
+        return self.load(key)[1]()
+
     @abc.abstractmethod
     def remove(self, key: str) -> bool:
         """Remove an item. Return ``True`` if this call removed it.

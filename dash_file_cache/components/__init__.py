@@ -7,6 +7,10 @@ top-level package (the components' namespace is ``dash_file_cache``), which
 re-exports it from here; ``relative_package_path`` is relative to that package.
 """
 
+from typing import Any
+
+from .. import _compat
+from . import typehints  # 0.2.0's prop types (deprecated)
 from ._imports_ import *  # noqa: F403
 from ._imports_ import __all__ as _components
 
@@ -30,4 +34,22 @@ _js_dist = [
 
 _css_dist: list = []
 
-__all__ = [*_components, "_css_dist", "_js_dist"]
+__all__ = [*_components, "_css_dist", "_js_dist", "typehints"]
+
+_compat_getattr = _compat.deprecated_names(
+    __name__,
+    {
+        "DownloaderURL": (
+            "dash_file_cache._legacy.components:DownloaderURL",
+            "CachedDownload(url=..., file_name=...)",
+        ),
+        "DownloaderStatus": (
+            "dash_file_cache._legacy.components:DownloaderStatus",
+            "CachedDownload.status ({state, http_code, ...})",
+        ),
+    },
+)
+
+
+def __getattr__(name: str) -> Any:
+    return _compat_getattr(name)

@@ -21,16 +21,19 @@ import json
 import logging
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 from urllib.parse import ParseResult, unquote, urlsplit
 
-import urllib3
-from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 from werkzeug.datastructures import ContentRange, Headers
 from werkzeug.http import parse_content_range_header, parse_options_header
 
 from . import http
 from .source import sanitize_file_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    import urllib3
+
+# urllib3 is imported on first use: importing the package stays cheap and quiet.
 
 __all__ = [
     "RemoteSpec",
@@ -134,6 +137,8 @@ def file_name_of(content_disposition: Optional[str], url: str, fallback: str) ->
 
 def _pool() -> urllib3.PoolManager:
     """One connection pool per process (made lazily, so it is never pickled)."""
+    import urllib3
+
     global _POOL
     if _POOL is None:
         _POOL = urllib3.PoolManager(num_pools=16, maxsize=8)
@@ -171,6 +176,8 @@ class RemoteStream(io.RawIOBase):
         return self._position
 
     def read(self, size: Optional[int] = -1) -> bytes:
+        from urllib3.exceptions import HTTPError
+
         try:
             amount = None if size is None or size < 0 else size
             data = self._response.read(amount, decode_content=False)
@@ -209,6 +216,9 @@ def fetch(
     spec: RemoteSpec, method: str, range_fields: Dict[str, str], timeout: Tuple[float, float]
 ) -> Union[Upstream, http.Decision]:
     """Ask the remote (blocking); the error :class:`~.http.Decision` when it cannot answer."""
+    import urllib3
+    from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
+
     headers = dict(spec.headers)
     if not any(name.lower() == "accept-encoding" for name in headers):
         headers["Accept-Encoding"] = "identity"  # lengths and ranges then count real bytes
