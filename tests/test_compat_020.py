@@ -77,12 +77,7 @@ CURRENT = {
     ("dash_file_cache.services.downloader", "ServiceDownloader"),
 }  # fmt: skip
 
-#: Names the old components need (issue 15 point 4); see README "Upgrading from 0.2.0".
-COMPONENTS = {"PlainDownloader", "Downloader"}
-CASES = [
-    (module, name) for module, names in ALL_020.items() for name in names
-    if name not in COMPONENTS or name in dfc.components.__all__
-]  # fmt: skip
+CASES = [(module, name) for module, names in ALL_020.items() for name in names]
 
 
 def _get(module: str, name: str) -> Any:
@@ -253,3 +248,28 @@ def test_020_style_app(tmp_path: Path) -> None:
     assert got.data == b"hello"
     assert got.headers["Content-Disposition"] == "attachment; filename=h.txt"
     assert got.headers["Content-Type"].startswith("text/plain")  # 0.2.0 sent octet-stream
+
+
+def test_old_components_take_their_020_props() -> None:
+    """0.2.0's documented props of ``Downloader`` and ``PlainDownloader`` (metadata.json)."""
+    with pytest.warns(DeprecationWarning, match='CachedDownload\\(mode="stream"\\)'):
+        downloader = dfc.Downloader(
+            id="dl",
+            url={"url": "/cached-data?uid=x", "file_name_fallback": "x.bin"},
+            headers={"Authorization": "Bearer t"},
+            allow_cross_origin=True,
+            mitm="/dfc-downloader/mitm",
+            status={"code": "success", "http_code": 200},
+        )
+    props = downloader.to_plotly_json()
+    assert (props["namespace"], props["type"]) == ("dash_file_cache", "Downloader")
+    assert props["props"]["url"]["file_name_fallback"] == "x.bin"
+    for code in ["success", "error-connect", "error-config", "error-io", "error-unknown"]:
+        dfc.Downloader(status={"code": code, "http_code": 0})
+    assert dfc.Downloader(url="/a").url == "/a"
+    with pytest.warns(DeprecationWarning, match="use CachedDownload"):
+        plain = dfc.PlainDownloader(id="p", url="/cached-data?uid=y")
+    assert plain.to_plotly_json()["type"] == "PlainDownloader"
+    with pytest.raises(TypeError):
+        dfc.PlainDownloader(headers={})  # 0.2.0's PlainDownloader had no headers either
+    assert dfc.components.Downloader is dfc.Downloader

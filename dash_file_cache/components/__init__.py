@@ -12,6 +12,8 @@ from typing import Any
 from .. import _compat
 from . import typehints  # 0.2.0's prop types (deprecated)
 from ._imports_ import *  # noqa: F403
+from ._imports_ import Downloader as _Downloader
+from ._imports_ import PlainDownloader as _PlainDownloader
 from ._imports_ import __all__ as _components
 
 _NAMESPACE = "dash_file_cache"
@@ -35,6 +37,30 @@ _js_dist = [
 _css_dist: list = []
 
 __all__ = [*_components, "_css_dist", "_js_dist", "typehints"]
+
+
+
+class Downloader(_Downloader):  # type: ignore[misc,no-redef]
+    """0.2.0's streamed download component (deprecated): ``CachedDownload(mode="stream")``
+    underneath. Constructing it warns."""
+
+    __doc__ = _Downloader.__doc__
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _compat.warn_deprecated("dash_file_cache.Downloader", 'CachedDownload(mode="stream")')
+        super().__init__(*args, **kwargs)
+
+
+class PlainDownloader(_PlainDownloader):  # type: ignore[misc,no-redef]
+    """0.2.0's plain download component (deprecated): ``CachedDownload()`` underneath.
+    Constructing it warns."""
+
+    __doc__ = _PlainDownloader.__doc__
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _compat.warn_deprecated("dash_file_cache.PlainDownloader", "CachedDownload")
+        super().__init__(*args, **kwargs)
+
 
 _compat_getattr = _compat.deprecated_names(
     __name__,
