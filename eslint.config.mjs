@@ -30,6 +30,11 @@ export default [
         },
     },
     {
+        // The stream mode's service worker runs in a worker, not a page.
+        files: ['components/stream-worker.js'],
+        languageOptions: {globals: globals.serviceworker},
+    },
+    {
         files: ['tests/js/**/*.mjs', 'eslint.config.mjs'],
         languageOptions: {ecmaVersion: 2022, sourceType: 'module', globals: globals.node},
     },

@@ -7,11 +7,17 @@ Four panels, each a pattern to copy:
 3. a background callback (``dash.DiskcacheManager``) that builds a larger file step by step,
    reporting to a ``dbc.Progress`` bar, then serves it through ``dfc.CacheFile``;
 4. the same through ``dfc.CacheQueue``, whose items reach the server through a ``multiprocess``
-   Manager queue.
+   Manager queue (``dfc.manager_queue``).
 
 Run it with ``bash scripts/demo.sh`` (or ``.venv/bin/python usage.py [--port 8050]``) and open
 http://127.0.0.1:8050. Nothing outside this machine is used. Ctrl+C or SIGTERM stops the server,
 shuts the Manager down and removes the temporary folder.
+
+Deployed, ``usage:server`` is the WSGI app (``gunicorn -w 4 --keep-alive 0 usage:server``).
+There several processes serve, so every panel uses one ``CacheFile``, and the background jobs'
+store is shared, in a folder common to the workers of one gunicorn master (``DFC_DEMO_DIR``
+names another); the page says which cache each panel uses. The last worker to stop removes
+the folder; one left by a killed server is removed by the next start.
 
 The page is styled by ``assets/dfc-demo.css``, a small stand-in for Bootstrap so that the demo
 works offline. Set ``DFC_DEMO_STYLESHEET`` to a Bootstrap stylesheet URL (for example
@@ -35,19 +41,21 @@ import sys
 import tempfile
 import threading
 import time
-from typing import IO, Any, Callable, Optional, Sequence
+from typing import IO, Any, Callable, Dict, Optional, Sequence
 
 import dash
 import dash_bootstrap_components as dbc
 import diskcache
-import multiprocess
 from dash import DiskcacheManager, Input, Output, State, dcc, html
 
 import dash_file_cache as dfc
+from dash_file_cache.caches._lifecycle import owner_tag, reap_dead_dirs
 
 LOCAL_STYLESHEET = "dfc-demo.css"
 MB = 1 << 20
 COLORS = {"blue": "#1f77b4", "orange": "#ff7f0e", "green": "#2ca02c"}
+MAX_ROWS = 100_000
+SHARED_PREFIX = "dfc-demo-shared-"
 
 
 class DemoResources:
@@ -56,15 +64,30 @@ class DemoResources:
     - ``root``: a temporary folder holding the background jobs' ``diskcache`` (``jobs/``) and
       the items of the ``CacheFile`` (``files/``);
     - ``manager``: the ``multiprocess`` Manager whose queue carries ``CacheQueue`` items from
-      the background jobs to the server. :meth:`queue` starts it on first use; it is the
-      factory given to ``CacheQueue``, which ``service.serve(app)`` calls in the serving process.
+      the background jobs to the server. :meth:`queue` starts it on first use
+      (``dfc.start_manager``: it also stops if this process is killed); it is the factory
+      given to ``CacheQueue``, which ``service.serve(app)`` calls in the serving process.
+
+    With ``shared=True`` the folder is shared with sibling processes (gunicorn workers): each
+    holds a shared lock on it while alive, and the last one to close removes it.
 
     Usable as a context manager. Processes forked from the owner (background jobs) inherit the
     object but never clean up.
     """
 
-    def __init__(self, root: Optional[str] = None) -> None:
+    def __init__(
+        self, root: Optional[str] = None, shared: bool = False, remove_root: bool = True
+    ) -> None:
         self.root = root or tempfile.mkdtemp(prefix="dfc-demo-")
+        self.shared = shared
+        self.remove_root = remove_root
+        self._lock_file: Optional[IO[bytes]] = None
+        if shared:
+            import fcntl  # POSIX, like gunicorn; only the shared (deployed) folder needs it
+
+            os.makedirs(self.root, exist_ok=True)
+            self._lock_file = open(self.path(".users.lock"), "ab")
+            fcntl.flock(self._lock_file, fcntl.LOCK_SH)
         self.manager: Any = None  # multiprocess.managers.SyncManager once started
         self.jobs = diskcache.Cache(self.path("jobs"))
         self.closed = False
@@ -79,24 +102,67 @@ class DemoResources:
         """A new queue of the Manager, started on the first call."""
         with self._lock:
             if self.manager is None:
-                self.manager = multiprocess.Manager()
+                self.manager = dfc.start_manager()
             return self.manager.Queue()
 
     def close(self) -> None:
-        """Shut the Manager down and remove the temporary folder (once, in the owner only)."""
+        """Shut the Manager down and remove the folder (once, in the owner only).
+
+        A shared folder is removed only by the last process using it.
+        """
         if self.closed or os.getpid() != self._owner_pid:
             return
         self.closed = True
         self.jobs.close()
         if self.manager is not None:
             self.manager.shutdown()
-        shutil.rmtree(self.root, ignore_errors=True)
+        if self._lock_file is not None:
+            import fcntl
+
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return  # another process still uses the folder
+            finally:
+                self._lock_file.close()
+        if self.remove_root:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> DemoResources:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def master_pid() -> int:
+    """The process whose workers share the demo's folder: the gunicorn master, or this one.
+
+    A gunicorn worker installs its signal handlers, bound methods of its ``Worker`` (which
+    knows the master's pid as ``ppid``), before it imports the app. With ``--preload`` the
+    master imports the app itself, before forking: then it is this process.
+    """
+    worker = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+    ppid = getattr(worker, "ppid", None)
+    return ppid if isinstance(ppid, int) and ppid == os.getppid() else os.getpid()
+
+
+def deployed_resources() -> DemoResources:
+    """The folder shared by the processes of one server, named after its master process.
+
+    ``DFC_DEMO_DIR`` names the folder instead (e.g. for another multi-process server).
+    Folders left by servers that were killed are removed first.
+    """
+    root = os.environ.get("DFC_DEMO_DIR")
+    named = bool(root)
+    if not root:
+        parent = tempfile.gettempdir()
+        reap_dead_dirs(parent, SHARED_PREFIX)
+        root = os.path.join(parent, SHARED_PREFIX + owner_tag(master_pid()) + "demo")
+    resources = DemoResources(root, shared=True, remove_root=not named)
+    atexit.register(resources.close)
+    return resources
 
 
 # -- content made by the callbacks --------------------------------------------
@@ -173,13 +239,28 @@ def build_and_register(
 # -- the app ---------------------------------------------------------------
 
 
-def card(title: str, *body: Any) -> dbc.Card:
-    return dbc.Card([dbc.CardHeader(title), dbc.CardBody(list(body))], className="h-100")
+def card(title: str, cache_note: str, *body: Any) -> dbc.Card:
+    """A panel; ``cache_note`` says which cache serves its files."""
+    note = html.P(["Served through ", html.Strong(cache_note), "."], className="small text-muted")
+    return dbc.Card([dbc.CardHeader(title), dbc.CardBody([*body, note])], className="h-100")
 
 
-def layout(file_mb: float, queue_mb: float) -> dbc.Container:
+def progress_bar(name: str) -> html.Div:
+    """A thin bar, with its percentage beside it (a label inside would not fit early on)."""
+    return html.Div(
+        [
+            dbc.Progress(id=f"{name}-progress", value=0, className="dfc-progress"),
+            html.Span(id=f"{name}-percent", className="small text-muted dfc-percent"),
+        ],
+        className="dfc-progress-row mb-3",
+    )
+
+
+def layout(file_mb: float, queue_mb: float, caches: Dict[str, str]) -> dbc.Container:
+    """The page; ``caches`` maps each panel to the name of the cache it uses."""
     image_panel = card(
         "1. An image made by a callback",
+        caches["image"],
         html.P("Change the curve: the callback draws an SVG, registers it, returns its address."),
         dcc.Slider(id="waves", min=1, max=8, step=1, value=3),
         dbc.RadioItems(
@@ -199,31 +280,40 @@ def layout(file_mb: float, queue_mb: float) -> dbc.Container:
     )
     csv_panel = card(
         "2. A file made by a callback, then downloaded",
+        caches["csv"],
         html.P("The callback writes a CSV table and hands its address to CachedDownload."),
-        dbc.Label("Rows", html_for="csv-rows"),
-        dbc.Input(id="csv-rows", type="number", min=1, max=100_000, step=1, value=1000),
+        dbc.Label(f"Rows (a whole number from 1 to {MAX_ROWS:,})", html_for="csv-rows"),
+        # No min/max/step: the browser would send None for a value outside them, and the
+        # callback could not say what was wrong with it.
+        dbc.Input(id="csv-rows", type="number", value=1000),
         dbc.Button("Download the CSV", id="csv-button", color="primary", className="mt-3"),
         dfc.CachedDownload(id="csv-download"),
         html.P(id="csv-status", className="small text-muted mt-2"),
     )
     file_panel = card(
         "3. Background callback + CacheFile",
+        caches["file"],
         html.P(
             f"A background job builds a {file_mb:g} MB CSV step by step and registers it in a "
             "CacheFile: the item goes to disk, where the server reads it."
         ),
         dbc.Button("Build the file", id="file-build", color="primary", className="mb-3"),
-        dbc.Progress(id="file-progress", value=0, label="", className="mb-3"),
+        progress_bar("file"),
         html.Div(id="file-result"),
+    )
+    queue_text = (
+        "The same with a {mb:g} MB file registered in a CacheQueue: the item travels to the "
+        "server's memory through a multiprocess Manager queue."
+        if caches["queue"] == "CacheQueue"
+        else "The same with a {mb:g} MB file. Several processes serve this app, and a CacheQueue "
+        "would hand the item to one of them only: here it goes to the shared CacheFile too."
     )
     queue_panel = card(
         "4. Background callback + CacheQueue",
-        html.P(
-            f"The same with a {queue_mb:g} MB file registered in a CacheQueue: the item travels "
-            "to the server's memory through a multiprocess Manager queue."
-        ),
+        caches["queue"],
+        html.P(queue_text.format(mb=queue_mb)),
         dbc.Button("Build the file", id="queue-build", color="primary", className="mb-3"),
-        dbc.Progress(id="queue-progress", value=0, label="", className="mb-3"),
+        progress_bar("queue"),
         html.Div(id="queue-result"),
     )
     return dbc.Container(
@@ -240,6 +330,19 @@ def layout(file_mb: float, queue_mb: float) -> dbc.Container:
     )
 
 
+def parse_rows(value: Any) -> Optional[int]:
+    """The row count typed by the user, or ``None`` unless a whole number in 1..MAX_ROWS."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not number.is_integer() or not 1 <= number <= MAX_ROWS:
+        return None
+    return int(number)
+
+
 def create_app(
     resources: Optional[DemoResources] = None,
     *,
@@ -248,6 +351,7 @@ def create_app(
     steps: int = 20,
     step_delay: float = 0.1,
     stylesheets: Sequence[str] = (),
+    multiprocess_safe: bool = False,
 ) -> dash.Dash:
     """Build the demo app.
 
@@ -257,16 +361,22 @@ def create_app(
         file_mb, queue_mb: sizes of the files built by the background callbacks.
         steps, step_delay: how many progress steps they take, and the pause of each (seconds).
         stylesheets: external stylesheets (e.g. a Bootstrap URL) replacing the local one.
+        multiprocess_safe: several processes serve the app (gunicorn workers): every panel
+            then uses the ``CacheFile`` in ``resources``, which they all reach.
     """
     if resources is None:
         resources = DemoResources()
         atexit.register(resources.close)
 
-    # Plain callbacks run in the server process: an in-memory LRU is enough.
-    in_memory = dfc.ServiceData(dfc.CachePlain(32))
     # Background callbacks run in child processes: their items must leave the child.
     on_disk = dfc.ServiceData(dfc.CacheFile(resources.path("files")), service_name="/cached-file")
-    queued = dfc.ServiceData(dfc.CacheQueue(8, resources.queue), service_name="/cached-queue")
+    if multiprocess_safe:
+        # Any process may answer a request: items must be on the disk they all read.
+        in_memory = queued = on_disk
+    else:
+        # Plain callbacks run in the server process: an in-memory LRU is enough.
+        in_memory = dfc.ServiceData(dfc.CachePlain(32))
+        queued = dfc.ServiceData(dfc.CacheQueue(8, resources.queue), service_name="/cached-queue")
 
     app = dash.Dash(
         __name__,
@@ -276,9 +386,15 @@ def create_app(
         assets_ignore=re.escape(LOCAL_STYLESHEET) if stylesheets else "",
         background_callback_manager=DiskcacheManager(resources.jobs),
     )
-    for service in (in_memory, on_disk, queued):
+    for service in {id(s): s for s in (in_memory, on_disk, queued)}.values():
         service.serve(app)  # the CacheQueue's factory starts the Manager here
-    app.layout = layout(file_mb, queue_mb)
+    caches = {
+        panel: type(service.cache).__name__
+        for panel, service in (
+            ("image", in_memory), ("csv", in_memory), ("file", on_disk), ("queue", queued)
+        )
+    }  # fmt: skip
+    app.layout = layout(file_mb, queue_mb, caches)
 
     @app.callback(Output("image", "src"), Input("waves", "value"), Input("color", "value"))
     def draw(waves: int, color: str) -> str:
@@ -297,24 +413,36 @@ def create_app(
 
     @app.callback(
         Output("csv-download", "url"),
+        Output("csv-status", "children", allow_duplicate=True),
         Input("csv-button", "n_clicks"),
         State("csv-rows", "value"),
         prevent_initial_call=True,
     )
-    def make_csv(_: int, rows: Optional[int]) -> str:
-        rows = min(max(int(rows or 1), 1), 100_000)
-        return in_memory.register(
+    def make_csv(_: int, value: Any) -> Any:
+        rows = parse_rows(value)
+        if rows is None:  # the browser sends None for text it cannot read as a number
+            got = "" if value is None else f" (not {value!r})"
+            return dash.no_update, (
+                f"Not made: the number of rows must be a whole number from 1 to {MAX_ROWS:,}{got}."
+            )
+        address = in_memory.register(
             make_table(rows), file_name=f"table-{rows}.csv", mime_type="text/csv", download=True
         )
+        return address, f"Making table-{rows}.csv..."
 
-    @app.callback(Output("csv-status", "children"), Input("csv-download", "status"))
+    @app.callback(
+        Output("csv-status", "children"),
+        Input("csv-download", "status"),
+        prevent_initial_call=True,
+    )
     def csv_status(status: Optional[dict]) -> str:
         if not status:
             return ""
         if status.get("state") == "done":
             return f"Saved {status.get('file_name')}."
         if status.get("state") == "error":
-            return f"Download failed: {status.get('message') or status.get('http_code')}."
+            reason = status.get("message") or f"HTTP {status.get('http_code')}"
+            return f"Download failed: {str(reason).rstrip('.')}."
         return "Downloading..."
 
     # Two background callbacks with different code: DiskcacheManager keys its jobs by the
@@ -324,10 +452,10 @@ def create_app(
     @app.callback(
         Output("file-result", "children"),
         Output("file-progress", "value", allow_duplicate=True),
-        Output("file-progress", "label", allow_duplicate=True),
+        Output("file-percent", "children", allow_duplicate=True),
         Input("file-build", "n_clicks"),
         background=True,
-        progress=[Output("file-progress", "value"), Output("file-progress", "label")],
+        progress=[Output("file-progress", "value"), Output("file-percent", "children")],
         running=[
             (Output("file-build", "disabled"), True, False),
             (Output("file-progress", "animated"), True, False),
@@ -345,10 +473,10 @@ def create_app(
     @app.callback(
         Output("queue-result", "children"),
         Output("queue-progress", "value", allow_duplicate=True),
-        Output("queue-progress", "label", allow_duplicate=True),
+        Output("queue-percent", "children", allow_duplicate=True),
         Input("queue-build", "n_clicks"),
         background=True,
-        progress=[Output("queue-progress", "value"), Output("queue-progress", "label")],
+        progress=[Output("queue-progress", "value"), Output("queue-percent", "children")],
         running=[
             (Output("queue-build", "disabled"), True, False),
             (Output("queue-progress", "animated"), True, False),
@@ -364,6 +492,26 @@ def create_app(
         return result, 100, "100%"
 
     return app
+
+
+def __getattr__(name: str) -> Any:
+    """``server``: the deployable WSGI app (``gunicorn -w 4 usage:server``), built on first use.
+
+    Built lazily so that importing this module (tests, ``python usage.py``) creates nothing.
+
+    Raises:
+        AttributeError: any other unknown name.
+    """
+    if name == "server":
+        stylesheet = os.environ.get("DFC_DEMO_STYLESHEET")
+        app = create_app(
+            deployed_resources(),
+            stylesheets=[stylesheet] if stylesheet else (),
+            multiprocess_safe=True,
+        )
+        globals()["server"] = app.server
+        return app.server
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

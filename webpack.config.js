@@ -8,6 +8,10 @@
  *   from the folder the main bundle was served from, i.e.
  *   `<prefix>/_dash-component-suites/dash_file_cache/components/`, whatever
  *   the app's `requests_pathname_prefix` and Dash's fingerprinting.
+ * - A second build makes `stream-worker.js`, the service worker of
+ *   CachedDownload's stream mode: one self-contained classic script (no
+ *   chunks, no library export), served next to the bundle so that its scope
+ *   is that folder.
  * - Ids, names and the minifier settings are fixed so that the same sources
  *   and lockfile always give byte-identical output (tests check that the
  *   committed bundle is up to date).
@@ -16,9 +20,41 @@ const path = require('path');
 
 const dashLibraryName = 'dash_file_cache';
 
+const babelRules = [
+    {
+        test: /\.jsx?$/,
+        include: path.resolve(__dirname, 'components'),
+        use: {loader: 'babel-loader', options: {cacheDirectory: false}},
+    },
+];
+
+/** The stream mode's service worker script. */
+const workerConfig = mode => ({
+    name: 'stream-worker',
+    mode,
+    target: 'webworker',
+    entry: {'stream-worker': './components/stream-worker.js'},
+    output: {
+        path: path.resolve(__dirname, dashLibraryName, 'components'),
+        filename: 'stream-worker.js',
+        publicPath: '',
+        uniqueName: `${dashLibraryName}_stream_worker`,
+        hashFunction: 'xxhash64',
+        clean: false,
+    },
+    module: {rules: babelRules},
+    resolve: {extensions: ['.js'], symlinks: false},
+    resolveLoader: {symlinks: false},
+    devtool: false,
+    optimization: {moduleIds: 'deterministic', minimize: mode === 'production'},
+    performance: {hints: false},
+    stats: 'errors-warnings',
+});
+
 module.exports = (env, argv) => {
     const mode = (argv && argv.mode) || 'production';
-    return {
+    const main = {
+        name: 'main',
         mode,
         entry: {main: './components/index.js'},
         output: {
@@ -36,15 +72,7 @@ module.exports = (env, argv) => {
             'react-dom': 'ReactDOM',
             'prop-types': 'PropTypes',
         },
-        module: {
-            rules: [
-                {
-                    test: /\.jsx?$/,
-                    include: path.resolve(__dirname, 'components'),
-                    use: {loader: 'babel-loader', options: {cacheDirectory: false}},
-                },
-            ],
-        },
+        module: {rules: babelRules},
         // Keep symlinked node_modules paths as they are: module ids hash
         // request paths (loaders included), so a build in a scratch copy with
         // node_modules linked in must see the same relative paths.
@@ -60,4 +88,5 @@ module.exports = (env, argv) => {
         performance: {hints: false},
         stats: 'errors-warnings',
     };
+    return [main, workerConfig(mode)];
 };

@@ -90,12 +90,15 @@ _children: list = [
     dcc.Store(id="addr"),
     html.A("download by address", id="link", href="#"),
 ]
+#: CachedDownload's modes, each with its button and status: (id prefix, mode).
+CDL_MODES = [("cdl", "native"), ("cdl-fetch", "fetch"), ("cdl-stream", "stream")]
 if CachedDownload is not None:
-    _children += [
-        html.Button("CachedDownload", id="cdl-go"),
-        CachedDownload(id="cdl"),
-        html.Pre(id="cdl-status"),
-    ]
+    for _prefix, _mode in CDL_MODES:
+        _children += [
+            html.Button(f"CachedDownload ({_mode})", id=f"{_prefix}-go"),
+            CachedDownload(id=_prefix, mode=_mode, progress_interval=500),
+            html.Pre(id=f"{_prefix}-status"),
+        ]
 app.layout = html.Div(_children)
 
 
@@ -119,21 +122,27 @@ def set_address(search: Optional[str]) -> Tuple[str, str]:
     return (addr or "#"), addr
 
 
-if CachedDownload is not None:
+def _register_cached_download(prefix: str) -> None:
+    """The callbacks of one ``CachedDownload``: start it, expose its status."""
 
     @app.callback(
-        Output("cdl", "url"),
-        Input("cdl-go", "n_clicks"),
+        Output(prefix, "url"),
+        Input(f"{prefix}-go", "n_clicks"),
         State("addr", "data"),
         prevent_initial_call=True,
     )
     def start_cached_download(_clicks: Optional[int], addr: Optional[str]) -> str:
-        """Hand the address to ``CachedDownload`` (native mode)."""
+        """Hand the address to the ``CachedDownload``."""
         if not addr:
             raise PreventUpdate
         return addr
 
-    @app.callback(Output("cdl-status", "children"), Input("cdl", "status"))
+    @app.callback(Output(f"{prefix}-status", "children"), Input(prefix, "status"))
     def show_status(status: Optional[Dict[str, Any]]) -> str:
         """Expose the component's status to the browser driver."""
         return json.dumps(status)
+
+
+if CachedDownload is not None:
+    for _prefix, _mode in CDL_MODES:
+        _register_cached_download(_prefix)

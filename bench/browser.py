@@ -1,25 +1,37 @@
-"""Browser side: a native download of the big file in headless Chromium.
+"""Browser side: downloads of the big file in headless Chromium.
 
-Two ways to start it from a Dash page: clicking an ``<a>`` to the address
-(``&download=true``), and ``CachedDownload`` in its native mode. The file is
-complete when it has its final name and size in the download directory; the
-renderers' memory is sampled meanwhile.
+Four ways to start it from a Dash page: clicking an ``<a>`` to the address
+(``&download=true``), and ``CachedDownload`` in its three modes (native,
+fetch, stream). The file is complete when it has its final name and size in
+the download directory (for the in-page modes, also when the component reports
+done); its SHA-256 is checked against the original, and the renderers' memory
+is sampled meanwhile. ``python -m bench.browser`` runs this section alone.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
 import psutil
 
 from .server import GunicornServer, RssSampler
 
-__all__ = ["CHROMIUM_ARGS", "chromium_paths", "section_browser"]
+__all__ = ["CDL_KEYS", "CHROMIUM_ARGS", "chromium_paths", "section_browser"]
+
+#: Result key and element id prefix of each CachedDownload mode (bench/apps.py).
+#: Stream runs before fetch, so that fetch's freed Blob memory cannot hide its growth.
+CDL_KEYS = [
+    ("cached_download", "cdl"),
+    ("cached_download_stream", "cdl-stream"),
+    ("cached_download_fetch", "cdl-fetch"),
+]
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -97,6 +109,18 @@ def _all_chromium_pids(driver: Any) -> List[int]:
     return [p.pid for p in _chromium_procs(driver)]
 
 
+def _mode_of(key: str) -> str:
+    return key.rsplit("_", 1)[1] if key.count("_") > 1 else "native"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _wait_file(path: Path, size: int, timeout: float) -> float:
     """Wait until ``path`` exists with ``size`` bytes and no partial download remains."""
     deadline = time.monotonic() + timeout
@@ -110,7 +134,13 @@ def _wait_file(path: Path, size: int, timeout: float) -> float:
 
 
 def _one_download(
-    driver: Any, button: str, download_dir: Path, name: str, size: int, timeout: float
+    driver: Any,
+    button: str,
+    download_dir: Path,
+    name: str,
+    size: int,
+    timeout: float,
+    digest: str = "",
 ) -> Dict[str, Any]:
     from selenium.webdriver.common.by import By
 
@@ -134,14 +164,26 @@ def _one_download(
         "chromium_all_peak_rss": everything.peak,
         "chromium_all_growth": everything.growth,
     }
+    if digest:
+        result["identical"] = _sha256(download_dir / name) == digest
     (download_dir / name).unlink()
     return result
 
 
 def section_browser(
-    cache_dir: Path, tmp: Path, big: Path, size: int, workers: int, threads: int, timeout: float
+    cache_dir: Path,
+    tmp: Path,
+    big: Path,
+    size: int,
+    workers: int,
+    threads: int,
+    timeout: float,
+    modes: Optional[List[str]] = None,
 ) -> Dict[str, Any]:
-    """Download ``big`` by address in headless Chromium: via ``<a>`` and ``CachedDownload``."""
+    """Download ``big`` by address in headless Chromium: via ``<a>`` and ``CachedDownload``.
+
+    ``modes`` limits the ``CachedDownload`` modes run (default: all three).
+    """
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -160,14 +202,64 @@ def section_browser(
             wait.until(lambda d: d.find_element(By.ID, "link").get_attribute("href").endswith(addr))
             out["anchor"] = _one_download(driver, "link", download_dir, big.name, size, timeout)
             if has_component:
-                wait.until(ec.element_to_be_clickable((By.ID, "cdl-go")))
-                out["cached_download"] = _one_download(
-                    driver, "cdl-go", download_dir, big.name, size, timeout
-                )
-                out["cached_download"]["status"] = driver.find_element(By.ID, "cdl-status").text
+                digest = _sha256(big)
+                for key, prefix in CDL_KEYS:
+                    if modes is not None and _mode_of(key) not in modes:
+                        continue
+                    wait.until(ec.element_to_be_clickable((By.ID, f"{prefix}-go")))
+                    try:
+                        entry = _one_download(
+                            driver, f"{prefix}-go", download_dir, big.name, size, timeout, digest
+                        )
+                        status_id = f"{prefix}-status"
+                        # In-page modes report done when the last byte is handed over.
+                        wait.until(lambda d, i=status_id: '"done"' in d.find_element(By.ID, i).text)
+                        entry["status"] = json.loads(driver.find_element(By.ID, status_id).text)
+                    except Exception as e:  # one mode failing keeps the others
+                        entry = {"error": f"{type(e).__name__}: {e}"}
+                    out[key] = entry
             else:
-                out["cached_download"] = {"skipped": "CachedDownload is not built"}
+                for key, _ in CDL_KEYS:
+                    out[key] = {"skipped": "CachedDownload is not built"}
         finally:
             driver.quit()
             shutil.rmtree(download_dir, ignore_errors=True)
     return out
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """``python -m bench.browser [--size-mib N] [--modes native,stream,fetch]``.
+
+    Section 8 alone (1 GiB by default); prints its JSON.
+    """
+    import argparse
+    import dataclasses
+    import tempfile
+
+    from .cases import MIB, Plan, make_files
+
+    parser = argparse.ArgumentParser(prog="python -m bench.browser")
+    parser.add_argument("--size-mib", type=int, default=Plan().big // MIB)
+    parser.add_argument("--modes", default="native,stream,fetch")
+    args = parser.parse_args(argv)
+    plan = dataclasses.replace(Plan(), big=args.size_mib * MIB)
+    tmp = Path(tempfile.mkdtemp(prefix="dfc-bench-browser-"))
+    try:
+        files = make_files(tmp, plan)
+        out = section_browser(
+            tmp / "cache-browser",
+            tmp,
+            files["big"],
+            plan.big,
+            plan.workers,
+            plan.threads,
+            plan.request_timeout,
+            modes=args.modes.split(","),
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -68,9 +68,19 @@ def dcc_ratios(sections: Dict[str, Any]) -> Dict[str, Optional[float]]:
     }
 
 
+def queue_child_ratio(sections: Dict[str, Any], size: str) -> Optional[float]:
+    """CacheQueue: child register -> servable, over CacheFile.register, for ``size`` bytes."""
+    reg = sections.get("register", {})
+    child = _get(reg, "CacheQueue", "child_process", size, "total_median_ms")
+    file = _get(reg, "CacheFile", size, "median_ms")
+    return child / file if child and file else None
+
+
 def evaluate_targets(sections: Dict[str, Any]) -> List[Dict[str, Any]]:
     """The issue's targets, each with its measured value and whether it is met."""
     last = _get(sections, "range", "last", "ours_median_ms")
+    sizes = [str(x) for x in sections.get("register", {}).get("CacheFile", {}) if x.isdigit()]
+    largest = max(sizes, key=int) if sizes else ""
     ratios = dcc_ratios(sections)
     growth = _get(sections, "rss", "big_path", "growth")
     return [
@@ -116,7 +126,27 @@ def evaluate_targets(sections: Dict[str, Any]) -> List[Dict[str, Any]]:
             15.0,
             "x",
         ),
+        _target(
+            "queue_child",
+            "CacheQueue child register -> servable / CacheFile.register (largest size)",
+            queue_child_ratio(sections, largest),
+            "<=",
+            2.0,
+            "x",
+        ),
+        _target(
+            "writer_rss",
+            "register(writer) into CacheFile: peak RSS growth over the writer's own",
+            _get(sections, "writers", "writer_over_own_mib"),
+            "<=",
+            8.0,
+            "MiB",
+        ),
     ]
+
+
+def _fmt_ratio(value: Optional[float]) -> str:
+    return "" if value is None else f"{value:.2f}x"
 
 
 def _mark(met: Optional[bool]) -> str:
@@ -286,6 +316,8 @@ def markdown(result: Dict[str, Any]) -> str:
     for key, label in (
         ("anchor", "`<a href=addr&download=true>` click"),
         ("cached_download", "`CachedDownload` (native)"),
+        ("cached_download_fetch", "`CachedDownload` (fetch)"),
+        ("cached_download_stream", "`CachedDownload` (stream)"),
     ):
         entry = br.get(key) if isinstance(br, dict) else None
         if not isinstance(entry, dict) or "seconds" not in entry:
@@ -297,10 +329,36 @@ def markdown(result: Dict[str, Any]) -> str:
             f"8. browser {big} download, {label}",
             f"{_fmt_s(entry['seconds'])}{_rate(entry['seconds'], plan['big'])}; renderer RSS "
             f"+{_fmt_mib(entry['renderer_growth'])}, all Chromium +"
-            f"{_fmt_mib(entry['chromium_all_growth'])}",
+            f"{_fmt_mib(entry['chromium_all_growth'])}"
+            + {True: "; byte-identical", False: "; DIFFERENT BYTES"}.get(
+                entry.get("identical"), ""
+            ),
             "",
             "",
         )
+
+    wr = s.get("writers", {})
+    wsize = _size(plan["writer_size"])
+    for key, label, tid in (
+        ("writer", "`register(writer)`", "writer_rss"),
+        ("bytesio", "BytesIO then `register`", ""),
+    ):
+        over = _get(wr, key + "_over_own_mib")
+        row(
+            f"9. generate a {wsize} CSV + register in CacheFile, {label}: peak RSS growth, "
+            f"time (median of {plan['writer_runs']})",
+            f"+{_fmt_mib(_get(wr, key, 'growth_max'))}, {_fmt_s(_get(wr, key, 'median_s'))}",
+            f"writer alone +{_fmt_mib(_get(wr, 'writer_only', 'growth_max'))}, "
+            f"{_fmt_s(_get(wr, 'writer_only', 'median_s'))}",
+            "n/a" if over is None else f"+{over:.1f} MiB over the writer's own",
+            tid,
+        )
+    row(
+        f"9. generate a {wsize} CSV + register: time, writer vs BytesIO",
+        _fmt_s(_get(wr, "writer", "median_s")),
+        "BytesIO " + _fmt_s(_get(wr, "bytesio", "median_s")),
+        _fmt_x(wr.get("time_ratio_writer_to_bytesio")) + " time",
+    )
 
     head = ["Measure", "dash-file-cache", "Baseline", "Ratio", "Target", "Met"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -317,9 +375,16 @@ def markdown(result: Dict[str, Any]) -> str:
     for key, label in (
         ("register_median_ms", "CacheQueue in a child process: register"),
         ("to_servable_median_ms", "CacheQueue: child's register returned -> address servable"),
+        ("total_median_ms", "CacheQueue: child's register called -> address servable"),
     ):
         cells = [_fmt_ms(_get(reg, "CacheQueue", "child_process", x, key)) for x in sizes]
         reg_lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    ratio_cells = [_fmt_ratio(queue_child_ratio(s, x)) for x in sizes]
+    reg_lines.append(
+        "| CacheQueue child register -> servable / CacheFile.register (target <= 2x) | "
+        + " | ".join(ratio_cells)
+        + " |"
+    )
     if "error" in reg:
         reg_lines.append(f"| error: {reg['error']} | |")
 

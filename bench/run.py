@@ -3,7 +3,8 @@
 One gunicorn server (``-w 1 --threads 16 -k gthread`` in the full run) on
 127.0.0.1 serves sections 1-4; sections 5 and 6 each get a fresh server of the
 same kind so their memory readings start from idle; section 7 runs in this
-process; section 8 drives headless Chromium against another fresh server.
+process; section 8 drives headless Chromium against another fresh server;
+section 9 generates a CSV in fresh processes (``bench/writers.py``).
 Files are random data in a temporary directory, removed at the end.
 """
 
@@ -39,6 +40,7 @@ from bench.cases import (
 )
 from bench.report import evaluate_targets, markdown
 from bench.server import GunicornServer, machine_info
+from bench.writers import section_writers
 
 __all__ = ["main", "run"]
 
@@ -100,6 +102,9 @@ def run(plan: Plan, browser: bool, tmp_root: Optional[str] = None) -> Dict[str, 
             "6 dcc.send_file", lambda: section_dcc(tmp / "cache-dcc", files, plan)
         )
         sections["register"] = _timed("7 register", lambda: section_register(tmp, plan))
+        sections["writers"] = _timed(
+            "9 writers", lambda: section_writers(tmp, plan.writer_size, plan.writer_runs)
+        )
         if browser:
             sections["browser"] = _timed(
                 "8 browser",

@@ -12,7 +12,7 @@ const RealCachedDownload = lazy(
 );
 
 /**
- * Saves a file from a dash-file-cache address when a callback sets `url`; renders nothing visible. Use it instead of `dcc.Download` for large or server-made files: in the default `mode="native"` the browser's download manager streams the file to disk (no copy in page memory), after a HEAD request has checked that the address is alive, so an expired address gives `status.state == "error"` (`http_code` 404) and saves nothing. `mode="fetch"` downloads in the page instead, to report progress (`loaded`/`total`) and send custom `headers`, at the cost of holding the whole file in memory. Every download is triggered by a new value of `url`: the component consumes the address (resets `url` to None once the download is handed over or failed), so setting the same address again downloads it again.
+ * Saves a file from a dash-file-cache address when a callback sets `url`; renders nothing visible. Use it instead of `dcc.Download` for large or server-made files. Three modes: `mode="native"` (default): the browser's download manager streams the file to disk (no copy in page memory), after a HEAD request has checked that the address is alive, so an expired address gives `status.state == "error"` (`http_code` 404) and saves nothing; no progress, no custom headers. `mode="fetch"` downloads in the page, with progress (`loaded`/`total`) and custom `headers`, holding the whole file in page memory (for small files). `mode="stream"` downloads in the page like fetch (progress, headers) but hands the bytes, as the download manager asks for them, to a service worker served by the app itself (from the component suite), which streams them to disk: page memory stays bounded. Stream mode needs a secure context (https, localhost); elsewhere, or when the service worker cannot be installed, it falls back to native mode and says so in `status.message`. In fetch and stream modes a transfer cut mid-way resumes from the received offset (`Range` with `If-Range` and the ETag), at most `max_resumes` times; if the item changed meanwhile the download fails with a clear message. Every download is triggered by a new value of `url`: the component consumes the address (resets `url` to None once the download is handed over or failed), so setting the same address again downloads it again; unmounting the component stops a download in flight.
  */
 export default function CachedDownload(props) {
     return (
@@ -32,14 +32,17 @@ CachedDownload.propTypes = {
     /** Name for the saved file instead of the registered one (native mode asks the service for it via the `file_name` query parameter). */
     file_name: PropTypes.string,
 
-    /** "native" (default): the browser's download manager streams to disk; "fetch": download in the page, with progress and custom headers, holding the whole file in memory. */
-    mode: PropTypes.oneOf(['native', 'fetch']),
+    /** "native" (default): the browser's download manager streams to disk; "fetch": download in the page, with progress and custom headers, holding the whole file in memory; "stream": download in the page, with progress and custom headers, streamed to disk through the package's service worker (secure contexts; else falls back to "native"). */
+    mode: PropTypes.oneOf(['native', 'fetch', 'stream']),
 
-    /** Extra request headers sent in "fetch" mode (ignored in "native" mode, where the browser makes the request). */
+    /** Extra request headers sent in "fetch" and "stream" modes (ignored in "native" mode, where the browser makes the request). */
     headers: PropTypes.objectOf(PropTypes.string),
 
-    /** Minimum milliseconds between two progress reports in "fetch" mode (default 250). */
+    /** Minimum milliseconds between two progress reports in "fetch" and "stream" modes (default 250). */
     progress_interval: PropTypes.number,
+
+    /** How many times a cut transfer is resumed (`Range` from the received offset) in "fetch" and "stream" modes before it fails (default 3; 0 disables resuming). */
+    max_resumes: PropTypes.number,
 
     /** Read-only: `{state: "started" | "done" | "error", http_code, file_name, loaded, total, mode, url, message}` of the latest download. */
     status: PropTypes.exact({
@@ -49,16 +52,18 @@ CachedDownload.propTypes = {
         http_code: PropTypes.number,
         /** Name of the file being saved. */
         file_name: PropTypes.string,
-        /** Bytes received so far ("fetch" mode), else None. */
+        /** Bytes received so far ("fetch" and "stream" modes), else None. */
         loaded: PropTypes.number,
         /** Size of the file from `Content-Length`, else None. */
         total: PropTypes.number,
-        /** The mode of this download: "native" or "fetch". */
-        mode: PropTypes.oneOf(['native', 'fetch']),
+        /** The mode of this download: "native", "fetch" or "stream" ("native" when stream mode fell back, with the reason in `message`). */
+        mode: PropTypes.oneOf(['native', 'fetch', 'stream']),
         /** The address this status is about. */
         url: PropTypes.string,
-        /** Error text (the server's JSON `error` when there is one), else None. */
+        /** Error text (the server's JSON `error` when there is one), or why stream mode fell back to native, else None. */
         message: PropTypes.string,
+        /** How many times the transfer was resumed after a cut ("fetch" and "stream" modes). */
+        resumes: PropTypes.number,
     }),
 
     /** Read-only: number of downloads completed ("done") since the component was created. */

@@ -15,8 +15,10 @@ from .caches import (
     CachePlain,
     CacheQueue,
     CacheUnavailableError,
+    manager_queue,
+    start_manager,
 )
-from .services import ServiceData, ServiceDownloader
+from .services import CachedFileWriter, ServiceData, ServiceDownloader, Writer
 from .version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,15 +40,19 @@ __all__ = [
     "CacheUnavailableError",
     "CachedDownload",
     "CachedFileInfo",
+    "CachedFileWriter",
     "CachedImage",
     "Downloader",
     "PlainDownloader",
     "ServiceData",
     "ServiceDownloader",
+    "Writer",
     "__version__",
     "caches",
     "components",
+    "manager_queue",
     "services",
+    "start_manager",
     "utilities",
     "version",
 ]

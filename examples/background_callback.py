@@ -9,26 +9,29 @@ child exits, so the callbacks here register in caches whose items leave the chil
 - ``CacheFile(directory)``: the item is written to disk, where every process can read it
   (large files, several server processes, restarts).
 
-Each callback writes a CSV step by step, calls ``set_progress`` after each step to move a
-``<progress>`` bar, then returns the address of the file as the ``href`` of a link. It also
+Each callback writes a CSV step by step straight into the cache (``service.open``: a file
+object whose writes go to the cache as they come, so the file is never held whole in the
+child's memory), calls ``set_progress`` after each step to move a ``<progress>`` bar, then
+returns the address of the file as the ``href`` of a link. It also
 returns the bar's final state, 100%: Dash may drop the last progress report when the job
 ends between two polls.
 
 Run: ``.venv/bin/python examples/background_callback.py``, then open http://127.0.0.1:8050.
-Stopping it (Ctrl+C) shuts the Manager down and removes the temporary folder.
+Stopping it (Ctrl+C or SIGTERM) shuts the Manager down and removes the temporary folder.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import signal
+import sys
 import tempfile
 import time
-from typing import IO, Any, Callable, Tuple
+from typing import Any, Callable, Tuple
 
 import dash
 import diskcache
-import multiprocess
 from dash import DiskcacheManager, Input, Output, html
 
 import dash_file_cache as dfc
@@ -37,20 +40,17 @@ STEPS = 10
 Result = Tuple[html.A, int, str]  # the link, and the bar's final value and text
 
 
-def write_csv(set_progress: Callable[[Any], None], rows: int, delay: float) -> IO[bytes]:
-    """Write ``rows`` rows in ``STEPS`` steps, reporting ``(percent, "NN%")`` after each.
-
-    The file stays in memory up to 8 MB, then moves to a temporary file.
-    """
-    out = tempfile.SpooledTemporaryFile(max_size=8 << 20)
-    out.write(b"step,row,value\n")
+def write_csv(
+    out: dfc.CachedFileWriter, set_progress: Callable[[Any], None], rows: int, delay: float
+) -> None:
+    """Write ``rows`` rows into ``out`` in ``STEPS`` steps, reporting ``(percent, "NN%")``."""
+    out.write("step,row,value\n")
     for step in range(STEPS):
         for row in range(rows // STEPS):
-            out.write(f"{step},{row},{math.cos(row / 100):.5f}\n".encode())
+            out.write(f"{step},{row},{math.cos(row / 100):.5f}\n")
         time.sleep(delay)  # stands for the real work
         percent = 100 * (step + 1) // STEPS
         set_progress((percent, f"{percent}%"))
-    return out
 
 
 def panel(name: str, title: str) -> html.Div:
@@ -75,7 +75,8 @@ def create_app(work_dir: str, queue: Any, rows: int = 200_000, delay: float = 0.
 
     Arguments:
         work_dir: a folder for the background jobs' state and the ``CacheFile`` items.
-        queue: a ``multiprocess.Manager().Queue()`` made in this (the serving) process.
+        queue: a Manager queue made in this (the serving) process, e.g.
+            ``dfc.start_manager().Queue()`` (or ``multiprocess.Manager().Queue()``).
         rows, delay: size of the files and pause of each of the ``STEPS`` steps (seconds).
     """
     jobs = DiskcacheManager(diskcache.Cache(os.path.join(work_dir, "jobs")))
@@ -112,11 +113,11 @@ def create_app(work_dir: str, queue: Any, rows: int = 200_000, delay: float = 0.
         prevent_initial_call=True,
     )
     def build_for_queue(set_progress: Callable[[Any], None], n_clicks: int) -> Result:
-        with write_csv(set_progress, rows, delay) as data:
-            # In this child process, register() puts the item on the queue; it returns once
-            # the Manager holds it, so the address is servable as soon as it is returned.
-            address = queued.register(data, file_name="queue.csv", mime_type="text/csv")
-        return link(address, "queue"), 100, "100%"
+        # In this child process, the item is put on the queue when the block ends; that
+        # returns once the Manager holds it, so the address is servable when returned.
+        with queued.open(file_name="queue.csv") as out:  # text/csv, inferred from the name
+            write_csv(out, set_progress, rows, delay)
+        return link(out.address, "queue"), 100, "100%"
 
     @app.callback(
         Output("file-result", "children"),
@@ -130,15 +131,22 @@ def create_app(work_dir: str, queue: Any, rows: int = 200_000, delay: float = 0.
         prevent_initial_call=True,
     )
     def build_on_disk(set_progress: Callable[[Any], None], n_clicks: int) -> Result:
-        with write_csv(set_progress, rows, delay) as data:
-            # The content is copied to the cache's folder before register() returns.
-            address = on_disk.register(data, file_name="file.csv", mime_type="text/csv")
-        return link(address, "file"), 100, "100%"
+        # Rows go straight into the item's file in the cache's folder; it is indexed
+        # (servable) when the block ends.
+        with on_disk.open(file_name="file.csv") as out:
+            write_csv(out, set_progress, rows, delay)
+        return link(out.address, "file"), 100, "100%"
 
     return app
 
 
 if __name__ == "__main__":
-    # The Manager and the folder live as long as the server; leaving the block cleans up.
-    with tempfile.TemporaryDirectory(prefix="dfc-example-") as folder, multiprocess.Manager() as m:
-        create_app(folder, m.Queue()).run(host="127.0.0.1", port=8050, debug=False)
+    # SIGTERM (e.g. `kill`, a container stop) leaves the with-block like Ctrl+C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with tempfile.TemporaryDirectory(prefix="dfc-example-") as folder:
+        # The Manager stops with this process: at exit, and even if it is killed.
+        manager = dfc.start_manager()
+        try:
+            create_app(folder, manager.Queue()).run(host="127.0.0.1", port=8050, debug=False)
+        finally:
+            manager.shutdown()

@@ -17,7 +17,7 @@ import dash_file_cache.services
 import dash_file_cache.services.data
 from tests.support import SHARED_KINDS, make_cache, uid_of
 
-ADDRESS = re.compile(r"/cached-data\?uid=[0-9a-f]{32}")
+ADDRESS = re.compile(r"/cached-data\?uid=[0-9a-f]{32}(-[0-9a-f]{12})?")
 
 
 def test_documented_aliases() -> None:

@@ -12,8 +12,13 @@ from pathlib import Path
 
 from tests.support import ROOT
 
-SECTIONS = ["ondisk", "memory_items", "range", "parallel", "rss", "dcc", "register", "browser"]
-TARGETS = ["ondisk", "range_last", "range_spread", "parallel", "rss", "dcc_time", "dcc_memory"]
+SECTIONS = [
+    "ondisk", "memory_items", "range", "parallel", "rss", "dcc", "register", "writers", "browser",
+]  # fmt: skip
+TARGETS = [
+    "ondisk", "range_last", "range_spread", "parallel", "rss", "dcc_time", "dcc_memory",
+    "queue_child", "writer_rss",
+]  # fmt: skip
 
 
 def test_bench_quick_writes_json(tmp_path: Path) -> None:
@@ -48,5 +53,8 @@ def test_bench_quick_writes_json(tmp_path: Path) -> None:
     assert sections["dcc"]["response_bytes"] > result["plan"]["mid"]
     for cache in ("CachePlain", "CacheQueue", "CacheFile"):
         assert set(sections["register"][cache]) >= {str(s) for s in result["plan"]["reg_sizes"]}
+    writers = sections["writers"]
+    for case in ("writer_only", "writer", "bytesio"):
+        assert writers[case]["median_s"] > 0
     assert result["table_md"].startswith("| Measure |")
     assert "| Measure |" in proc.stdout

@@ -22,7 +22,7 @@ import requests
 
 import dash_file_cache as dfc
 from dash_file_cache.caches.abstract import CachedFileInfo
-from dash_file_cache.services import http
+from dash_file_cache.services.content import open_content
 
 PAYLOAD = os.urandom(3 << 20)
 
@@ -113,7 +113,7 @@ def test_load_opens_the_content_once(cache: _Tracked, monkeypatch: pytest.Monkey
     monkeypatch.setattr("builtins.open", counting_open)
     _, loader = cache.load("k")
     with loader() as data:
-        content = http.open_content(data, 0.0)
+        content = open_content(data, 0.0)
         assert content.stream is data
     assert len(opened) == 1, opened
 
@@ -123,9 +123,9 @@ def test_real_file_object_is_file_backed(tmp_path: Path) -> None:
     path.write_bytes(b"abc")
     os.utime(path, (1_000_000, 1_000_000))
     with open(path, "rb") as handle:
-        content = http.open_content(handle, created=5.0)
+        content = open_content(handle, created=5.0)
         assert (content.is_file, content.size, content.mtime) == (True, 3, 1_000_000)
-    memory = http.open_content(io.BytesIO(b"abcd"), created=5.0)
+    memory = open_content(io.BytesIO(b"abcd"), created=5.0)
     assert (memory.is_file, memory.size, memory.mtime) == (False, 4, 5.0)
 
 
@@ -136,7 +136,7 @@ def test_open_content_closes_the_stream_when_it_fails() -> None:
 
     stream = Broken(b"abc")
     with pytest.raises(OSError):
-        http.open_content(stream, created=0.0)
+        open_content(stream, created=0.0)
     assert stream.closed
 
 

@@ -159,7 +159,8 @@ def test_nginx_differential(
             mine.headers["ETag"],
             int(parsedate_to_datetime(mine.headers["Last-Modified"]).timestamp()),
         )
-        assert ours_validator.modified == theirs_validator.modified  # same files, same mtime
+        # Each side is asked with its own validators (CacheRedis copies a path item, so its
+        # Last-Modified is the registration time, not the file's): cases are symbolic.
         for case in cases:
             key = (size, case.label)
             if key not in nginx_answers:

@@ -4,13 +4,14 @@
  *
  * Each new `url` starts one job and is then consumed (`url` reset to None), so
  * a callback that sets the same address again starts another job. The jobs
- * themselves are `runNative`/`runFetch` in `../utils/download.js`; this
+ * themselves are `runNative`/`runFetch`/`runStream` in `../utils/download.js`; this
  * component only starts them, turns their reports into `status` and
  * `n_downloads`, and stops them on unmount.
  */
 import React, {useEffect, useLayoutEffect, useRef} from 'react';
 import {downloadStatus, makeJob, runnerFor} from '../utils/download.js';
 import {loadingAttributes, useIsLoading} from '../utils/loading.js';
+import {streamWorkerUrl} from '../utils/publicpath.js';
 
 export default function CachedDownload(props) {
     const {id, url, n_downloads, className, style, loading_state} = props;
@@ -63,7 +64,7 @@ export default function CachedDownload(props) {
         if (!url) {
             return;
         }
-        const job = makeJob(++lastJob.current, latestProps.current);
+        const job = makeJob(++lastJob.current, latestProps.current, streamWorkerUrl());
         const send = latestProps.current.setProps;
         if (send) {
             // Consume the address: the same value set again is a new request.

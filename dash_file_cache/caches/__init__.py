@@ -6,18 +6,23 @@
 - :class:`CacheRedis`: on a Redis server, shared by processes and hosts (needs the
   ``redis`` package; imported lazily, on first use of the name).
 
+:func:`start_manager` / :func:`manager_queue` give ``CacheQueue`` a ``multiprocess``
+Manager that stops with the process that started it (SIGTERM and SIGKILL included).
+
 All implement :class:`CacheAbstract`.
 """
 
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import abstract, lrudict, memory, tempfile, typehints  # the last four: 0.2.0's
+from ._manager import manager_queue, start_manager
 from .abstract import (
     CacheAbstract,
     CachedData,
     CachedFileInfo,
     CachedLoader,
     CacheUnavailableError,
+    ItemElsewhereError,
 )
 from .file import CacheFile
 from .plain import CachePlain
@@ -35,10 +40,13 @@ __all__ = [
     "CachedData",
     "CachedFileInfo",
     "CachedLoader",
+    "ItemElsewhereError",
     "QueueLike",
     "abstract",
     "lrudict",
+    "manager_queue",
     "memory",
+    "start_manager",
     "tempfile",
     "typehints",
 ]

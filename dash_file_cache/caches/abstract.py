@@ -14,13 +14,17 @@ stream backed by a regular file as on-disk content).
 To write your own backend, subclass :class:`CacheAbstract` and implement
 :meth:`~CacheAbstract.is_in`, :meth:`~CacheAbstract.dump`,
 :meth:`~CacheAbstract.load` and :meth:`~CacheAbstract.remove`.
+:meth:`~CacheAbstract.open_item` (content written as it is produced) works
+for every backend; override it to receive the bytes without a spool file.
 """
 
 from __future__ import annotations
 
 import abc
 import io
-from typing import IO, Callable, Generic, Tuple, TypeVar, Union
+import tempfile
+from contextlib import contextmanager
+from typing import IO, Callable, ContextManager, Generic, Iterator, Tuple, TypeVar, Union
 
 from typing_extensions import NotRequired, TypedDict
 
@@ -119,6 +123,20 @@ class CacheAbstract(abc.ABC, Generic[S, T]):
             FileNotFoundError: ``key`` is not cached (never cached, evicted or removed).
         """
 
+    def new_key(self, uid: str) -> str:
+        """Return the key of a new item, given its random ``uid``.
+
+        Called by :meth:`ServiceData.register` in the registering process; the
+        returned key is what the address carries. Default: ``uid`` itself.
+        Per-process caches (:class:`~dash_file_cache.CachePlain`,
+        :class:`~dash_file_cache.CacheQueue`) append the token of the process
+        that will hold the item, so that ``load`` in any other process raises
+        :class:`ItemElsewhereError` rather than a plain "not found". The result
+        must be a valid uid (``is_valid_uid``): ``uid``, optionally followed by
+        ``-`` and 12 lowercase hex digits.
+        """
+        return uid
+
     def prepare(self) -> None:
         """Hook called by :meth:`ServiceData.serve` in the serving process. Default: nothing."""
 
@@ -153,6 +171,28 @@ class CacheAbstract(abc.ABC, Generic[S, T]):
         Never deletes a file that an item refers to by path.
         """
 
+    def open_item(self, key: str, info: S) -> ContextManager[IO[bytes]]:
+        """Store an item whose content is written while the block runs.
+
+        Yields a writable binary file object. When the block exits without an
+        exception, the written bytes become the item's content and ``info``
+        is stored *as it is then* (the caller may complete it while writing,
+        e.g. its content type), replacing any item with the same key, as
+        :meth:`dump` does. When the block raises, nothing is stored, nothing
+        written is left behind, and the exception propagates.
+
+        The caller writes from one thread and must not close or seek the file
+        object. The default spools the content to an anonymous temporary file,
+        then calls :meth:`dump` with it, so every backend supports it; backends
+        override it to receive the bytes directly (``CacheFile`` into its
+        content file, ``CacheRedis`` chunk by chunk, the in-memory caches into
+        a buffer).
+
+        Raises:
+            OSError: the content could not be spooled or stored (as :meth:`dump`).
+        """
+        return _open_spooled(self, key, info)
+
 
 def read_block(stream: IO[bytes], size: int) -> bytes:
     """Read ``size`` bytes, fewer only at the end (raw streams may return short reads)."""
@@ -176,3 +216,25 @@ def read_all(data: IO[bytes]) -> bytes:
         # BytesIO.read() at position 0 returns its buffer without a copy.
         return data.read()
     return b"".join(iter(lambda: read_block(data, 1 << 20), b""))
+
+
+@contextmanager
+def open_in_memory(cache: CacheAbstract[S, T], key: str, info: S) -> Iterator[IO[bytes]]:
+    """:meth:`CacheAbstract.open_item` for caches that keep content in memory.
+
+    The content is written into one ``BytesIO`` and handed to ``cache.dump``
+    from its start, which the in-memory caches take without copying it again.
+    """
+    buffer = io.BytesIO()
+    yield buffer
+    buffer.seek(0)
+    cache.dump(key, info, buffer)  # type: ignore[arg-type]
+
+
+@contextmanager
+def _open_spooled(cache: CacheAbstract[S, T], key: str, info: S) -> Iterator[IO[bytes]]:
+    """The default :meth:`CacheAbstract.open_item`: an anonymous spool file, then ``dump``."""
+    with tempfile.TemporaryFile(prefix="dash-file-cache-") as spool:
+        yield spool
+        spool.seek(0)
+        cache.dump(key, info, spool)  # type: ignore[arg-type]

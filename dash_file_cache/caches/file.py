@@ -11,12 +11,13 @@ import tempfile
 import threading
 import weakref
 from contextlib import contextmanager, suppress
-from typing import IO, Any, Callable, Dict, Iterator, Optional, Tuple, Union
+from typing import IO, Any, Callable, Dict, Iterator, NamedTuple, Optional, Tuple, Union, cast
 
 import diskcache
 from diskcache.core import MODE_BINARY, UNKNOWN
 
 from .._validate import check_positive_int
+from ._lifecycle import SigtermCleanup, on_sigterm, owner_tag, reap_dead_dirs
 from .abstract import CacheAbstract, CachedData, CachedFileInfo, CacheUnavailableError
 
 __all__ = ["CacheFile"]
@@ -24,6 +25,8 @@ __all__ = ["CacheFile"]
 _MB = 1 << 20
 # diskcache's "no limit" in practice: it needs a number.
 _UNLIMITED = 1 << 62
+# Temporary directories are named <prefix><owner tag><random>: see _make_temp_dir.
+_TEMP_PREFIX = "dash-file-cache-"
 
 
 class _StreamingDisk(diskcache.Disk):
@@ -39,6 +42,9 @@ class _StreamingDisk(diskcache.Disk):
         self._written = threading.local()
 
     def store(self, value: Any, read: bool, key: Any = UNKNOWN) -> Tuple[int, int, Any, Any]:
+        if isinstance(value, _Written):  # content already in its file (CacheFile.open_item)
+            self._written.path = value.full_path
+            return value.size, MODE_BINARY, value.filename, None
         if not read:
             return super().store(value, read, key=key)
         filename, full_path = self.filename(key, value)
@@ -76,6 +82,14 @@ class _StreamingDisk(diskcache.Disk):
         path: Optional[str] = getattr(self._written, "path", None)
         self._written.path = None
         return path
+
+
+class _Written(NamedTuple):
+    """A content file that :meth:`CacheFile.open_item` wrote, to be indexed as is."""
+
+    filename: str
+    full_path: str
+    size: int
 
 
 @contextmanager
@@ -127,6 +141,29 @@ def _remove_dir(path: str, owner_pid: int) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _forget_dir(path: str, owner_pid: int, on_term: SigtermCleanup) -> None:
+    on_term.cancel()
+    _remove_dir(path, owner_pid)
+
+
+def _make_temp_dir() -> Tuple[str, SigtermCleanup]:
+    """Make a temporary cache directory owned by this process.
+
+    The name carries the owner's pid and start time, so that the next
+    ``CacheFile()`` on the host removes it if its owner died without cleaning
+    up (SIGKILL), and never while the owner lives, even if its pid was reused.
+    Removed at exit, and on SIGTERM when the default handler was in place
+    (see ``_lifecycle.on_sigterm``); the caller's finalizer cancels the
+    returned SIGTERM cleanup when it removes the directory itself.
+    """
+    parent = tempfile.gettempdir()
+    reap_dead_dirs(parent, _TEMP_PREFIX)
+    path = tempfile.mkdtemp(prefix=_TEMP_PREFIX + owner_tag(), dir=parent)
+    pid = os.getpid()
+    on_term = on_sigterm(lambda: _remove_dir(path, pid))
+    return path, on_term
+
+
 class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
     """Cache on disk, shared by every process on one host.
 
@@ -150,8 +187,10 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
 
     Arguments:
         cache_dir: where to keep the cache. ``None`` makes a temporary
-            directory, removed when the creating process exits; a given
-            directory is created if needed and keeps items across restarts.
+            directory, removed when the creating process exits, also on
+            SIGTERM; one left by a killed process (SIGKILL) is removed by the
+            next ``CacheFile()`` on the host. A given directory is created if
+            needed and keeps items across restarts.
         chunk_size: copy chunk in MB (at least 1).
         size_limit: bound on bytes used (content plus its SQLite index, which
             takes a few tens of KiB), or ``None`` for no bound.
@@ -172,9 +211,9 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
             check_positive_int("size_limit", size_limit)
         self._size_limit = size_limit
         if cache_dir is None:
-            path = tempfile.mkdtemp(prefix="dash-file-cache-")
+            path, on_term = _make_temp_dir()
             self._cleanup: Optional[weakref.finalize] = weakref.finalize(
-                self, _remove_dir, path, os.getpid()
+                self, _forget_dir, path, os.getpid(), on_term
             )
         else:
             path = os.path.abspath(os.fspath(cache_dir))
@@ -333,3 +372,29 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._cache = self._open()
+
+    @contextmanager
+    def open_item(self, key: str, info: CachedFileInfo) -> Iterator[IO[bytes]]:
+        """Write an item's content straight into its content file, then index it.
+
+        See :meth:`CacheAbstract.open_item`. The yielded file is the item's own
+        content file in the cache directory (no intermediate copy); it is
+        indexed atomically as :meth:`dump` indexes one, so the item is
+        servable only after a clean exit. On an exception the file is removed.
+
+        Raises:
+            OSError: the content could not be written (nothing is left behind);
+                :class:`CacheUnavailableError` when the index could not.
+        """
+        disk: _StreamingDisk = self._cache.disk
+        filename, full_path = disk.filename(key)
+        try:
+            with disk._create(full_path) as out:
+                yield out
+                size = out.tell()
+        except BaseException:
+            disk.remove(filename)  # the file, and the directories it leaves empty
+            raise
+        # dump indexes it without copying (see _StreamingDisk.store), and removes
+        # the file if the index write fails.
+        self.dump(key, info, cast(Any, _Written(filename, full_path, size)))

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import io
-import os
 import threading
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Tuple, Union
+from typing import IO, Any, Callable, ContextManager, Dict, Tuple, Union
 
 from .._validate import check_positive_int
-from ._process import has_mp_parent, has_request_context, in_dash_background_job
-from .abstract import CacheAbstract, CachedData, CachedFileInfo, read_all
+from ._process import (
+    in_dash_background_job,
+    is_serving_process,
+    item_elsewhere,
+    key_tag,
+    process_token,
+    tag_key,
+)
+from ._spool import OwnedPath
+from .abstract import CacheAbstract, CachedData, CachedFileInfo, open_in_memory, read_all
 
 __all__ = ["CachePlain"]
 
@@ -28,6 +35,13 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
     here; use :class:`~dash_file_cache.CacheQueue` or
     :class:`~dash_file_cache.CacheFile` for that.
 
+    Keys carry the token of the process that holds the item
+    (:meth:`new_key`): in any other process (another gunicorn worker, or a
+    worker forked with ``--preload`` after the item was registered), ``load``
+    raises :class:`~dash_file_cache.caches.ItemElsewhereError`, so the address
+    answers 404 with a message naming the cause and the fix, and the item is
+    never served by a process that does not own it (a one-time item once).
+
     Thread-safe. In-memory items are held as ``bytes``; path items hold only
     the path.
 
@@ -35,9 +49,11 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
         cache_size: how many items to keep; registering one more evicts the
             least recently used item.
 
-    Registering from a Dash background callback, or from a child process
-    outside any request, raises ``RuntimeError`` instead of returning an
-    address that would 404.
+    Registering where the item would be lost, i.e. outside the serving
+    process (a Dash background job of ``DiskcacheManager`` or
+    ``CeleryManager``, or another ``multiprocess`` child), raises
+    ``RuntimeError`` instead of returning an address that would 404. The rule
+    is :func:`dash_file_cache.caches._process.is_serving_process`.
 
     Raises:
         TypeError: ``cache_size`` is not an ``int``.
@@ -46,7 +62,8 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
 
     def __init__(self, cache_size: int) -> None:
         self._cache_size = check_positive_int("cache_size", cache_size)
-        self._owner_pid = os.getpid()
+        self._owner = process_token()
+        self._name = "CachePlain"  # in messages; CacheQueue's LRU says CacheQueue
         self._items: OrderedDict[str, _Stored] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -64,9 +81,29 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
         with self._lock:
             return tuple(self._items)
 
+    def new_key(self, uid: str) -> str:
+        """``uid`` tagged with this process's token: the item lives here."""
+        return tag_key(uid, process_token())
+
+    def prepare(self) -> None:
+        """Record this process as the serving one (called by ``ServiceData.serve``).
+
+        Does nothing in a Dash background job, which never serves.
+        """
+        if not in_dash_background_job():
+            self._owner = process_token()
+
     def is_in(self, key: str) -> bool:
+        if not self._held_here(key):
+            return False
         with self._lock:
             return key in self._items
+
+    @staticmethod
+    def _held_here(key: str) -> bool:
+        """Whether ``key`` names an item of this process (untagged keys: any process)."""
+        tag = key_tag(key)
+        return tag is None or tag == process_token()
 
     def dump(self, key: str, info: CachedFileInfo, data: CachedData) -> None:
         """Store an item, evicting the least recently used ones beyond ``cache_size``.
@@ -74,35 +111,45 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
         A file-object ``data`` is read to its end first (outside the lock).
 
         Raises:
-            RuntimeError: called where the item would be lost with the process
-                (a Dash background callback, or a child process outside a request).
+            RuntimeError: called outside the serving process (a Dash background
+                job, or another child process), where the item would be lost.
         """
-        if in_dash_background_job() or (
-            os.getpid() != self._owner_pid and has_mp_parent() and not has_request_context()
-        ):
+        if not is_serving_process(self._owner):
             raise RuntimeError(
-                "CachePlain keeps items in the memory of one process, and this is a "
-                "background callback or child process: the item would vanish with it and "
-                "the address would 404. Use ServiceData(CacheQueue(cache_size, "
+                "CachePlain keeps items in the memory of the serving process, and this is "
+                "a background callback or another child process: the item would vanish "
+                "with it and the address would 404. Use ServiceData(CacheQueue(cache_size, "
                 "multiprocess.Manager().Queue())) or ServiceData(CacheFile(cache_dir)) instead."
             )
         stored: Union[str, bytes] = data if isinstance(data, str) else read_all(data)
         self._put_stored(key, (info, stored))
 
     def _put_stored(self, key: str, item: _Stored) -> None:
-        """Insert an already materialised item (used by :class:`CacheQueue`)."""
+        """Insert an already materialised item (used by :class:`CacheQueue`).
+
+        A :class:`~._spool.OwnedPath` content is deleted when its item is
+        replaced, evicted or removed.
+        """
+        gone = []
         with self._lock:
+            old = self._items.get(key)
+            if old is not None and old[1] is not item[1]:
+                gone.append(old[1])
             self._items[key] = item
             self._items.move_to_end(key)
             while len(self._items) > self._cache_size:
-                self._items.popitem(last=False)
+                gone.append(self._items.popitem(last=False)[1][1])
+        _discard(gone)
 
     def load(self, key: str) -> Tuple[CachedFileInfo, Callable[[], CachedData]]:
         """Return the item's info and loader, and mark it as recently used.
 
         Raises:
+            ItemElsewhereError: ``key`` was registered by another process.
             FileNotFoundError: ``key`` is not cached.
         """
+        if not self._held_here(key):
+            raise item_elsewhere(self._name, key)
         with self._lock:
             try:
                 info, stored = self._items[key]
@@ -115,8 +162,14 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
         return info, lambda: io.BytesIO(stored)
 
     def remove(self, key: str) -> bool:
+        if not self._held_here(key):
+            return False
         with self._lock:
-            return self._items.pop(key, None) is not None
+            item = self._items.pop(key, None)
+        if item is None:
+            return False
+        _discard([item[1]])
+        return True
 
     def __getstate__(self) -> Dict[str, Any]:
         # Background-callback processes pickle the service; locks do not pickle.
@@ -127,3 +180,18 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+
+    def open_item(self, key: str, info: CachedFileInfo) -> ContextManager[IO[bytes]]:
+        """Write an item's content into memory (a ``BytesIO``), stored on clean exit.
+
+        See :meth:`CacheAbstract.open_item`. The buffer is taken by
+        :meth:`dump` without a copy.
+        """
+        return open_in_memory(self, key, info)
+
+
+def _discard(contents: list[Union[str, bytes]]) -> None:
+    """Delete the spool files among contents that left the cache."""
+    for content in contents:
+        if isinstance(content, OwnedPath):
+            content.discard()

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
-from typing import Any, Callable, Dict, Optional, Protocol, Tuple, Union
+from typing import IO, Any, Callable, ContextManager, Dict, Optional, Protocol, Tuple, Union
 
-from ._process import has_mp_parent, in_dash_background_job
-from .abstract import CacheAbstract, CachedData, CachedFileInfo, read_all
+from ._process import (
+    in_dash_background_job,
+    is_serving_process,
+    item_elsewhere,
+    key_tag,
+    parent_token,
+    process_token,
+    tag_key,
+)
+from ._spool import (
+    SPOOL_MIN_BYTES,
+    OwnedPath,
+    create_spool,
+    orphans,
+    read_head,
+    spool_write,
+)
+from .abstract import CacheAbstract, CachedData, CachedFileInfo, open_in_memory, read_all
 from .plain import CachePlain
 
 __all__ = ["CacheQueue", "QueueLike"]
@@ -35,6 +50,14 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
     the item on ``qobj``; the serving process moves queued items into its LRU
     when a key is missing.
 
+    Large content (1 MiB and more) does not travel through the queue: the
+    child writes it to a file in the serving process's spool directory and
+    queues the file's name; the serving process then owns the file, serves the
+    item from it, and deletes it when the item is evicted, removed or claimed.
+    Files of children that die before handing them over are deleted by the
+    serving process, and the spool directory goes when the serving process
+    exits (or, after a ``SIGKILL``, when the next serving process starts).
+
     No race: ``put`` on a ``multiprocess.Manager().Queue()`` returns only once
     the manager holds the item, and a lookup that misses drains the queue
     before answering. So an address returned in a child is servable as soon as
@@ -42,11 +65,13 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
     (A ``multiprocess.Queue()`` does *not* give that guarantee: its ``put``
     returns before the item is sent. Use a Manager queue.)
 
-    The serving process is the one that created the cache, or any process not
-    started by ``multiprocess``/``multiprocessing`` (e.g. a gunicorn worker),
-    unless a Dash background callback runs there.
-    Only one process should serve: with several gunicorn workers each drains
-    its own share of the queue; use :class:`~dash_file_cache.CacheFile` there.
+    The serving process is decided by
+    :func:`dash_file_cache.caches._process.is_serving_process` (a Dash
+    background job never serves). Only one process serves: keys carry the
+    serving process's token, so under several gunicorn workers an address
+    asked of another worker answers 404 naming the cause
+    (:class:`~dash_file_cache.caches.ItemElsewhereError`); use
+    :class:`~dash_file_cache.CacheFile` there.
 
     Arguments:
         cache_size: how many items the serving process keeps (LRU).
@@ -67,17 +92,25 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
         qobj: Union[QueueLike, Callable[[], QueueLike], None] = None,
     ) -> None:
         self._local = CachePlain(cache_size)
-        self._owner_pid = os.getpid()
+        self._local._name = "CacheQueue"
+        self._owner = process_token()
+        # Token of the serving process, carried to spawned children by pickling.
+        self._server_token: Optional[str] = None
+        self._spool: Optional[str] = None
         self._queue: Optional[QueueLike] = None
         self._factory: Optional[Callable[[], QueueLike]] = None
         self._drain_lock = threading.Lock()
         self.qobj = qobj
 
-    # -- queue management -------------------------------------------------
+    # -- where are we -----------------------------------------------------
     def _is_server(self) -> bool:
-        if in_dash_background_job():
-            return False
-        return os.getpid() == self._owner_pid or not has_mp_parent()
+        return is_serving_process(self._owner)
+
+    def _target_token(self) -> Optional[str]:
+        """Token of the serving process that will hold an item registered here."""
+        if self._is_server():
+            return process_token()
+        return self._server_token or parent_token()
 
     @property
     def cache_size(self) -> int:
@@ -116,8 +149,23 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
             )
 
     def prepare(self) -> None:
-        """Resolve a queue factory now, so child processes inherit the queue."""
+        """Record this process as the serving one (called by ``ServiceData.serve``);
+        resolve a queue factory and create the spool directory now, so that
+        child processes inherit both. Does nothing in a Dash background job.
+
+        Raises:
+            OSError: the spool directory cannot be created.
+        """
+        if in_dash_background_job():
+            return
+        self._owner = process_token()
+        self._local.prepare()
+        self._setup()
+
+    def _setup(self) -> None:
         _ = self.qobj
+        if self._spool is None:
+            self._spool = create_spool()
 
     def _drain(self) -> None:
         """Move every queued item into the local LRU.
@@ -126,21 +174,68 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
         in another thread, which may be holding the very item it looks for.
         """
         with self._drain_lock:
-            q = self.qobj
-            if q is None:
+            self._drain_locked()
+
+    def _drain_locked(self) -> None:
+        q = self.qobj
+        if q is None:
+            return
+        while True:
+            try:
+                message = q.get_nowait()
+            except queue.Empty:
                 return
-            while True:
-                try:
-                    key, info, stored = q.get_nowait()
-                except queue.Empty:
-                    return
-                except (EOFError, OSError) as exc:  # the manager process is gone
-                    _log.warning("CacheQueue: queue unreadable (%s); serving local items.", exc)
-                    return
-                self._local._put_stored(key, (info, stored))
+            except (EOFError, OSError) as exc:  # the manager process is gone
+                _log.warning("CacheQueue: queue unreadable (%s); serving local items.", exc)
+                return
+            self._accept(*message)
+
+    def _accept(self, key: str, info: CachedFileInfo, stored: Any, spooled: bool = False) -> None:
+        """Take a queued item; drop (and delete) one meant for another process."""
+        content: Union[str, bytes] = OwnedPath(stored) if spooled else stored
+        tag = key_tag(key)
+        if tag is not None and tag != process_token():
+            _log.warning(
+                "CacheQueue: dropped an item queued for another server process; "
+                "several processes read one queue (use CacheFile or CacheRedis)."
+            )
+            if isinstance(content, OwnedPath):
+                content.discard()
+            return
+        self._local._put_stored(key, (info, content))
+
+    def _sweep(self) -> None:
+        """Delete spool files whose writer died before queueing them.
+
+        The candidates are listed first, then the queue is drained again: a
+        writer that is dead had finished any ``put``, so what it queued is
+        owned by now, and only true orphans are deleted.
+        """
+        if self._spool is None:
+            return
+        token = process_token()
+        with self._drain_lock:
+            found = orphans(self._spool, token, self._owns)
+            if not found:
+                return
+            self._drain_locked()
+            for path in found:
+                if not self._owns(path):
+                    OwnedPath(path).discard()
+
+    def _owns(self, path: str) -> bool:
+        with self._local._lock:
+            return any(content == path for _, content in self._local._items.values())
 
     # -- CacheAbstract ----------------------------------------------------
+    def new_key(self, uid: str) -> str:
+        """``uid`` tagged with the token of the serving process that will hold it."""
+        token = self._target_token()
+        return uid if token is None else tag_key(uid, token)
+
     def is_in(self, key: str) -> bool:
+        if not self._local._held_here(key):
+            return False
         if self._local.is_in(key):
             return True
         self._drain()
@@ -149,11 +244,15 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
     def dump(self, key: str, info: CachedFileInfo, data: CachedData) -> None:
         """Store locally in the serving process; elsewhere put the item on the queue.
 
+        In a child, content of 1 MiB or more is written to a spool file whose
+        name is queued; smaller content is queued itself.
+
         Raises:
             RuntimeError: called in a child process and no queue was given.
+            OSError: the spool file could not be written (nothing is left).
         """
         if self._is_server():
-            self._local.dump(key, info, data)
+            self._local._put_stored(key, (info, _materialise(data)))
             return
         q = self.qobj
         if q is None:
@@ -163,23 +262,42 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
                 "multiprocess.Manager().Queue()), or set cache.qobj before background "
                 "callbacks run."
             )
-        q.put((key, info, data if isinstance(data, str) else read_all(data)))
+        if isinstance(data, str):
+            q.put((key, info, data, False))
+            return
+        head = read_head(data)
+        token = key_tag(key)
+        if len(head) < SPOOL_MIN_BYTES or self._spool is None or token is None:
+            q.put((key, info, head + read_all(data), False))
+            return
+        path = spool_write(self._spool, token, data, head)
+        try:
+            q.put((key, info, path, True))
+        except BaseException:
+            OwnedPath(path).discard()
+            raise
 
     def load(self, key: str) -> Tuple[CachedFileInfo, Callable[[], CachedData]]:
         """Return the item's info and loader, draining the queue on a miss.
 
         Raises:
+            ItemElsewhereError: ``key`` belongs to another server process.
             FileNotFoundError: ``key`` is neither cached nor queued.
         """
+        if not self._local._held_here(key):
+            raise item_elsewhere("CacheQueue", key)
         try:
             return self._local.load(key)
         except FileNotFoundError:
             self._drain()
+            self._sweep()
         return self._local.load(key)
 
     def remove(self, key: str) -> bool:
         if self._local.remove(key):
             return True
+        if not self._local._held_here(key):
+            return False
         self._drain()
         return self._local.remove(key)
 
@@ -187,13 +305,32 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
         return len(self._local)
 
     def __getstate__(self) -> Dict[str, Any]:
-        # A child never serves: ship the queue, not the local items.
-        self.prepare()
+        # A child never serves: ship the queue, spool and server token, not the items.
+        if self._is_server():
+            self._setup()
         state = self.__dict__.copy()
         del state["_drain_lock"]
         state["_local"] = CachePlain(self._local.cache_size)
+        state["_local"]._name = "CacheQueue"
+        state["_server_token"] = self._target_token()
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._drain_lock = threading.Lock()
+
+    def open_item(self, key: str, info: CachedFileInfo) -> ContextManager[IO[bytes]]:
+        """Write an item's content; stored on clean exit (see :meth:`CacheAbstract.open_item`).
+
+        In the serving process the content is written into memory and kept
+        there. In a child process it is written to an anonymous temporary
+        file, then handed to :meth:`dump`, which sends it to the serving
+        process as any registered item, so the child never holds it whole.
+        """
+        if self._is_server():
+            return open_in_memory(self, key, info)
+        return super().open_item(key, info)
+
+
+def _materialise(data: CachedData) -> Union[str, bytes]:
+    return data if isinstance(data, str) else read_all(data)

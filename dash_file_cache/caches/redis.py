@@ -713,7 +713,94 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
         self._client = self._client_from_url(self._url)
         self._register_scripts()
 
+    # -- streaming writes -------------------------------------------------------
+    @contextmanager
+    def open_item(self, key: str, info: CachedFileInfo) -> Iterator[IO[bytes]]:
+        """Write an item's content chunk by chunk as it comes, then publish it.
+
+        See :meth:`CacheAbstract.open_item`. Written bytes are buffered up to
+        one chunk (``chunk_size`` MB) and each full chunk is stored under a
+        fresh version, as :meth:`dump` stores them; the metadata is published
+        atomically on a clean exit. On an exception the staged chunks are
+        deleted (they would expire anyway) and nothing is published.
+
+        Raises:
+            CacheUnavailableError: Redis cannot be reached.
+            OSError: the content exceeds ``size_limit`` (``EFBIG``, raised by
+                the ``write`` that passes it), or Redis is out of memory.
+        """
+        sink = _ChunkSink(self, key)
+        try:
+            yield cast(IO[bytes], sink)
+            sink.finish()
+            meta = {
+                "info": info,
+                "size": sink.size,
+                "chunk": sink.chunk_bytes,
+                "n": sink.n_chunks,
+                "v": sink.version,
+                "path": None,
+            }
+            self._publish(
+                key, meta, sink.version, sink.n_chunks, accounted=sink.size, created=info["created"]
+            )
+        except BaseException:
+            self._discard_chunks(sink.base, sink.n_chunks)
+            raise
+
 
 def _glob_escape(text: str) -> str:
     """Escape Redis glob characters in ``text``."""
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+class _ChunkSink(io.RawIOBase):
+    """Write-only stream that stores what it receives as the chunks of a new version.
+
+    Used by :meth:`CacheRedis.open_item`; holds at most one chunk in memory.
+    """
+
+    def __init__(self, cache: CacheRedis, key: str) -> None:
+        super().__init__()
+        self._cache = cache
+        self.version = uuid.uuid4().hex
+        self.base = cache._chunk_base(key, self.version)
+        self.chunk_bytes = cache.chunk_size * _MB
+        self._chunk_ttl_ms = (cache.ttl + cache.grace) * 1000
+        self._buffer = bytearray()
+        self.n_chunks = 0
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        count = len(view)
+        limit = self._cache.size_limit
+        if limit is not None and self.size + count > limit:
+            raise OSError(
+                errno.EFBIG, f"The item is larger than the cache's size_limit ({limit} bytes)."
+            )
+        self.size += count
+        while len(view):
+            room = self.chunk_bytes - len(self._buffer)
+            self._buffer += view[:room]
+            view = view[room:]
+            if len(self._buffer) == self.chunk_bytes:
+                self._store_chunk()
+        return count
+
+    def flush(self) -> None:
+        """Nothing: only full chunks are stored before :meth:`finish` (``close`` calls this)."""
+
+    def finish(self) -> None:
+        """Store the last, partial chunk, once all content is written."""
+        if self._buffer:
+            self._store_chunk()
+
+    def _store_chunk(self) -> None:
+        with memoryview(self._buffer) as block, _redis_errors("registering an item"):
+            self._cache.client.set(f"{self.base}{self.n_chunks}", block, px=self._chunk_ttl_ms)
+        self.n_chunks += 1
+        self._buffer.clear()

@@ -24,7 +24,7 @@ ComponentType = typing.Union[
 
 class CachedDownload(Component):
     """A CachedDownload component.
-Saves a file from a dash-file-cache address when a callback sets `url`; renders nothing visible. Use it instead of `dcc.Download` for large or server-made files: in the default `mode="native"` the browser's download manager streams the file to disk (no copy in page memory), after a HEAD request has checked that the address is alive, so an expired address gives `status.state == "error"` (`http_code` 404) and saves nothing. `mode="fetch"` downloads in the page instead, to report progress (`loaded`/`total`) and send custom `headers`, at the cost of holding the whole file in memory. Every download is triggered by a new value of `url`: the component consumes the address (resets `url` to None once the download is handed over or failed), so setting the same address again downloads it again.
+Saves a file from a dash-file-cache address when a callback sets `url`; renders nothing visible. Use it instead of `dcc.Download` for large or server-made files. Three modes: `mode="native"` (default): the browser's download manager streams the file to disk (no copy in page memory), after a HEAD request has checked that the address is alive, so an expired address gives `status.state == "error"` (`http_code` 404) and saves nothing; no progress, no custom headers. `mode="fetch"` downloads in the page, with progress (`loaded`/`total`) and custom `headers`, holding the whole file in page memory (for small files). `mode="stream"` downloads in the page like fetch (progress, headers) but hands the bytes, as the download manager asks for them, to a service worker served by the app itself (from the component suite), which streams them to disk: page memory stays bounded. Stream mode needs a secure context (https, localhost); elsewhere, or when the service worker cannot be installed, it falls back to native mode and says so in `status.message`. In fetch and stream modes a transfer cut mid-way resumes from the received offset (`Range` with `If-Range` and the ETag), at most `max_resumes` times; if the item changed meanwhile the download fails with a clear message. Every download is triggered by a new value of `url`: the component consumes the address (resets `url` to None once the download is handed over or failed), so setting the same address again downloads it again; unmounting the component stops a download in flight.
 
 Keyword arguments:
 
@@ -39,8 +39,8 @@ Keyword arguments:
     asks the service for it via the `file_name` query parameter).
 
 - headers (dict with strings as keys and values of type string; optional):
-    Extra request headers sent in \"fetch\" mode (ignored in
-    \"native\" mode, where the browser makes the request).
+    Extra request headers sent in \"fetch\" and \"stream\" modes
+    (ignored in \"native\" mode, where the browser makes the request).
 
 - loading_state (dict; optional):
     Object that holds the loading state object coming from
@@ -57,18 +57,26 @@ Keyword arguments:
     - component_name (string; optional):
         Holds the name of the component that is loading.
 
-- mode (a value equal to: 'native', 'fetch'; optional):
+- max_resumes (number; optional):
+    How many times a cut transfer is resumed (`Range` from the
+    received offset) in \"fetch\" and \"stream\" modes before it fails
+    (default 3; 0 disables resuming).
+
+- mode (a value equal to: 'native', 'fetch', 'stream'; optional):
     \"native\" (default): the browser's download manager streams to
     disk; \"fetch\": download in the page, with progress and custom
-    headers, holding the whole file in memory.
+    headers, holding the whole file in memory; \"stream\": download in
+    the page, with progress and custom headers, streamed to disk
+    through the package's service worker (secure contexts; else falls
+    back to \"native\").
 
 - n_downloads (number; optional):
     Read-only: number of downloads completed (\"done\") since the
     component was created.
 
 - progress_interval (number; optional):
-    Minimum milliseconds between two progress reports in \"fetch\"
-    mode (default 250).
+    Minimum milliseconds between two progress reports in \"fetch\" and
+    \"stream\" modes (default 250).
 
 - status (dict; optional):
     Read-only: `{state: \"started\" | \"done\" | \"error\", http_code,
@@ -88,20 +96,27 @@ Keyword arguments:
         Name of the file being saved.
 
     - loaded (number; optional):
-        Bytes received so far (\"fetch\" mode), else None.
+        Bytes received so far (\"fetch\" and \"stream\" modes), else
+        None.
 
     - total (number; optional):
         Size of the file from `Content-Length`, else None.
 
-    - mode (a value equal to: 'native', 'fetch'; optional):
-        The mode of this download: \"native\" or \"fetch\".
+    - mode (a value equal to: 'native', 'fetch', 'stream'; optional):
+        The mode of this download: \"native\", \"fetch\" or \"stream\"
+        (\"native\" when stream mode fell back, with the reason in
+        `message`).
 
     - url (string; optional):
         The address this status is about.
 
     - message (string; optional):
-        Error text (the server's JSON `error` when there is one), else
-        None.
+        Error text (the server's JSON `error` when there is one), or
+        why stream mode fell back to native, else None.
+
+    - resumes (number; optional):
+        How many times the transfer was resumed after a cut (\"fetch\"
+        and \"stream\" modes).
 
 - url (string; optional):
     Address to download, as returned by `ServiceData.register`
@@ -119,9 +134,10 @@ Keyword arguments:
             "file_name": NotRequired[str],
             "loaded": NotRequired[NumberType],
             "total": NotRequired[NumberType],
-            "mode": NotRequired[Literal["native", "fetch"]],
+            "mode": NotRequired[Literal["native", "fetch", "stream"]],
             "url": NotRequired[str],
-            "message": NotRequired[str]
+            "message": NotRequired[str],
+            "resumes": NotRequired[NumberType]
         }
     )
 
@@ -140,9 +156,10 @@ Keyword arguments:
         id: typing.Optional[typing.Union[str, dict]] = None,
         url: typing.Optional[str] = None,
         file_name: typing.Optional[str] = None,
-        mode: typing.Optional[Literal["native", "fetch"]] = None,
+        mode: typing.Optional[Literal["native", "fetch", "stream"]] = None,
         headers: typing.Optional[typing.Dict[typing.Union[str, float, int], str]] = None,
         progress_interval: typing.Optional[NumberType] = None,
+        max_resumes: typing.Optional[NumberType] = None,
         status: typing.Optional["Status"] = None,
         n_downloads: typing.Optional[NumberType] = None,
         style: typing.Optional[typing.Any] = None,
@@ -150,9 +167,9 @@ Keyword arguments:
         loading_state: typing.Optional["LoadingState"] = None,
         **kwargs
     ):
-        self._prop_names = ['id', 'className', 'file_name', 'headers', 'loading_state', 'mode', 'n_downloads', 'progress_interval', 'status', 'style', 'url']
+        self._prop_names = ['id', 'className', 'file_name', 'headers', 'loading_state', 'max_resumes', 'mode', 'n_downloads', 'progress_interval', 'status', 'style', 'url']
         self._valid_wildcard_attributes =            []
-        self.available_properties = ['id', 'className', 'file_name', 'headers', 'loading_state', 'mode', 'n_downloads', 'progress_interval', 'status', 'style', 'url']
+        self.available_properties = ['id', 'className', 'file_name', 'headers', 'loading_state', 'max_resumes', 'mode', 'n_downloads', 'progress_interval', 'status', 'style', 'url']
         self.available_wildcard_properties =            []
         _explicit_args = kwargs.pop('_explicit_args')
         _locals = locals()

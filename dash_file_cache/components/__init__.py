@@ -24,6 +24,10 @@ _ASYNC_CHUNKS = [
     "components/async-CachedImage.js",
 ]
 
+# The service worker of CachedDownload's stream mode: servable (the page
+# registers it from the bundle's folder) but never loaded as a page script.
+_STREAM_WORKER = "components/stream-worker.js"
+
 _js_dist = [
     {"relative_package_path": _BUNDLE, "namespace": _NAMESPACE},
     {"relative_package_path": _BUNDLE + ".map", "namespace": _NAMESPACE, "dynamic": True},
@@ -32,6 +36,7 @@ _js_dist = [
         {"relative_package_path": p + ".map", "namespace": _NAMESPACE, "dynamic": True}
         for p in _ASYNC_CHUNKS
     ),
+    {"relative_package_path": _STREAM_WORKER, "namespace": _NAMESPACE, "dynamic": True},
 ]
 
 _css_dist: list = []

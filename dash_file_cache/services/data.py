@@ -27,6 +27,7 @@ from .source import (
     to_cached_data,
 )
 from .uid import is_valid_uid, new_uid
+from .writer import DEFAULT_MIME_TYPE, CachedFileWriter, Writer, guess_mime_type, is_writer
 
 __all__ = ["ServiceData"]
 
@@ -127,10 +128,10 @@ class ServiceData:
     # -- registering ------------------------------------------------------
     def register(
         self,
-        fobj: FileSource,
+        fobj: Union[FileSource, Writer],
         file_name: str = "",
         content_type: str = "",
-        mime_type: str = "image/jpeg",
+        mime_type: str = DEFAULT_MIME_TYPE,
         one_time_service: bool = False,
         download: bool = False,
     ) -> str:
@@ -142,10 +143,15 @@ class ServiceData:
                 (sent as UTF-8), ``bytes``, or a readable binary file object.
                 The whole content is copied into the cache, whatever the
                 object's position, so it may be changed or closed afterwards.
+                Or a *writer*: a callable that writes the content into the
+                file object it is given (``df.to_csv``, ``df.to_parquet``),
+                streamed into the cache as it is written; see :meth:`open`.
             file_name: name for ``Content-Disposition``; by default the path's
                 base name, else generated from the uid and the type.
             content_type: ``Content-Type`` value; defaults to ``mime_type``.
-            mime_type: the file's MIME type.
+            mime_type: the file's MIME type. For a writer, when omitted, it is
+                guessed from ``file_name`` (else ``application/octet-stream``)
+                instead of this default.
             one_time_service: remove the item as soon as one ``GET`` claims
                 it. Later requests, including further ``Range`` requests of a
                 video player, get 404; ``HEAD`` does not claim.
@@ -163,8 +169,13 @@ class ServiceData:
             TypeError: an argument has the wrong type.
             ValueError: ``content_type``/``mime_type`` is empty or malformed.
             OSError: the cache could not store the item.
+            Exception: whatever a writer raises; nothing is then stored.
         """
-        uid = new_uid()
+        if is_writer(fobj):
+            return self._register_writer(
+                fobj, file_name, content_type, mime_type, one_time_service, download
+            )
+        uid = self._cache.new_key(new_uid())
         data = to_cached_data(fobj)
         text_source = isinstance(fobj, io.TextIOBase)
         ctype = make_content_type(content_type, mime_type, text_source)
@@ -221,7 +232,7 @@ class ServiceData:
             raise TypeError(
                 f"file_name_fallback must be a str, got {type(file_name_fallback).__name__}."
             )
-        uid = new_uid()
+        uid = self._cache.new_key(new_uid())
         info: CachedFileInfo = {
             "file_name": spec.file_name_fallback,
             "content_type": "application/octet-stream",
@@ -422,6 +433,71 @@ class ServiceData:
         adapter.bind(self, server, rule, endpoint)
         registry[rule] = self
         self._prefix = requests_prefix
+
+    # -- writing into the cache -----------------------------------------------
+    def open(
+        self,
+        file_name: str = "",
+        content_type: str = "",
+        mime_type: Optional[str] = None,
+        one_time_service: bool = False,
+        download: bool = False,
+    ) -> CachedFileWriter:
+        """Register a file by writing it, for code that writes in a loop.
+
+        ``with service.open(file_name="big.csv") as f:`` yields a write-only
+        :class:`~dash_file_cache.CachedFileWriter` taking ``str`` (as UTF-8)
+        and bytes; each write goes to the cache as it comes, so the content
+        is never held whole in memory (except by the in-memory caches). The
+        item is stored when the block exits without an exception, and
+        ``f.address`` (known inside the block already) is servable from then
+        on. If the block raises, nothing is stored or left behind, the
+        exception propagates and ``f.address`` raises ``RuntimeError``.
+
+        Arguments are those of :meth:`register`, except ``mime_type``: when
+        ``None`` it is guessed from ``file_name``'s extension, else
+        ``application/octet-stream``. A ``text/*`` type gets
+        ``; charset=utf-8`` when ``str`` was written and it names no charset.
+
+        Raises:
+            TypeError, ValueError: bad arguments (before anything is written).
+            OSError: the cache could not store the item (on exiting the block).
+        """
+        if not isinstance(file_name, str):
+            raise TypeError(f"file_name must be a str, got {type(file_name).__name__}.")
+        uid = self._cache.new_key(new_uid())
+        guessed = guess_mime_type(file_name) if mime_type is None else ""
+
+        def make_info(wrote_text: bool) -> CachedFileInfo:
+            ctype = make_content_type(content_type, mime_type or guessed, wrote_text)
+            return {
+                "file_name": make_file_name(file_name, None, uid, ctype),
+                "content_type": ctype,
+                "one_time_service": bool(one_time_service),
+                "created": time.time(),
+            }
+
+        make_info(False)  # bad arguments raise now, not after the content is written
+        address = f"{self._prefix}{self._service_name}?uid={uid}"
+        address += "&download=true" if download else ""
+        return CachedFileWriter(self._cache, uid, address, make_info)
+
+    def _register_writer(
+        self,
+        writer: Writer,
+        file_name: str,
+        content_type: str,
+        mime_type: str,
+        one_time_service: bool,
+        download: bool,
+    ) -> str:
+        """``register`` for a writer: call it inside :meth:`open`."""
+        inferred = mime_type is DEFAULT_MIME_TYPE
+        with self.open(
+            file_name, content_type, None if inferred else mime_type, one_time_service, download
+        ) as out:
+            writer(out)
+        return out.address
 
 
 #: Services bound per server object: rule -> service.

@@ -90,7 +90,7 @@ def test_demo_panels(browser):
                 )
                 == "100"
             )
-            assert text_of(browser, bar) == "100%"
+            assert text_of(browser, f"#{name}-percent") == "100%"  # shown beside the bar
             seen = browser.driver.execute_script(f"return window.__{name}")
             assert seen[-1] == "100" and len(seen) >= 2, seen  # steps shown on the way
 

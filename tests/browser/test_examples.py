@@ -101,7 +101,7 @@ def test_change_image(browser):
 # -- download_file.py ------------------------------------------------------------
 
 
-def test_download_file_native_then_fetch(browser):
+def test_download_file_native_fetch_stream(browser):
     browser.start_server(load_example("download_file").create_app())
     rows = browser.find_element("#rows")
 
@@ -109,7 +109,8 @@ def test_download_file_native_then_fetch(browser):
         text = read(browser, "#status")
         return json.loads(text) if text else {}
 
-    for count, (mode, n_rows) in enumerate([("native", 20), ("fetch", 30)], start=1):
+    modes = [("native", 20), ("fetch", 30), ("stream", 40)]
+    for count, (mode, n_rows) in enumerate(modes, start=1):
         browser.driver.find_element("xpath", f"//label[normalize-space()='{mode}']").click()
         browser.clear_input(rows)
         rows.send_keys(str(n_rows))
@@ -126,7 +127,7 @@ def test_download_file_native_then_fetch(browser):
         lines = (Path(browser.download_path) / done["file_name"]).read_text().splitlines()
         assert len(saved) == count
         assert lines[0] == "sample,temperature,pressure" and len(lines) == n_rows + 1
-    assert done["loaded"] == done["total"] > 0  # fetch mode reports its progress
+    assert done["loaded"] == done["total"] > 0  # stream mode reports its progress
     assert console_errors(browser) == []
 
 
@@ -149,6 +150,8 @@ def test_background_callbacks_queue_and_file(browser, tmp_path):
             answer = requests.get(href, timeout=10)
             assert answer.status_code == 200
             assert f"filename={name}.csv" in answer.headers["Content-Disposition"]
+            # Written as text through ServiceData.open: type inferred, charset added.
+            assert answer.headers["Content-Type"] == "text/csv; charset=utf-8"
             lines = answer.text.splitlines()
             assert lines[0] == "step,row,value" and len(lines) == 20_000 + 1
             assert lines[-1].startswith("9,1999,")

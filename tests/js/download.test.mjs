@@ -14,8 +14,10 @@ import {
     makeJob,
     runFetch,
     runNative,
+    runStream,
     runnerFor,
 } from '../../components/utils/download.js';
+import {DEFAULT_MAX_RESUMES} from '../../components/utils/transfer.js';
 import {chunkedBody, installFetch, installObjectUrls, installPage, recorder} from './fakes.mjs';
 
 const ADDRESS = '/cached-data?uid=abc';
@@ -46,6 +48,8 @@ describe('makeJob', () => {
             mode: 'native',
             headers: null,
             interval: DEFAULT_PROGRESS_INTERVAL,
+            maxResumes: DEFAULT_MAX_RESUMES,
+            workerUrl: null,
         });
         const full = makeJob(4, {
             url: ADDRESS,
@@ -53,22 +57,28 @@ describe('makeJob', () => {
             mode: 'fetch',
             headers: {'X-Token': 't'},
             progress_interval: 40,
+            max_resumes: 5,
         });
         assert.deepEqual(
-            [full.fileName, full.mode, full.headers, full.interval],
-            ['a.csv', 'fetch', {'X-Token': 't'}, 40]
+            [full.fileName, full.mode, full.headers, full.interval, full.maxResumes],
+            ['a.csv', 'fetch', {'X-Token': 't'}, 40, 5]
         );
+        const stream = makeJob(5, {url: ADDRESS, mode: 'stream'}, 'http://app.test/w.js');
+        assert.deepEqual([stream.mode, stream.workerUrl], ['stream', 'http://app.test/w.js']);
     });
 
-    test('an unknown mode is native; a bad interval is 0', () => {
-        assert.equal(makeJob(1, {url: ADDRESS, mode: 'stream'}).mode, 'native');
+    test('an unknown mode is native; a bad interval or resume count is 0', () => {
+        assert.equal(makeJob(1, {url: ADDRESS, mode: 'bogus'}).mode, 'native');
         for (const bad of [-5, 'soon', null, NaN]) {
             assert.equal(makeJob(1, {url: ADDRESS, progress_interval: bad}).interval, 0);
+            assert.equal(makeJob(1, {url: ADDRESS, max_resumes: bad}).maxResumes, 0);
         }
+        assert.equal(makeJob(1, {url: ADDRESS, max_resumes: 2.7}).maxResumes, 2);
     });
 
     test('runnerFor picks the runner of the mode', () => {
         assert.equal(runnerFor(job({mode: 'fetch'})), runFetch);
+        assert.equal(runnerFor(job({mode: 'stream'})), runStream);
         assert.equal(runnerFor(job()), runNative);
     });
 });
@@ -84,6 +94,7 @@ test('downloadStatus fills every status field', () => {
         mode: 'native',
         url: ADDRESS,
         message: null,
+        resumes: 0,
     });
     assert.equal(downloadStatus(j, {state: 'done', file_name: 'b.csv'}).file_name, 'b.csv');
 });
@@ -331,14 +342,14 @@ describe('runFetch', () => {
         });
     });
 
-    test('a body shorter than Content-Length is an error', async () => {
+    test('a body shorter than Content-Length is an error (no ETag: no resume)', async () => {
         serve(['abc'], {'Content-Length': '10', 'Content-Disposition': 'attachment; filename=a'});
         const {reports, report} = recorder();
         await runFetch(job({mode: 'fetch'}), new AbortController().signal, report);
         assert.deepEqual(reports.at(-1), {
             state: 'error',
             http_code: 200,
-            message: 'Transfer ended after 3 of 10 bytes.',
+            message: 'Transfer failed (cannot resume: no ETag): the body ended after 3 of 10 bytes',
             file_name: 'a',
             loaded: 3,
             total: 10,
@@ -346,14 +357,14 @@ describe('runFetch', () => {
         assert.deepEqual(page.clicks, []);
     });
 
-    test('a body that breaks off is an error', async () => {
+    test('a body that breaks off is an error (no ETag: no resume)', async () => {
         serve(['abc', new Error('connection reset')], {'Content-Length': '10'});
         const {reports, report} = recorder();
         await runFetch(job({mode: 'fetch', url: '/f/x.bin'}), new AbortController().signal, report);
         assert.deepEqual(reports.at(-1), {
             state: 'error',
             http_code: 200,
-            message: 'Transfer failed: connection reset',
+            message: 'Transfer failed (cannot resume: no ETag): connection reset',
             file_name: 'x.bin',
             loaded: 3,
             total: 10,

@@ -1,0 +1,77 @@
+"""What the demo and the download example say: row checks, error texts, progress lines."""
+
+from __future__ import annotations
+
+import pytest
+
+from .browser.conftest import load_script
+from .conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def usage():
+    return load_script(ROOT / "usage.py", "usage")
+
+
+@pytest.mark.parametrize("value", [0, -5, 2.5, 200000, None, "x", True, 1e300])
+def test_bad_row_counts_are_refused(usage, value):
+    assert usage.parse_rows(value) is None
+
+
+@pytest.mark.parametrize("value, rows", [(1, 1), (50, 50), (100_000, 100_000), (7.0, 7)])
+def test_good_row_counts(usage, value, rows):
+    assert usage.parse_rows(value) == rows
+
+
+def fire(app, input_id: str, inputs: list, state: list = ()) -> dict:
+    """Fire the callback triggered by ``input_id`` through ``/_dash-update-component``."""
+    client = app.server.test_client()
+    (dep,) = [
+        d for d in client.get("/_dash-dependencies").get_json() if d["inputs"][0]["id"] == input_id
+    ]
+    spec = dep["output"]
+    outputs = [
+        dict(zip(("id", "property"), part.rsplit(".", 1)))
+        for part in (spec[2:-2].split("...") if spec.startswith("..") else [spec])
+    ]
+    body = {
+        "output": spec,
+        "outputs": outputs if spec.startswith("..") else outputs[0],
+        "inputs": inputs,
+        "state": list(state),
+        "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs],
+    }
+    answer = client.post("/_dash-update-component", json=body)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return answer.get_json()["response"]
+
+
+def test_csv_refusal_and_error_texts(usage):
+    with usage.DemoResources() as resources:
+        app = usage.create_app(resources)
+        refused = fire(
+            app,
+            "csv-button",
+            [{"id": "csv-button", "property": "n_clicks", "value": 1}],
+            [{"id": "csv-rows", "property": "value", "value": 2.5}],
+        )
+        assert "csv-download" not in refused  # nothing to download
+        (status_text,) = [v["children"] for k, v in refused.items() if k == "csv-status"]
+        assert status_text.startswith("Not made: the number of rows must be a whole number")
+        assert status_text.endswith("(not 2.5).")
+
+        status = {"state": "error", "http_code": 404, "message": "No cached item."}
+        shown = fire(
+            app, "csv-download", [{"id": "csv-download", "property": "status", "value": status}]
+        )
+        assert shown["csv-status"]["children"] == "Download failed: No cached item."
+
+
+def test_download_example_lines():
+    example = load_script(ROOT / "examples" / "download_file.py", "dfc_example_download_file")
+    started = {"state": "started", "loaded": 50, "total": 200, "file_name": "m.csv"}
+    assert example.describe(started) == "Downloading m.csv: 25% of 200 bytes."
+    assert example.describe({"state": "done", "file_name": "m.csv"}) == "Saved m.csv."
+    error = {"state": "error", "http_code": 404, "message": "Expired."}
+    assert example.describe(error) == "Failed: Expired."
+    assert example.describe({"state": "error", "http_code": 404}) == "Failed: HTTP 404."
