@@ -1,5 +1,7 @@
 /* Entry of the dash_file_cache bundle: `window.dash_file_cache.<Name>`. */
 import CachedDownload from './CachedDownload.react.js';
 import CachedImage from './CachedImage.react.js';
+import Downloader from './Downloader.react.js';
+import PlainDownloader from './PlainDownloader.react.js';
 
-export {CachedDownload, CachedImage};
+export {CachedDownload, CachedImage, Downloader, PlainDownloader};

@@ -29,7 +29,13 @@ from pathlib import Path
 
 NAMESPACE = "dash_file_cache"
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["components/CachedImage.react.js", "components/CachedDownload.react.js"]
+SOURCES = [
+    "components/CachedImage.react.js",
+    "components/CachedDownload.react.js",
+    # dash-file-cache 0.2.0 components, on top of CachedDownload
+    "components/Downloader.react.js",
+    "components/PlainDownloader.react.js",
+]
 OUT = ROOT / NAMESPACE / "components"
 GENERATED = ["_imports_.py", "metadata.json"]
 #: Second line of every generated .py (the output depends on Dash's version).

@@ -24,6 +24,8 @@ import pytest
 import requests
 
 import dash_file_cache as dfc
+from tests.apps.upstream import BODY as UPSTREAM_BODY
+from tests.apps.upstream import Upstream
 from tests.support import ROOT, free_port, stop_processes, wait_http
 
 pytest.importorskip("dash.backends", reason="Dash < 4.2 has no FastAPI/Quart backends")
@@ -433,3 +435,37 @@ def test_background_callback_registers(running: Running) -> None:
     served = requests.get(running.url[: -len("/app")] + address, timeout=30)
     assert served.status_code == 200
     assert served.content.startswith(b"made in a background job")
+
+
+# -- remote items (register_request) on each production server ----------------------------
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Upstream]:
+    with Upstream() as server:
+        yield server
+
+
+def test_remote_items(running: Running, upstream: Upstream) -> None:
+    """A remote item registered into the server's CacheFile streams the remote through
+    the server: whole, ranged (also from a remote that ignores Range), HEAD, JSON errors."""
+    register = running.service.register_request
+    address = running.url + register(upstream.url + "/files/data.bin", headers={"X-A": "1"})
+    whole = requests.get(address, timeout=30)
+    assert (whole.status_code, whole.content) == (200, UPSTREAM_BODY)
+    assert whole.headers["Content-Disposition"] == "attachment; filename=data.bin"
+    for path in ("/files/data.bin", "/norange/data.bin"):
+        ranged = requests.get(
+            running.url + register(upstream.url + path), headers={"Range": "bytes=5-9"}, timeout=30
+        )
+        assert (ranged.status_code, ranged.content) == (206, UPSTREAM_BODY[5:10])
+    head = requests.head(address, timeout=30)
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["Content-Length"] == str(len(UPSTREAM_BODY))
+    missing = requests.get(running.url + register(upstream.url + "/nothing"), timeout=30)
+    assert (missing.status_code, missing.json()["error"]) == (
+        404,
+        "The remote file does not exist.",
+    )
+    failing = requests.get(running.url + register(upstream.url + "/status/503"), timeout=30)
+    assert failing.status_code == 502 and "error" in failing.json()

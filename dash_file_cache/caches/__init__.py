@@ -14,6 +14,7 @@ All implement :class:`CacheAbstract`.
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from . import abstract, lrudict, memory, tempfile, typehints  # the last four: 0.2.0's
 from ._manager import manager_queue, start_manager
 from .abstract import (
     CacheAbstract,
@@ -41,8 +42,13 @@ __all__ = [
     "CachedLoader",
     "ItemElsewhereError",
     "QueueLike",
+    "abstract",
+    "lrudict",
     "manager_queue",
+    "memory",
     "start_manager",
+    "tempfile",
+    "typehints",
 ]
 
 

@@ -26,7 +26,7 @@ import tempfile
 from contextlib import contextmanager
 from typing import IO, Callable, ContextManager, Generic, Iterator, Tuple, TypeVar, Union
 
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 __all__ = [
     "CacheAbstract",
@@ -49,6 +49,8 @@ class CachedFileInfo(TypedDict):
     one_time_service: bool
     #: Registration time (seconds since the epoch); ``Last-Modified`` for in-memory items.
     created: float
+    #: The content is a remote request's description (``register_request``), not the file.
+    remote: NotRequired[bool]
 
 
 #: Content of an item. A ``str`` is the absolute path of a file to serve from where
@@ -137,6 +139,28 @@ class CacheAbstract(abc.ABC, Generic[S, T]):
 
     def prepare(self) -> None:
         """Hook called by :meth:`ServiceData.serve` in the serving process. Default: nothing."""
+
+    def load_info(self, key: str) -> S:
+        """Deprecated (0.2.0): ``load(key)[0]``.
+
+        Raises:
+            FileNotFoundError: ``key`` is not cached.
+        """
+        from .._compat import warn_deprecated
+
+        warn_deprecated("CacheAbstract.load_info", "cache.load(key)[0]")
+        return self.load(key)[0]
+
+    def load_data(self, key: str) -> T:
+        """Deprecated (0.2.0): ``load(key)[1]()``, the content (the caller closes a stream).
+
+        Raises:
+            FileNotFoundError: ``key`` is not cached.
+        """
+        from .._compat import warn_deprecated
+
+        warn_deprecated("CacheAbstract.load_data", "cache.load(key)[1]()")
+        return self.load(key)[1]()
 
     @abc.abstractmethod
     def remove(self, key: str) -> bool:

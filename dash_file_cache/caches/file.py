@@ -236,6 +236,14 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
         )
 
     @property
+    def dir(self) -> str:
+        """Deprecated (0.2.0, where it was a ``TempDir``): the directory, as :attr:`cache_dir`."""
+        from .._compat import warn_deprecated
+
+        warn_deprecated("CacheFile.dir", "CacheFile.cache_dir")
+        return self.cache_dir
+
+    @property
     def cache_dir(self) -> str:
         """The absolute path of the cache directory."""
         return self._cache_dir

@@ -118,6 +118,15 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
         return self._local.cache_size
 
     @property
+    def mirror(self) -> CacheQueue:
+        """Deprecated (0.2.0): the cache to use in child processes; now the cache itself,
+        as ``dump`` works from any process."""
+        from .._compat import warn_deprecated
+
+        warn_deprecated("CacheQueue.mirror", "the CacheQueue itself (dump works in children)")
+        return self
+
+    @property
     def qobj(self) -> Optional[QueueLike]:
         """The queue (a factory is resolved on first access in the serving process)."""
         if self._queue is None and self._factory is not None and self._is_server():

@@ -7,7 +7,13 @@ top-level package (the components' namespace is ``dash_file_cache``), which
 re-exports it from here; ``relative_package_path`` is relative to that package.
 """
 
+from typing import Any
+
+from .. import _compat
+from . import typehints  # 0.2.0's prop types (deprecated)
 from ._imports_ import *  # noqa: F403
+from ._imports_ import Downloader as _Downloader
+from ._imports_ import PlainDownloader as _PlainDownloader
 from ._imports_ import __all__ as _components
 
 _NAMESPACE = "dash_file_cache"
@@ -35,4 +41,46 @@ _js_dist = [
 
 _css_dist: list = []
 
-__all__ = [*_components, "_css_dist", "_js_dist"]
+__all__ = [*_components, "_css_dist", "_js_dist", "typehints"]
+
+
+
+class Downloader(_Downloader):  # type: ignore[misc,no-redef]
+    """0.2.0's streamed download component (deprecated): ``CachedDownload(mode="stream")``
+    underneath. Constructing it warns."""
+
+    __doc__ = _Downloader.__doc__
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _compat.warn_deprecated("dash_file_cache.Downloader", 'CachedDownload(mode="stream")')
+        super().__init__(*args, **kwargs)
+
+
+class PlainDownloader(_PlainDownloader):  # type: ignore[misc,no-redef]
+    """0.2.0's plain download component (deprecated): ``CachedDownload()`` underneath.
+    Constructing it warns."""
+
+    __doc__ = _PlainDownloader.__doc__
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _compat.warn_deprecated("dash_file_cache.PlainDownloader", "CachedDownload")
+        super().__init__(*args, **kwargs)
+
+
+_compat_getattr = _compat.deprecated_names(
+    __name__,
+    {
+        "DownloaderURL": (
+            "dash_file_cache._legacy.components:DownloaderURL",
+            "CachedDownload(url=..., file_name=...)",
+        ),
+        "DownloaderStatus": (
+            "dash_file_cache._legacy.components:DownloaderStatus",
+            "CachedDownload.status ({state, http_code, ...})",
+        ),
+    },
+)
+
+
+def __getattr__(name: str) -> Any:
+    return _compat_getattr(name)

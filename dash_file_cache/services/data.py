@@ -9,14 +9,16 @@ import re
 import sys
 import time
 import weakref
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import IO, Any, Dict, Mapping, Optional, Tuple, Union, cast
+from urllib.parse import ParseResult
 
 import flask
 
 from .._validate import check_positive_int
 from ..caches.abstract import CacheAbstract, CachedFileInfo
-from . import http, security
+from . import http, remote, security
 from .content import Answer, Content, open_content
+from .cors import AllowedOrigins, CorsPolicy, parse_allowed_origins
 from .offload import Offload, make_offload
 from .source import (
     FileSource,
@@ -54,6 +56,12 @@ class ServiceData:
             :class:`~dash_file_cache.CacheAbstract`.
         service_name: URL path of the service (``/...``).
         chunk_size: streaming chunk in MB (at least 1).
+        allowed_cross_origin: off by default (``None`` or ``""``). ``"*"``
+            lets any origin read the addresses (without credentials); an
+            origin (``"https://example.com:8050"``), several separated by
+            spaces or commas, or a list of them, lets those origins read
+            them with credentials. Allowed origins get CORS headers and
+            answered preflights; others get none.
         active_content_policy: the ``Content-Security-Policy`` sent with
             items whose type can run script (HTML, SVG, XML, unknown types;
             see :func:`~dash_file_cache.services.security.can_run_script`).
@@ -77,16 +85,21 @@ class ServiceData:
         TypeError: ``cache`` is not a ``CacheAbstract``, or another argument
             has the wrong type.
         ValueError: ``service_name`` is not a URL path, ``chunk_size`` < 1,
+            ``allowed_cross_origin`` holds something that is not an origin,
             ``active_content_policy`` is empty or not a header value, or
             ``offload``/``offload_locations`` is invalid (see
             :func:`~dash_file_cache.services.offload.make_offload`).
     """
+
+    #: ``(connect, read)`` timeouts in seconds of the requests made for remote items.
+    remote_timeout: Tuple[float, float] = remote.DEFAULT_TIMEOUT
 
     def __init__(
         self,
         cache: CacheAbstract[Any, Any],
         service_name: str = "/cached-data",
         chunk_size: int = 1,
+        allowed_cross_origin: AllowedOrigins = None,
         *,
         active_content_policy: Optional[str] = security.DEFAULT_ACTIVE_CONTENT_POLICY,
         offload: Optional[str] = None,
@@ -111,6 +124,8 @@ class ServiceData:
         self._chunk_size = check_positive_int("chunk_size", chunk_size)
         self._active_content_policy = security.check_active_content_policy(active_content_policy)
         self._offload = make_offload(offload, offload_locations)
+        self._allowed_cross_origin = " ".join(parse_allowed_origins(allowed_cross_origin))
+        self._cors = CorsPolicy.of(allowed_cross_origin)
 
     # -- properties -------------------------------------------------------
     @property
@@ -145,6 +160,10 @@ class ServiceData:
     @active_content_policy.setter
     def active_content_policy(self, value: Optional[str]) -> None:
         self._active_content_policy = security.check_active_content_policy(value)
+    def allowed_cross_origin(self) -> str:
+        """The origins allowed to read the addresses: ``""`` (CORS off), ``"*"``,
+        or origins separated by spaces."""
+        return self._allowed_cross_origin
 
     # -- registering ------------------------------------------------------
     def register(
@@ -210,6 +229,61 @@ class ServiceData:
         address = f"{self._prefix}{self._service_name}?uid={uid}"
         return address + "&download=true" if download else address
 
+    def register_request(
+        self,
+        url: Union[str, ParseResult],
+        headers: Optional[Mapping[str, str]] = None,
+        file_name_fallback: str = "",
+        download: bool = True,
+        *,
+        one_time_service: bool = False,
+    ) -> str:
+        """Register a remote http(s) file, streamed through this server when asked.
+
+        Only the request is stored (URL, headers, fallback name), never the
+        content, so every cache works. Each request to the address asks the
+        remote (with ``headers`` and the client's ``Range``; ``HEAD`` as
+        ``HEAD``) and streams its answer in chunks. Remote 404/410 -> 404,
+        other remote failures -> 502, timeouts (:attr:`remote_timeout`) -> 504.
+
+        Arguments:
+            url: absolute ``http``/``https`` URL (``str`` or ``ParseResult``).
+            headers: request headers sent to the remote (e.g. ``Authorization``).
+            file_name_fallback: saved name when neither the remote's
+                ``Content-Disposition`` nor the URL path gives one.
+            download: append ``&download=true`` (as in 0.2.0, the default).
+            one_time_service: remove the item when one ``GET`` claims it.
+
+        Returns:
+            The address ``{service_name}?uid=...``.
+
+        Raises:
+            TypeError: an argument has the wrong type.
+            ValueError: ``url`` is not an http(s) URL, or ``headers`` holds a
+                line break.
+            OSError: the cache could not store the item.
+        """
+        spec = remote.RemoteSpec(
+            remote.check_remote_url(url),
+            remote.check_remote_headers(headers),
+            sanitize_file_name(file_name_fallback) if isinstance(file_name_fallback, str) else "",
+        )
+        if not isinstance(file_name_fallback, str):
+            raise TypeError(
+                f"file_name_fallback must be a str, got {type(file_name_fallback).__name__}."
+            )
+        uid = self._cache.new_key(new_uid())
+        info: CachedFileInfo = {
+            "file_name": spec.file_name_fallback,
+            "content_type": "application/octet-stream",
+            "one_time_service": bool(one_time_service),
+            "created": time.time(),
+            "remote": True,
+        }
+        self._cache.dump(uid, info, io.BytesIO(spec.to_bytes()))
+        address = f"{self._prefix}{self._service_name}?uid={uid}"
+        return address + "&download=true" if download else address
+
     # -- serving ----------------------------------------------------------
     def stream(
         self, uid: str, download: bool = False, *, file_name: Optional[str] = None
@@ -238,6 +312,8 @@ class ServiceData:
         environ = flask.request.environ if flask.has_request_context() else None
         request = None if environ is None else _flask.to_request(environ)
         answer = self._answer_item(request, uid, bool(download), file_name)
+        if self._cors is not None:
+            answer.decision = self._cors.apply(request, answer.decision)
         return _flask.to_response(answer, environ, self._chunk_size * _MB)
 
     def answer(self, request: http.Request) -> Answer:
@@ -249,6 +325,16 @@ class ServiceData:
         and closes it. Never raises for bad input or a missing item: those
         are answers (4xx JSON, or a small HTML page for a browser's 404).
         """
+        if self._cors is not None:
+            preflight = self._cors.preflight(request)
+            if preflight is not None:
+                return Answer(preflight)
+        answer = self._answer_query(request)
+        if self._cors is not None:
+            answer.decision = self._cors.apply(request, answer.decision)
+        return answer
+
+    def _answer_query(self, request: http.Request) -> Answer:
         query = http.parse_query(request)
         if isinstance(query, http.Decision):
             return Answer(query)
@@ -275,6 +361,8 @@ class ServiceData:
         """
         override = sanitize_file_name(file_name) if file_name else ""
         info, loader = self._cache.load(uid)
+        if info.get("remote"):
+            return self._answer_remote(request, uid, info, loader(), download, override)
         if override:
             info = {**info, "file_name": override}
         content = open_content(loader(), info["created"])
@@ -317,6 +405,44 @@ class ServiceData:
         if headers is None:
             return None
         return http.Decision(decision.status, headers)
+    def _answer_remote(
+        self,
+        request: Optional[http.Request],
+        uid: str,
+        info: CachedFileInfo,
+        data: Any,
+        download: bool,
+        file_name: str,
+    ) -> Answer:
+        """Ask the remote of a remote item, claim it if one-time, and stream its answer.
+
+        Raises:
+            FileNotFoundError: a one-time item already claimed.
+            OSError: the stored description cannot be read now.
+        """
+        if isinstance(data, str):  # never stored as a path; a foreign item
+            raise FileNotFoundError(f"Remote item {uid} has no description.")
+        with data:
+            spec = remote.RemoteSpec.from_bytes(data.read())
+        decision, stream = remote.answer_remote(
+            request,
+            spec,
+            one_time=info["one_time_service"],
+            download=download,
+            file_name=file_name,
+            timeout=self.remote_timeout,
+        )
+        try:
+            if decision.claim and not self._cache.remove(uid):
+                raise FileNotFoundError(f"One-time item {uid} was already served.")
+        except BaseException:
+            if stream is not None:
+                stream.close()
+            raise
+        if stream is None:
+            return Answer(decision)
+        body = cast(IO[bytes], stream)  # forward-only: FileChunks seeks forward, then reads
+        return Answer(decision, Content(body, decision.start + decision.length, info["created"]))
 
     def serve(self, app: Any, endpoint: Optional[str] = None) -> None:
         """Add the service to an application.

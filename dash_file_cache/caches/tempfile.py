@@ -1,0 +1,11 @@
+# ruff: noqa: F822  (the names are given by __getattr__, with a warning)
+"""Deprecated: 0.2.0's ``dash_file_cache.caches.tempfile``; import from ``dash_file_cache``."""
+
+from .._compat import deprecated_names
+
+__all__ = ["CacheFile"]
+
+__getattr__ = deprecated_names(
+    __name__,
+    {"CacheFile": ("dash_file_cache.caches.file:CacheFile", "dash_file_cache.CacheFile")},
+)

@@ -1,0 +1,275 @@
+"""An app written for dash-file-cache 0.2.0 keeps working.
+
+Every name of 0.2.0's ``__all__``s (listed below, from the published 0.2.0
+wheel) is imported and exercised with 0.2.0's signatures. Names that the new
+API supersedes warn (``DeprecationWarning`` naming the replacement); names
+that are still the API do not.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import multiprocessing
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Dict, List
+
+import dash
+import flask
+import pytest
+
+import dash_file_cache as dfc
+from tests.apps.upstream import BODY, Upstream
+
+#: 0.2.0's ``__all__`` of each module, as published.
+ALL_020: Dict[str, List[str]] = {
+    "dash_file_cache": [
+        "__version__", "version", "utilities", "caches", "components", "services",
+        "CachePlain", "CacheQueue", "CacheFile", "ServiceData", "ServiceDownloader",
+        "PlainDownloader", "Downloader", "DownloaderURL", "DownloaderStatus",
+    ],
+    "dash_file_cache.utilities": [
+        "is_in_main_process", "remove_temp_dir", "TempDir", "StreamFinalizer",
+    ],
+    "dash_file_cache.caches": [
+        "abstract", "lrudict", "memory", "tempfile", "CachePlain", "CacheQueue", "CacheFile",
+    ],
+    "dash_file_cache.caches.abstract": ["CacheAbstract"],
+    "dash_file_cache.caches.lrudict": ["MutableMapping", "LRUDict"],
+    "dash_file_cache.caches.memory": ["CachePlain", "CacheQueue"],
+    "dash_file_cache.caches.tempfile": ["CacheFile"],
+    "dash_file_cache.caches.typehints": [
+        "Deferred", "CachedFileInfo", "CachedPath", "CachedStringIO", "CachedBytesIO", "CachedData",
+    ],
+    "dash_file_cache.services": [
+        "utilities", "reqstream", "downloader", "data", "ServiceData", "ServiceDownloader",
+    ],
+    "dash_file_cache.services.data": ["ServiceData"],
+    "dash_file_cache.services.downloader": ["ServiceDownloader"],
+    "dash_file_cache.services.reqstream": ["ProtocolResponse", "DeferredRequestStream"],
+    "dash_file_cache.services.utilities": ["no_cache", "get_server"],
+    "dash_file_cache.components": [
+        "typehints", "PlainDownloader", "Downloader", "DownloaderURL", "DownloaderStatus",
+    ],
+    "dash_file_cache.components.typehints": ["DownloaderURL", "DownloaderStatus"],
+}  # fmt: skip
+
+CACHES = ["CachePlain", "CacheQueue", "CacheFile"]
+#: Names still part of the API: no warning when imported.
+CURRENT = {
+    ("dash_file_cache", name)
+    for name in ["__version__", "version", "caches", "components", "services", "utilities",
+                 "CachePlain", "CacheQueue", "CacheFile", "ServiceData", "ServiceDownloader",
+                 "PlainDownloader", "Downloader"]
+} | {
+    ("dash_file_cache.caches", name)
+    for name in ["abstract", "lrudict", "memory", "tempfile", *CACHES]
+} | {
+    ("dash_file_cache.services", name)
+    for name in ["utilities", "reqstream", "downloader", "data", "ServiceData", "ServiceDownloader"]
+} | {
+    ("dash_file_cache.components", name) for name in ["typehints", "PlainDownloader", "Downloader"]
+} | {
+    ("dash_file_cache.caches.abstract", "CacheAbstract"),
+    ("dash_file_cache.services.data", "ServiceData"),
+    ("dash_file_cache.services.downloader", "ServiceDownloader"),
+}  # fmt: skip
+
+CASES = [(module, name) for module, names in ALL_020.items() for name in names]
+
+
+def _get(module: str, name: str) -> Any:
+    """``from module import name`` (what 0.2.0 code writes)."""
+    return getattr(importlib.import_module(module), name)
+
+
+@pytest.mark.parametrize(("module", "name"), CASES)
+def test_every_020_name_imports(module: str, name: str) -> None:
+    if (module, name) in CURRENT:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            assert _get(module, name) is not None
+    else:
+        with pytest.warns(DeprecationWarning, match=r"deprecated.*; use \S"):
+            assert _get(module, name) is not None
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("dash_file_cache.caches.memory:CachePlain", dfc.CachePlain),
+        ("dash_file_cache.caches.memory:CacheQueue", dfc.CacheQueue),
+        ("dash_file_cache.caches.tempfile:CacheFile", dfc.CacheFile),
+        ("dash_file_cache.caches.typehints:CachedFileInfo", dfc.CachedFileInfo),
+    ],
+)
+def test_moved_names_are_the_new_objects(old: str, new: Any) -> None:
+    module, name = old.split(":")
+    with pytest.warns(DeprecationWarning, match="dash_file_cache"):
+        assert _get(module, name) is new
+
+
+# -- exercising each name with 0.2.0's signatures -------------------------------------
+
+
+def test_caches_with_020_signatures(tmp_path: Path) -> None:
+    with pytest.warns(DeprecationWarning):
+        temp = dfc.utilities.TempDir(tmp_path / "t")
+    caches = [
+        dfc.CachePlain(4),
+        dfc.CacheQueue(4, multiprocessing.get_context("spawn").Manager().Queue()),
+        dfc.CacheFile(temp, 1),
+        dfc.CacheFile(None),
+    ]
+    for cache in caches:
+        service = dfc.ServiceData(cache, "/cached-data", 1)
+        address = service.register(io.BytesIO(b"abc"), file_name="a.bin")
+        uid = address.split("uid=")[1]
+        assert uid in cache and cache.is_in(uid)
+        with pytest.warns(DeprecationWarning, match=r"load\(key\)\[0\]"):
+            assert cache.load_info(uid)["file_name"] == "a.bin"
+        with pytest.warns(DeprecationWarning, match=r"load\(key\)\[1\]\(\)"):
+            data = cache.load_data(uid)
+        with data if not isinstance(data, str) else open(data, "rb") as stream:
+            assert stream.read() == b"abc"
+    with pytest.warns(DeprecationWarning, match="CacheQueue itself"):
+        assert caches[1].mirror is caches[1]
+    with pytest.warns(DeprecationWarning, match="cache_dir"):
+        assert caches[2].dir == caches[2].cache_dir == os.fspath(temp)
+    temp.remove()
+    assert temp.is_removed and not os.path.exists(temp.path)
+
+
+def test_utilities() -> None:
+    with pytest.warns(DeprecationWarning):
+        from dash_file_cache.utilities import StreamFinalizer, is_in_main_process, remove_temp_dir
+    assert is_in_main_process() is True
+    seen = []
+    stream = io.BytesIO(b"xyz")
+    stream.seek(2)
+    with StreamFinalizer(
+        stream, truncate=True, close=True, callback_on_exit=lambda f: seen.append(f.read())
+    ) as fobj:
+        assert fobj.read() == b"xyz"
+    assert seen == [b"xyz"] and stream.closed
+    remove_temp_dir("/nonexistent/dfc-compat")  # a missing directory is no error
+
+
+def test_lrudict() -> None:
+    with pytest.warns(DeprecationWarning):
+        from dash_file_cache.caches.lrudict import LRUDict, MutableMapping
+    lru = LRUDict({"a": 1, "b": 2}, maxsize=2)
+    assert isinstance(lru, MutableMapping) and lru.is_full
+    assert lru["a"] == 1  # "a" is now the most recent
+    lru["c"] = 3
+    assert list(lru) == ["a", "c"] and lru.maxsize == 2
+    with pytest.raises(ValueError, match="maxsize"):
+        LRUDict(maxsize=0)
+
+
+def test_typehints_are_types() -> None:
+    with pytest.warns(DeprecationWarning):
+        from dash_file_cache.caches import typehints
+
+        for name in ["CachedPath", "CachedStringIO", "CachedBytesIO"]:
+            assert "type" in getattr(typehints, name).__annotations__
+        assert callable(typehints.Deferred[int].__origin__)  # typing.Callable
+    with pytest.warns(DeprecationWarning):
+        from dash_file_cache.components.typehints import DownloaderStatus, DownloaderURL
+    assert set(DownloaderURL.__annotations__) == {"url", "file_name_fallback"}
+    assert set(DownloaderStatus.__annotations__) == {"type", "http_code"}
+
+
+def test_service_helpers() -> None:
+    with pytest.warns(DeprecationWarning, match="app.server"):
+        from dash_file_cache.services.utilities import get_server
+    with pytest.warns(DeprecationWarning, match="no_cache"):
+        from dash_file_cache.services.utilities import no_cache
+    app = dash.Dash(__name__)
+    assert get_server(app) is app.server
+    with pytest.raises(TypeError, match="app"):
+        get_server(object())
+    server = flask.Flask(__name__)
+    server.add_url_rule("/v", "v", no_cache(lambda: "x"))
+    assert "no-cache" in server.test_client().get("/v").headers["Cache-Control"]
+
+
+def test_deferred_request_stream() -> None:
+    with pytest.warns(DeprecationWarning, match="register_request"):
+        from dash_file_cache.services.reqstream import DeferredRequestStream
+    with Upstream() as upstream:
+        info: Dict[str, Any] = {}
+        stream = DeferredRequestStream(
+            info, {"url": upstream.url + "/files/data.bin", "headers": {}, "file_name_fallback": ""}
+        )
+        assert b"".join(stream.provide(1 << 16)) == BODY
+        assert info["file_name"] == "data.bin" and info["data_size"] == len(BODY)
+        with DeferredRequestStream(
+            {}, {"url": upstream.url + "/echo", "headers": {"X-A": "1"}}
+        ) as response:
+            assert b'"X-A": "1"' in response.read()
+
+
+def test_service_downloader() -> None:
+    with pytest.warns(DeprecationWarning, match="needs no helper"):
+        service = dfc.ServiceDownloader("/dfc-downloader", allowed_cross_origin="*")
+    assert service.allowed_cross_origin == "*"
+    assert service.service_name == "/dfc-downloader"
+    service.serve(dash.Dash(__name__))
+    with pytest.raises(TypeError, match="app"):
+        service.serve(object())
+
+
+def test_020_style_app(tmp_path: Path) -> None:
+    """0.2.0's documented usage, unchanged: a Dash app, a service with CORS, paths,
+    in-memory files and remote requests, read through the app's server."""
+    path = tmp_path / "report.csv"
+    path.write_text("a,b\n1,2\n")
+    app = dash.Dash(__name__)
+    app.layout = dash.html.Div()
+    service = dfc.ServiceData(dfc.CachePlain(1024), allowed_cross_origin="http://127.0.0.1:8051")
+    service.serve(app)
+    assert service.allowed_cross_origin == "http://127.0.0.1:8051"
+    client = app.server.test_client()
+    inline = service.register(str(path), content_type="text/csv")
+    download = service.register(
+        io.StringIO("hello"), file_name="h.txt", mime_type="text/plain", download=True
+    )
+    with Upstream() as upstream:
+        remote = service.register_request(upstream.url + "/files/data.bin")
+        response = client.get(remote, headers={"Origin": "http://127.0.0.1:8051"})
+        assert response.data == BODY
+        assert response.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:8051"
+        assert response.headers["Content-Disposition"] == "attachment; filename=data.bin"
+    assert client.get(inline).data == b"a,b\n1,2\n"
+    got = client.get(download)
+    assert got.data == b"hello"
+    assert got.headers["Content-Disposition"] == "attachment; filename=h.txt"
+    assert got.headers["Content-Type"].startswith("text/plain")  # 0.2.0 sent octet-stream
+
+
+def test_old_components_take_their_020_props() -> None:
+    """0.2.0's documented props of ``Downloader`` and ``PlainDownloader`` (metadata.json)."""
+    with pytest.warns(DeprecationWarning, match='CachedDownload\\(mode="stream"\\)'):
+        downloader = dfc.Downloader(
+            id="dl",
+            url={"url": "/cached-data?uid=x", "file_name_fallback": "x.bin"},
+            headers={"Authorization": "Bearer t"},
+            allow_cross_origin=True,
+            mitm="/dfc-downloader/mitm",
+            status={"code": "success", "http_code": 200},
+        )
+    props = downloader.to_plotly_json()
+    assert (props["namespace"], props["type"]) == ("dash_file_cache", "Downloader")
+    assert props["props"]["url"]["file_name_fallback"] == "x.bin"
+    for code in ["success", "error-connect", "error-config", "error-io", "error-unknown"]:
+        dfc.Downloader(status={"code": code, "http_code": 0})
+    assert dfc.Downloader(url="/a").url == "/a"
+    with pytest.warns(DeprecationWarning, match="use CachedDownload"):
+        plain = dfc.PlainDownloader(id="p", url="/cached-data?uid=y")
+    assert plain.to_plotly_json()["type"] == "PlainDownloader"
+    with pytest.raises(TypeError):
+        dfc.PlainDownloader(headers={})  # 0.2.0's PlainDownloader had no headers either
+    assert dfc.components.Downloader is dfc.Downloader
