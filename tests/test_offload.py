@@ -181,4 +181,4 @@ def test_arguments_are_checked(mode: Any, locations: Any, exc: type, words: str)
 
 def test_offload_is_keyword_only() -> None:
     with pytest.raises(TypeError):
-        dfc.ServiceData(dfc.CachePlain(2), "/x", 1, "x-sendfile")  # type: ignore[misc]
+        dfc.ServiceData(dfc.CachePlain(2), "/x", 1, None, "x-sendfile")  # type: ignore[misc]

@@ -220,7 +220,7 @@ def test_service_option_default_and_property() -> None:
 
 def test_service_option_is_keyword_only_and_validated() -> None:
     with pytest.raises(TypeError):
-        dfc.ServiceData(dfc.CachePlain(2), "/x", 1, "sandbox")  # type: ignore[misc]
+        dfc.ServiceData(dfc.CachePlain(2), "/x", 1, None, "sandbox")  # type: ignore[misc]
     with pytest.raises(TypeError, match="active_content_policy"):
         dfc.ServiceData(dfc.CachePlain(2), active_content_policy=3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="active_content_policy"):

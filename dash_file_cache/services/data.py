@@ -160,6 +160,8 @@ class ServiceData:
     @active_content_policy.setter
     def active_content_policy(self, value: Optional[str]) -> None:
         self._active_content_policy = security.check_active_content_policy(value)
+
+    @property
     def allowed_cross_origin(self) -> str:
         """The origins allowed to read the addresses: ``""`` (CORS off), ``"*"``,
         or origins separated by spaces."""
