@@ -135,17 +135,20 @@ async def _call(app: Any, scope: Dict[str, Any], body: bytes) -> AsgiResponse:
     """Run one HTTP exchange through an ASGI app; exceptions propagate."""
     messages: List[Dict[str, Any]] = []
     sent_body = False
+    finished = asyncio.Event()
 
     async def receive() -> Dict[str, Any]:
         nonlocal sent_body
         if not sent_body:
             sent_body = True
             return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()  # no disconnect until the app is done
+        await finished.wait()  # no disconnect until the response is complete, as a server
         return {"type": "http.disconnect"}
 
     async def send(message: Dict[str, Any]) -> None:
         messages.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            finished.set()
 
     await app(scope, receive, send)
     start = next(m for m in messages if m["type"] == "http.response.start")
