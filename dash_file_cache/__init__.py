@@ -62,16 +62,7 @@ __all__ = [
 _redis_getattr = caches._lazy_getattr(__name__)
 _compat_getattr = _compat.deprecated_names(
     __name__,
-    {
-        "DownloaderURL": (
-            "dash_file_cache._legacy.components:DownloaderURL",
-            "CachedDownload(url=..., file_name=...)",
-        ),
-        "DownloaderStatus": (
-            "dash_file_cache._legacy.components:DownloaderStatus",
-            "CachedDownload.status ({state, http_code, ...})",
-        ),
-    },
+    _compat.COMPONENT_TYPE_NAMES,
 )
 
 

@@ -43,3 +43,16 @@ def deprecated_names(module: str, names: Dict[str, Tuple[str, str]]) -> Callable
         return getattr(importlib.import_module(where), attribute)
 
     return __getattr__
+
+
+#: 0.2.0's component prop types, given (with a warning) by the package and its ``components``.
+COMPONENT_TYPE_NAMES: Dict[str, Tuple[str, str]] = {
+    "DownloaderURL": (
+        "dash_file_cache._legacy.components:DownloaderURL",
+        "CachedDownload(url=..., file_name=...)",
+    ),
+    "DownloaderStatus": (
+        "dash_file_cache._legacy.components:DownloaderStatus",
+        "CachedDownload.status ({state, http_code, ...})",
+    ),
+}

@@ -69,16 +69,7 @@ class PlainDownloader(_PlainDownloader):  # type: ignore[misc,no-redef]
 
 _compat_getattr = _compat.deprecated_names(
     __name__,
-    {
-        "DownloaderURL": (
-            "dash_file_cache._legacy.components:DownloaderURL",
-            "CachedDownload(url=..., file_name=...)",
-        ),
-        "DownloaderStatus": (
-            "dash_file_cache._legacy.components:DownloaderStatus",
-            "CachedDownload.status ({state, http_code, ...})",
-        ),
-    },
+    _compat.COMPONENT_TYPE_NAMES,
 )
 
 
