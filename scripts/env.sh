@@ -7,8 +7,8 @@ PY="$VENV/bin/python"
 # interpreter changed.
 ensure_venv() {
   local extra="$1" dir="${2:-$VENV}" python="${3:-${DFC_PYTHON:-python3}}" stamp sum
-  if [ -e "$dir" ] && ! "$dir/bin/python" -c "" 2>/dev/null; then
-    rm -rf "$dir"  # its interpreter is gone (e.g. a Python upgrade)
+  if [ -e "$dir" ] && ! "$dir/bin/python" -m pip --version >/dev/null 2>&1; then
+    rm -rf "$dir"  # its interpreter is gone (a Python upgrade) or it was half made
   fi
   if [ ! -x "$dir/bin/python" ]; then
     "$python" -m venv "$dir"
