@@ -294,11 +294,13 @@ export async function activeStreamWorker(workerUrl) {
             worker.addEventListener('statechange', check);
             check();
         });
-    if (registration.active) {
-        return registration.active;
-    }
+    // A worker being installed (a first visit, or a new version of the
+    // package replacing an old worker) is the one to talk to once active.
     const pending = registration.installing || registration.waiting;
     if (!pending) {
+        if (registration.active) {
+            return registration.active;
+        }
         throw new Error('the service worker did not install');
     }
     return withTimeout(

@@ -73,6 +73,7 @@ let sw;
 function installStreamWorker({register, consume} = {}) {
     const registry = createStreamRegistry(SCOPE);
     const state = {registry, registrations: [], pings: 0, frames: [], downloads: []};
+    state.worker = null;
     const worker = {
         state: 'activated',
         scriptURL: WORKER,
@@ -84,6 +85,7 @@ function installStreamWorker({register, consume} = {}) {
             registry.open(data, transfer && transfer[0]);
         },
     };
+    state.worker = worker;
     globalThis.navigator = {
         serviceWorker: {
             register:
@@ -545,6 +547,34 @@ describe('runStream', () => {
             [reports.at(-1).state, reports.at(-1).loaded, reports.at(-1).resumes],
             ['done', 10, 1]
         );
+    });
+
+    test('a new worker being installed is used, not the old active one', async () => {
+        let oldUsed = false;
+        const old = {state: 'activated', scriptURL: WORKER, postMessage: () => (oldUsed = true)};
+        const listeners = new Set();
+        const pending = {
+            state: 'installing',
+            scriptURL: WORKER,
+            addEventListener: (type, f) => listeners.add(f),
+            removeEventListener: (type, f) => listeners.delete(f),
+            postMessage: (data, transfer) => sw.worker.postMessage(data, transfer),
+        };
+        sw = installStreamWorker({
+            register: async () => {
+                setTimeout(() => {
+                    pending.state = 'activated';
+                    listeners.forEach(f => f());
+                }, 5);
+                return {active: old, installing: pending};
+            },
+        });
+        serve(['abc'], {'Content-Length': '3'});
+        const {reports, report} = recorder();
+        await runStream(job(), new AbortController().signal, report);
+        assert.equal(reports.at(-1).state, 'done');
+        assert.equal(oldUsed, false);
+        assert.equal((await sw.downloads[0].result).bytes.toString(), 'abc');
     });
 
     test('no secure context: native mode instead, saying so', async () => {
