@@ -4,8 +4,15 @@ Four ways to start it from a Dash page: clicking an ``<a>`` to the address
 (``&download=true``), and ``CachedDownload`` in its three modes (native,
 fetch, stream). The file is complete when it has its final name and size in
 the download directory (for the in-page modes, also when the component reports
-done); its SHA-256 is checked against the original, and the renderers' memory
-is sampled meanwhile. ``python -m bench.browser`` runs this section alone.
+done); its SHA-256 is checked against the original.
+
+Memory, sampled every 20 ms from the click until the file is complete, as
+growth = peak RSS minus RSS at the click: ``renderer_growth`` of the summed
+renderer processes (the page's, and a service worker's wherever Chromium puts
+it), ``chromium_all_growth`` of all Chromium processes summed (browser,
+network service, GPU, ...), and ``per_process`` each process on its own, with
+its kind, so a row says which process grew. ``python -m bench.browser`` runs
+this section alone.
 """
 
 from __future__ import annotations
