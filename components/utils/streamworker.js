@@ -39,6 +39,9 @@ export const OPEN = 'dfc-stream-open';
 /** Message type of the page's keep-alive pings (they keep the worker running). */
 export const PING = 'dfc-stream-ping';
 
+/** Size of the one buffer the worker reads the network into (bytes). */
+export const STREAM_BUFFER_BYTES = 1 << 20;
+
 /** Path segment, under the worker's scope, of the synthetic download URLs. */
 export const STREAM_SEGMENT = 'dfc-stream/';
 
@@ -175,7 +178,9 @@ export function createStreamRegistry(scope) {
     /** The body of `entry`'s download: one network chunk per read. */
     function body(entry) {
         const {transfer} = entry;
-        const chunks = transfer.chunks();
+        // One buffer, read into again for each chunk: a read of the download
+        // manager asks for the next chunk only once it copied the last one.
+        const chunks = transfer.chunks(STREAM_BUFFER_BYTES);
         const interval = Math.max(0, Number(entry.data.interval) || 0);
         let last = Date.now();
         const counters = () => ({loaded: transfer.state.loaded, resumes: transfer.state.resumes});
