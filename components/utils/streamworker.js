@@ -6,7 +6,8 @@
  * The worker itself downloads the address (with the page's headers, resuming
  * a cut transfer as `transfer.js` does) and hands the body to the browser's
  * download manager as it reads it: the bytes never cross a MessagePort, and
- * neither the page nor the worker holds more than the chunk being passed on.
+ * neither the page nor the worker holds more than the chunk being passed on
+ * (in Chromium, one buffer read into again and again).
  *
  * Protocol, over the MessagePort the page sends with the `open` message:
  *
@@ -86,12 +87,28 @@ function isOpen(data) {
 }
 
 /**
+ * Whether this browser's download manager is known to be done with a chunk
+ * of a response body when it reads the next one (Chromium: checked by the
+ * browser tests, byte for byte), so that the worker may read the network
+ * into the same buffer again.
+ */
+export function reusesChunks(nav = globalThis.navigator) {
+    const brands = (nav && nav.userAgentData && nav.userAgentData.brands) || [];
+    return brands.some(b => b && b.brand === 'Chromium');
+}
+
+/**
  * The worker's open streams: `open(data, port)` handles an OPEN message
  * (false when it is not one), `respond(url)` gives the Response for a
  * synthetic download URL (null for any other URL, which the worker leaves to
  * the network), `size()` counts the streams still held.
+ *
+ * With `reuseBuffer` (see `reusesChunks`) the worker reads the network into
+ * one buffer of `STREAM_BUFFER_BYTES`, again and again, so that memory does
+ * not wait for the garbage collector; else each chunk has a buffer of its
+ * own.
  */
-export function createStreamRegistry(scope) {
+export function createStreamRegistry(scope, {reuseBuffer = false} = {}) {
     const streams = new Map();
 
     function release(entry) {
@@ -178,9 +195,7 @@ export function createStreamRegistry(scope) {
     /** The body of `entry`'s download: one network chunk per read. */
     function body(entry) {
         const {transfer} = entry;
-        // One buffer, read into again for each chunk: a read of the download
-        // manager asks for the next chunk only once it copied the last one.
-        const chunks = transfer.chunks(STREAM_BUFFER_BYTES);
+        const chunks = transfer.chunks(reuseBuffer ? STREAM_BUFFER_BYTES : 0);
         const interval = Math.max(0, Number(entry.data.interval) || 0);
         let last = Date.now();
         const counters = () => ({loaded: transfer.state.loaded, resumes: transfer.state.resumes});

@@ -17,6 +17,7 @@ import {
     PING,
     attachmentHeader,
     createStreamRegistry,
+    reusesChunks,
     streamId,
 } from '../../components/utils/streamworker.js';
 import {chunkedBody, installFetch, installObjectUrls, installPage, recorder} from './fakes.mjs';
@@ -71,7 +72,7 @@ let sw;
  * in-process, and a download manager that reads what the iframe gets.
  */
 function installStreamWorker({register, consume} = {}) {
-    const registry = createStreamRegistry(SCOPE);
+    const registry = createStreamRegistry(SCOPE, {reuseBuffer: true});
     const state = {registry, registrations: [], pings: 0, frames: [], downloads: []};
     state.worker = null;
     const worker = {
@@ -161,6 +162,14 @@ describe('stream worker', () => {
         assert.equal(streamId(`${SCOPE}stream-worker.js`, SCOPE), null);
         assert.equal(streamId('http://other.test/dfc-stream/abc', SCOPE), null);
         assert.equal(streamId(`${SCOPE}dfc-stream/`, SCOPE), null);
+    });
+
+    test('reusesChunks: Chromium only', () => {
+        const nav = brands => ({userAgentData: {brands: brands.map(brand => ({brand}))}});
+        assert.equal(reusesChunks(nav(['Not A Brand', 'Chromium', 'Google Chrome'])), true);
+        assert.equal(reusesChunks(nav(['Not A Brand'])), false);
+        assert.equal(reusesChunks({userAgent: 'Firefox'}), false);
+        assert.equal(reusesChunks(undefined), false);
     });
 
     const open = (registry, id, fields = {}) => {
