@@ -4,8 +4,15 @@ Four ways to start it from a Dash page: clicking an ``<a>`` to the address
 (``&download=true``), and ``CachedDownload`` in its three modes (native,
 fetch, stream). The file is complete when it has its final name and size in
 the download directory (for the in-page modes, also when the component reports
-done); its SHA-256 is checked against the original, and the renderers' memory
-is sampled meanwhile. ``python -m bench.browser`` runs this section alone.
+done); its SHA-256 is checked against the original.
+
+Memory, sampled every 20 ms from the click until the file is complete, as
+growth = peak RSS minus RSS at the click: ``renderer_growth`` of the summed
+renderer processes (the page's, and a service worker's wherever Chromium puts
+it), ``chromium_all_growth`` of all Chromium processes summed (browser,
+network service, GPU, ...), and ``per_process`` each process on its own, with
+its kind, so a row says which process grew. ``python -m bench.browser`` runs
+this section alone.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -109,6 +117,78 @@ def _all_chromium_pids(driver: Any) -> List[int]:
     return [p.pid for p in _chromium_procs(driver)]
 
 
+def _process_kind(proc: psutil.Process) -> str:
+    """``browser``, ``renderer``, ``gpu-process``, or a utility's sub-type (``network``...)."""
+    try:
+        args = proc.cmdline()
+    except psutil.Error:
+        return "gone"
+    kind = next((a.split("=", 1)[1] for a in args if a.startswith("--type=")), "browser")
+    if kind == "utility":
+        sub = next((a.split("=", 1)[1] for a in args if a.startswith("--utility-sub-type=")), "")
+        kind = sub.rsplit(".", 1)[-1].replace("Service", "").lower() or kind
+    return kind
+
+
+class ProcessPeaks:
+    """Per-process RSS peaks of the Chromium processes, sampled in a thread.
+
+    ``report()`` lists each process that lived during sampling with its kind,
+    RSS when sampling started (or when it appeared), peak RSS and growth, in
+    MiB, so that a bench row says which process grew (the page's renderer,
+    a service worker's, the network service, the browser).
+    """
+
+    def __init__(self, driver: Any, interval: float = 0.02) -> None:
+        self._driver = driver
+        self.interval = interval
+        self._seen: Dict[int, Dict[str, Any]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        for proc in _chromium_procs(self._driver):
+            try:
+                rss = proc.memory_info().rss
+            except psutil.Error:
+                continue
+            entry = self._seen.get(proc.pid)
+            if entry is None:
+                self._seen[proc.pid] = {"kind": _process_kind(proc), "idle": rss, "peak": rss}
+            else:
+                entry["peak"] = max(entry["peak"], rss)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> ProcessPeaks:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._sample()
+
+    def report(self) -> List[Dict[str, Any]]:
+        """One row per process, largest growth first (MiB, one decimal)."""
+        mib = float(1 << 20)
+        rows = [
+            {
+                "pid": pid,
+                "kind": e["kind"],
+                "idle_mib": round(e["idle"] / mib, 1),
+                "peak_mib": round(e["peak"] / mib, 1),
+                "growth_mib": round((e["peak"] - e["idle"]) / mib, 1),
+            }
+            for pid, e in self._seen.items()
+        ]
+        return sorted(rows, key=lambda r: -r["growth_mib"])
+
+
 def _mode_of(key: str) -> str:
     return key.rsplit("_", 1)[1] if key.count("_") > 1 else "native"
 
@@ -150,6 +230,7 @@ def _one_download(
     with (
         RssSampler(lambda: _renderer_pids(driver), interval=0.02) as renderers,
         RssSampler(lambda: _all_chromium_pids(driver), interval=0.02) as everything,
+        ProcessPeaks(driver) as per_process,
     ):
         t0 = time.perf_counter()
         driver.find_element(By.ID, button).click()
@@ -163,6 +244,7 @@ def _one_download(
         "chromium_all_idle_rss": everything.idle,
         "chromium_all_peak_rss": everything.peak,
         "chromium_all_growth": everything.growth,
+        "per_process": per_process.report(),
     }
     if digest:
         result["identical"] = _sha256(download_dir / name) == digest

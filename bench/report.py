@@ -167,6 +167,15 @@ def _fmt_mib(value: Optional[float]) -> str:
     return "n/a" if value is None else f"{value / MIB:.1f} MiB"
 
 
+def _largest_process(entry: Dict[str, Any]) -> str:
+    """``; largest one: <kind> +N MiB`` from a browser row's ``per_process``, or ``""``."""
+    rows = entry.get("per_process") or []
+    if not rows:
+        return ""
+    top = rows[0]
+    return f"; largest one: {top['kind']} +{top['growth_mib']:.1f} MiB"
+
+
 def _fmt_x(value: Optional[float]) -> str:
     return "n/a" if value is None else f"{value:.2f}x"
 
@@ -330,6 +339,7 @@ def markdown(result: Dict[str, Any]) -> str:
             f"{_fmt_s(entry['seconds'])}{_rate(entry['seconds'], plan['big'])}; renderer RSS "
             f"+{_fmt_mib(entry['renderer_growth'])}, all Chromium +"
             f"{_fmt_mib(entry['chromium_all_growth'])}"
+            + _largest_process(entry)
             + {True: "; byte-identical", False: "; DIFFERENT BYTES"}.get(
                 entry.get("identical"), ""
             ),

@@ -5,9 +5,9 @@
  * answers only the synthetic download URLs the page opens there (see
  * `utils/streamworker.js`) and leaves every other request alone.
  */
-import {PING, createStreamRegistry} from './utils/streamworker.js';
+import {PING, createStreamRegistry, reusesChunks} from './utils/streamworker.js';
 
-const registry = createStreamRegistry(self.registration.scope);
+const registry = createStreamRegistry(self.registration.scope, {reuseBuffer: reusesChunks()});
 
 self.addEventListener('install', () => self.skipWaiting());
 

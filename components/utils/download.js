@@ -17,12 +17,13 @@
  *   an object URL, revoked after `REVOKE_DELAY_MS` or at once when `signal`
  *   aborts (its promise settles then). "done" = all bytes received and the
  *   save started.
- * stream: GET the address in the page like fetch, but hand the bytes, as the
- *   download manager asks for them, to the package's service worker, which
- *   answers a hidden iframe's navigation with them as an attachment (see
- *   `streamworker.js`). "done" = the worker's stream closed after the last
- *   byte. Without a secure context or a service worker it falls back to
- *   native and says so in `message`.
+ * stream: the package's service worker GETs the address (headers, resumes
+ *   as in fetch mode) and answers a hidden iframe's navigation with the body
+ *   as an attachment, one network chunk per read of the download manager;
+ *   the page only relays the worker's progress (see `streamworker.js`).
+ *   "done" = the worker's stream closed after the last byte. Without a
+ *   secure context or a service worker it falls back to native and says so
+ *   in `message`.
  */
 import {contentLength, downloadAddress, fileNameFromAddress, probe} from './address.js';
 import {fileNameFromDisposition} from './disposition.js';
@@ -236,10 +237,10 @@ export async function runFetch(job, signal, report) {
     await revokeLater(objectUrl, signal);
 }
 
-/** Bytes the page gathers before handing them to the worker in one message. */
-export const STREAM_BATCH_BYTES = 1 << 20;
-
-/** How long the worker may take to install, or the download to start (ms). */
+/**
+ * How long the worker may take to install, to acknowledge a stream, or the
+ * download manager to open it (ms); the server's answer may take longer.
+ */
 export const STREAM_START_TIMEOUT_MS = 15000;
 
 /** Interval of the keep-alive pings to the worker while a stream runs (ms). */
@@ -293,11 +294,13 @@ export async function activeStreamWorker(workerUrl) {
             worker.addEventListener('statechange', check);
             check();
         });
-    if (registration.active) {
-        return registration.active;
-    }
+    // A worker being installed (a first visit, or a new version of the
+    // package replacing an old worker) is the one to talk to once active.
     const pending = registration.installing || registration.waiting;
     if (!pending) {
+        if (registration.active) {
+            return registration.active;
+        }
         throw new Error('the service worker did not install');
     }
     return withTimeout(
@@ -370,73 +373,26 @@ async function fallBackToNative(job, signal, report, reason) {
     );
 }
 
-/** `chunks` (Uint8Arrays) as one Uint8Array of its own buffer. */
-export function joinChunks(chunks) {
-    const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-    let at = 0;
-    for (const c of chunks) {
-        out.set(c, at);
-        at += c.byteLength;
+/** The next message of `inbox`; a `cancelled` one rejects as a TransferError. */
+async function expectFrom(inbox) {
+    const message = await inbox.next();
+    if (message.type === 'cancelled') {
+        const e = new Error('The download was cancelled in the browser.');
+        e.name = 'TransferError';
+        throw e;
     }
-    return out;
+    return message;
+}
+
+/** An error for a message the protocol does not allow at this point. */
+function unexpected(message) {
+    return new Error(`unexpected message from the stream worker: ${message.type}`);
 }
 
 /**
- * Feed `transfer`'s chunks to the worker over `inbox`/`port`, one batch per
- * pull, then end the stream; resolves once the worker closed it. Rejects
- * (TransferError, AbortError) when the transfer fails; rejects with a
- * `cancelled` error when the download manager cancelled the download.
- */
-async function pump(transfer, port, inbox, tick) {
-    const expect = async () => {
-        const message = await inbox.next();
-        if (message.type === 'cancelled') {
-            const e = new Error('The download was cancelled in the browser.');
-            e.name = 'TransferError';
-            throw e;
-        }
-        return message;
-    };
-    const send = async chunks => {
-        const message = await expect();
-        if (message.type !== 'pull') {
-            throw new Error(`unexpected message from the stream worker: ${message.type}`);
-        }
-        // One buffer per batch, handed over (not copied) to the worker.
-        const joined = joinChunks(chunks);
-        port.postMessage({type: 'chunk', chunks: [joined]}, [joined.buffer]);
-    };
-    let batch = [];
-    let size = 0;
-    for await (const chunk of transfer.chunks()) {
-        batch.push(chunk);
-        size += chunk.byteLength;
-        if (size >= STREAM_BATCH_BYTES) {
-            await send(batch);
-            batch = [];
-            size = 0;
-        }
-        tick(progressOf(transfer));
-    }
-    if (batch.length) {
-        await send(batch);
-    }
-    batch = null;
-    const last = await expect();
-    if (last.type !== 'pull') {
-        throw new Error(`unexpected message from the stream worker: ${last.type}`);
-    }
-    port.postMessage({type: 'end'});
-    const closed = await expect();
-    if (closed.type !== 'closed') {
-        throw new Error(`unexpected message from the stream worker: ${closed.type}`);
-    }
-}
-
-/**
- * Download the address in the page and stream it to disk through the
- * package's service worker (see the file's header); falls back to native
- * when the worker cannot run.
+ * Download the address through the package's service worker, which fetches
+ * it and streams it to disk (see the file's header and `streamworker.js`);
+ * falls back to native when the worker cannot run.
  */
 export async function runStream(job, signal, report) {
     const unavailable = streamUnavailable(job.workerUrl);
@@ -462,18 +418,12 @@ export async function runStream(job, signal, report) {
     if (signal.aborted) {
         return;
     }
-    // Fetch first: an error answer (an expired address) saves nothing.
-    const transfer = await openFor(job, signal, report);
-    if (!transfer) {
-        return;
-    }
     const {port1: port, port2} = new MessageChannel();
     const inbox = portInbox(port, signal);
     const id = streamToken();
-    const stop = reason => {
-        port.postMessage({type: 'abort', message: reason});
-    };
+    const stop = reason => port.postMessage({type: 'abort', message: reason});
     let frame = null;
+    let progress = null;
     const ping = setInterval(() => worker.postMessage({type: PING}), STREAM_PING_MS);
     const onAbort = () => stop('The page stopped the download.');
     signal.addEventListener('abort', onAbort);
@@ -482,36 +432,86 @@ export async function runStream(job, signal, report) {
             {
                 type: OPEN,
                 id,
-                fileName: transfer.progress.file_name,
-                contentType: transfer.response.headers.get('Content-Type'),
-                size: transfer.total,
+                href: downloadAddress(job.url),
+                headers: job.headers,
+                maxResumes: job.maxResumes,
+                interval: job.interval,
+                fileName: job.fileName,
+                fallbackName: fileNameFromAddress(job.url),
             },
             [port2]
         );
-        const ready = await withTimeout(
+        const opened = await withTimeout(
             inbox.next(),
             STREAM_START_TIMEOUT_MS,
             'the service worker did not answer'
         );
-        if (ready.type !== 'ready') {
-            throw new Error(`unexpected message from the stream worker: ${ready.type}`);
+        if (opened.type !== 'opened') {
+            throw unexpected(opened);
         }
+        // The worker's GET: an error answer (an expired address) saves nothing.
+        const answer = await inbox.next();
+        if (answer.type === 'error') {
+            report({state: 'error', http_code: answer.http_code, message: answer.message});
+            return;
+        }
+        if (answer.type !== 'ready') {
+            throw unexpected(answer);
+        }
+        progress = {
+            http_code: answer.http_code,
+            file_name: answer.file_name,
+            loaded: 0,
+            total: answer.total,
+        };
         frame = openDownloadFrame(new URL(`${STREAM_SEGMENT}${id}`, worker.scriptURL).href);
         const started = await withTimeout(
-            inbox.next(),
+            expectFrom(inbox),
             STREAM_START_TIMEOUT_MS,
             'the browser did not start the download'
         );
         if (started.type !== 'started') {
-            throw new Error(`unexpected message from the stream worker: ${started.type}`);
+            throw unexpected(started);
         }
-        await pump(transfer, port, inbox, throttled(job, report));
+        for (;;) {
+            const message = await expectFrom(inbox);
+            const {loaded, resumes} = message;
+            const counters = {loaded, ...(resumes ? {resumes} : {})};
+            if (message.type === 'progress') {
+                report({...progress, ...counters});
+            } else if (message.type === 'closed') {
+                report({
+                    ...progress,
+                    ...counters,
+                    state: 'done',
+                    total: progress.total === null ? loaded : progress.total,
+                });
+                return;
+            } else if (message.type === 'error') {
+                report({
+                    ...progress,
+                    ...counters,
+                    state: 'error',
+                    http_code: message.http_code,
+                    message: message.message,
+                });
+                return;
+            } else {
+                throw unexpected(message);
+            }
+        }
     } catch (e) {
         if (!signal.aborted) {
             stop(e.message || String(e));
-            report(failure(transfer, e));
+            report({
+                ...(progress || {}),
+                state: 'error',
+                message:
+                    e && e.name === 'TransferError'
+                        ? e.message
+                        : `Transfer failed: ${e.message || e}`,
+            });
         }
-        return;
     } finally {
         clearInterval(ping);
         signal.removeEventListener('abort', onAbort);
@@ -521,12 +521,6 @@ export async function runStream(job, signal, report) {
             frame.remove();
         }
     }
-    const fields = progressOf(transfer);
-    report({
-        ...fields,
-        state: 'done',
-        total: fields.total === null ? fields.loaded : fields.total,
-    });
 }
 
 /** The runner for `job.mode`. */

@@ -59,17 +59,32 @@ function sleep(ms, signal) {
     });
 }
 
+/** A BYOB reader of `body`, or null when it is not a byte stream. */
+function byobReader(body) {
+    try {
+        return body.getReader({mode: 'byob'});
+    } catch {
+        return null;
+    }
+}
+
 /**
  * GET `href`; resolves to `{ok: false, status, message}` for an error answer
  * or a network failure (`status` null), else to
  * `{ok: true, response, total, chunks(), state}`:
  * `response` is the first answer, `total` its `Content-Length` (or null),
- * `chunks()` an async iterator of the whole body's chunks (resuming as
- * above; it throws a `TransferError` when the body cannot be completed),
+ * `chunks(reuseBytes)` an async iterator of the whole body's chunks (resuming
+ * as above; it throws a `TransferError` when the body cannot be completed),
  * `state` live counters `{loaded, resumes}`.
  *
  * Aborting `signal` stops everything; the iterator then throws the
  * AbortError of fetch, which callers do not report.
+ *
+ * By default each chunk has a buffer of its own. With `reuseBytes`, a body
+ * that is a byte stream (fetch's is) is read into one buffer of that size,
+ * again and again: a chunk's bytes are only valid until the next one is
+ * asked for (its buffer is then detached), and no buffer is allocated per
+ * chunk, so memory does not wait for the garbage collector.
  */
 export async function openTransfer(href, {headers = null, signal, maxResumes = 0} = {}) {
     const init = {
@@ -149,15 +164,25 @@ export async function openTransfer(href, {headers = null, signal, maxResumes = 0
         );
     }
 
-    async function* chunks() {
+    async function* chunks(reuseBytes = 0) {
         let res = response;
+        let buffer = null;
         for (;;) {
-            const reader = res.body.getReader();
+            if (reuseBytes && !(buffer && buffer.byteLength)) {
+                buffer = new ArrayBuffer(reuseBytes);
+            }
+            const byob = buffer ? byobReader(res.body) : null;
+            const reader = byob || res.body.getReader();
             let cause = null;
             let ended = false;
             try {
                 for (;;) {
-                    const {done, value} = await reader.read();
+                    const {done, value} = byob
+                        ? await reader.read(new Uint8Array(buffer))
+                        : await reader.read();
+                    if (byob && value) {
+                        buffer = value.buffer;
+                    }
                     if (done) {
                         break;
                     }

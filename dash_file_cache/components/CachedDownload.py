@@ -24,7 +24,7 @@ ComponentType = typing.Union[
 
 class CachedDownload(Component):
     """A CachedDownload component.
-Saves a file from a dash-file-cache address when a callback sets `url`; renders nothing visible. Use it instead of `dcc.Download` for large or server-made files. Three modes: `mode="native"` (default): the browser's download manager streams the file to disk (no copy in page memory), after a HEAD request has checked that the address is alive, so an expired address gives `status.state == "error"` (`http_code` 404) and saves nothing; no progress, no custom headers. `mode="fetch"` downloads in the page, with progress (`loaded`/`total`) and custom `headers`, holding the whole file in page memory (for small files). `mode="stream"` downloads in the page like fetch (progress, headers) but hands the bytes, as the download manager asks for them, to a service worker served by the app itself (from the component suite), which streams them to disk: page memory stays bounded. Stream mode needs a secure context (https, localhost); elsewhere, or when the service worker cannot be installed, it falls back to native mode and says so in `status.message`. In fetch and stream modes a transfer cut mid-way resumes from the received offset (`Range` with `If-Range` and the ETag), at most `max_resumes` times; if the item changed meanwhile the download fails with a clear message. Every download is triggered by a new value of `url`: the component consumes the address (resets `url` to None once the download is handed over or failed), so setting the same address again downloads it again; unmounting the component stops a download in flight.
+Saves a file from a dash-file-cache address when a callback sets `url`; renders nothing visible. Use it instead of `dcc.Download` for large or server-made files. Three modes: `mode="native"` (default): the browser's download manager streams the file to disk (no copy in page memory), after a HEAD request has checked that the address is alive, so an expired address gives `status.state == "error"` (`http_code` 404) and saves nothing; no progress, no custom headers. `mode="fetch"` downloads in the page, with progress (`loaded`/`total`) and custom `headers`, holding the whole file in page memory (for small files). `mode="stream"` has the progress and headers of fetch, but a service worker served by the app itself (from the component suite) makes the request and streams the body to disk through the download manager, reading it into one reused buffer: memory stays flat whatever the size. Stream mode needs a secure context (https, localhost); elsewhere, or when the service worker cannot be installed, it falls back to native mode and says so in `status.message`. In fetch and stream modes a transfer cut mid-way resumes from the received offset (`Range` with `If-Range` and the ETag), at most `max_resumes` times; if the item changed meanwhile the download fails with a clear message. Every download is triggered by a new value of `url`: the component consumes the address (resets `url` to None once the download is handed over or failed), so setting the same address again downloads it again; unmounting the component stops a download in flight.
 
 Keyword arguments:
 
@@ -65,10 +65,10 @@ Keyword arguments:
 - mode (a value equal to: 'native', 'fetch', 'stream'; optional):
     \"native\" (default): the browser's download manager streams to
     disk; \"fetch\": download in the page, with progress and custom
-    headers, holding the whole file in memory; \"stream\": download in
-    the page, with progress and custom headers, streamed to disk
-    through the package's service worker (secure contexts; else falls
-    back to \"native\").
+    headers, holding the whole file in memory; \"stream\": with
+    progress and custom headers, downloaded by the package's service
+    worker and streamed to disk (secure contexts; else falls back to
+    \"native\").
 
 - n_downloads (number; optional):
     Read-only: number of downloads completed (\"done\") since the

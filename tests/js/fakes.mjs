@@ -42,13 +42,17 @@ function abortError() {
     return new DOMException('The operation was aborted.', 'AbortError');
 }
 
-/** `res` with a body that fails with an AbortError once `signal` aborts. */
+/**
+ * `res` with a body that fails with an AbortError once `signal` aborts; a
+ * byte stream, as a real fetch body is (it can be read with a BYOB reader).
+ */
 function abortableBody(res, signal) {
     if (!res.body) {
         return res;
     }
     const reader = res.body.getReader();
     const body = new ReadableStream({
+        type: 'bytes',
         start(controller) {
             signal.addEventListener('abort', () => {
                 controller.error(abortError());
@@ -62,6 +66,8 @@ function abortableBody(res, signal) {
             }
             if (done) {
                 controller.close();
+                // A pending BYOB read learns of the end through its request.
+                controller.byobRequest?.respond(0);
             } else {
                 controller.enqueue(value);
             }

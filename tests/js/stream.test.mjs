@@ -1,26 +1,23 @@
 /*
  * Stream mode of CachedDownload: the worker's logic
- * (components/utils/streamworker.js) and the page's runner `runStream`
- * (components/utils/download.js), wired together in one process: a fake
- * `navigator.serviceWorker` hands the page's messages and MessagePort
- * (Node's real MessageChannel) to a real stream registry, and a fake
+ * (components/utils/streamworker.js), which fetches the address and streams
+ * it, and the page's runner `runStream` (components/utils/download.js),
+ * wired together in one process: a fake `navigator.serviceWorker` hands the
+ * page's messages and MessagePort (Node's real MessageChannel) to a real
+ * stream registry, whose requests go to the scripted `fetch`, and a fake
  * download manager answers the hidden iframe by reading the registry's
  * Response, as slowly as asked.
  */
 import assert from 'node:assert/strict';
 import {afterEach, beforeEach, describe, test} from 'node:test';
 
-import {
-    STREAM_BATCH_BYTES,
-    makeJob,
-    runStream,
-    streamUnavailable,
-} from '../../components/utils/download.js';
+import {makeJob, runStream, streamUnavailable} from '../../components/utils/download.js';
 import {
     OPEN,
     PING,
     attachmentHeader,
     createStreamRegistry,
+    reusesChunks,
     streamId,
 } from '../../components/utils/streamworker.js';
 import {chunkedBody, installFetch, installObjectUrls, installPage, recorder} from './fakes.mjs';
@@ -75,8 +72,9 @@ let sw;
  * in-process, and a download manager that reads what the iframe gets.
  */
 function installStreamWorker({register, consume} = {}) {
-    const registry = createStreamRegistry(SCOPE);
+    const registry = createStreamRegistry(SCOPE, {reuseBuffer: true});
     const state = {registry, registrations: [], pings: 0, frames: [], downloads: []};
+    state.worker = null;
     const worker = {
         state: 'activated',
         scriptURL: WORKER,
@@ -88,6 +86,7 @@ function installStreamWorker({register, consume} = {}) {
             registry.open(data, transfer && transfer[0]);
         },
     };
+    state.worker = worker;
     globalThis.navigator = {
         serviceWorker: {
             register:
@@ -165,66 +164,148 @@ describe('stream worker', () => {
         assert.equal(streamId(`${SCOPE}dfc-stream/`, SCOPE), null);
     });
 
-    test('leaves other requests alone; unknown or used ids are 404', async () => {
+    test('reusesChunks: Chromium only', () => {
+        const nav = brands => ({userAgentData: {brands: brands.map(brand => ({brand}))}});
+        assert.equal(reusesChunks(nav(['Not A Brand', 'Chromium', 'Google Chrome'])), true);
+        assert.equal(reusesChunks(nav(['Not A Brand'])), false);
+        assert.equal(reusesChunks({userAgent: 'Firefox'}), false);
+        assert.equal(reusesChunks(undefined), false);
+    });
+
+    const open = (registry, id, fields = {}) => {
+        const {port1, port2} = new MessageChannel();
+        const inbox = [];
+        port1.onmessage = e => inbox.push(e.data);
+        const ok = registry.open(
+            {type: OPEN, id, href: `http://app.test${ADDRESS}`, interval: 0, ...fields},
+            port2
+        );
+        return {ok, port: port1, inbox, types: () => inbox.map(m => m.type)};
+    };
+
+    test('leaves other requests alone; unknown, unready or used ids are 404', async () => {
+        let answer;
+        const answered = new Promise(resolve => (answer = resolve));
+        installFetch(async () => {
+            await answered;
+            return new Response(bytes(3), {
+                status: 200,
+                headers: {'Content-Length': '3', 'Content-Disposition': 'attachment; filename="s"'},
+            });
+        });
         const registry = createStreamRegistry(SCOPE);
         assert.equal(registry.respond(`${SCOPE}async-CachedDownload.js`), null);
         assert.equal(registry.respond(`${SCOPE}dfc-stream/nope`).status, 404);
         assert.equal(registry.open({type: 'other'}, null), false);
+        assert.equal(registry.open({type: OPEN, id: 'x'}, new MessageChannel().port1), false);
 
-        const {port1, port2} = new MessageChannel();
-        const inbox = [];
-        port1.onmessage = e => inbox.push(e.data.type);
-        assert.equal(registry.open({type: OPEN, id: 'x', fileName: 'f.bin', size: 3}, port2), true);
+        const x = open(registry, 'x', {fileName: 'f.bin'});
+        assert.equal(x.ok, true);
+        await until(() => x.inbox.length >= 1, 'opened');
+        assert.equal(registry.respond(`${SCOPE}dfc-stream/x`).status, 404, 'not answered yet');
+        answer();
+        await until(() => x.inbox.length >= 2, 'ready');
+        assert.deepEqual(x.inbox[1], {type: 'ready', http_code: 200, file_name: 'f.bin', total: 3});
         const first = registry.respond(`${SCOPE}dfc-stream/x`);
         assert.equal(first.status, 200);
         assert.equal(first.headers.get('Content-Length'), '3');
         assert.equal(first.headers.get('Content-Type'), 'application/octet-stream');
         assert.match(first.headers.get('Content-Disposition'), /^attachment; filename="f.bin"/);
         assert.equal(registry.respond(`${SCOPE}dfc-stream/x`).status, 404, 'one use only');
-        await until(() => inbox.length >= 2, 'ready, started');
-        assert.deepEqual(inbox, ['ready', 'started']);
-        port1.postMessage({type: 'abort'});
+        await until(() => x.inbox.length >= 3, 'started');
+        assert.deepEqual(x.types(), ['opened', 'ready', 'started']);
+        x.port.postMessage({type: 'abort'});
         await until(() => registry.size() === 0, 'release');
-        port1.close();
+        x.port.close();
     });
 
-    test('sends only what the reader asks for, then closes', async () => {
+    test('an error answer is passed on; the worker keeps nothing', async () => {
+        installFetch(
+            () =>
+                new Response('{"error": "gone"}', {
+                    status: 410,
+                    headers: {'Content-Type': 'application/json'},
+                })
+        );
         const registry = createStreamRegistry(SCOPE);
-        const {port1, port2} = new MessageChannel();
-        const inbox = [];
-        port1.onmessage = e => inbox.push(e.data.type);
-        registry.open({type: OPEN, id: 'y', fileName: 'y', size: null}, port2);
-        const response = registry.respond(`${SCOPE}dfc-stream/y`);
-        assert.equal(response.headers.get('Content-Length'), null);
-        await until(() => inbox.includes('started'), 'started');
-        await tick();
-        assert.equal(inbox.includes('pull'), false, 'no pull before a read');
-        const reader = response.body.getReader();
-        const read = reader.read();
-        await until(() => inbox.filter(t => t === 'pull').length === 1, 'a pull');
-        port1.postMessage({type: 'chunk', chunks: [bytes(3), bytes(2)]});
-        assert.deepEqual([...(await read).value], [...bytes(3)]);
-        assert.deepEqual([...(await reader.read()).value], [...bytes(2)]);
-        const last = reader.read();
-        await until(() => inbox.filter(t => t === 'pull').length === 2, 'a second pull');
-        port1.postMessage({type: 'end'});
-        assert.equal((await last).done, true);
-        await until(() => inbox.includes('closed'), 'closed');
+        const y = open(registry, 'y');
+        await until(() => y.inbox.length >= 2, 'the error');
+        assert.deepEqual(y.inbox[1], {type: 'error', http_code: 410, message: 'gone'});
         assert.equal(registry.size(), 0);
-        port1.close();
+        assert.equal(registry.respond(`${SCOPE}dfc-stream/y`).status, 404);
+        y.port.close();
     });
 
-    test('a cancelled download tells the page and releases the stream', async () => {
+    test('reads the network only as the download manager reads; then closes', async () => {
+        let served = 0;
+        const calls = installFetch(
+            () =>
+                new Response(
+                    new ReadableStream(
+                        {
+                            pull(c) {
+                                served += 1;
+                                if (served > 3) {
+                                    c.close();
+                                } else {
+                                    c.enqueue(bytes(4, served));
+                                }
+                            },
+                        },
+                        {highWaterMark: 0}
+                    ),
+                    {status: 200, headers: {'Content-Type': 'text/csv', ETag: '"e"'}}
+                )
+        );
         const registry = createStreamRegistry(SCOPE);
-        const {port1, port2} = new MessageChannel();
-        const inbox = [];
-        port1.onmessage = e => inbox.push(e.data.type);
-        registry.open({type: OPEN, id: 'z', fileName: 'z'}, port2);
+        const z = open(registry, 'z', {headers: {'X-Token': 't'}, fallbackName: 'z.csv'});
+        await until(() => z.types().includes('ready'), 'ready');
+        assert.deepEqual(calls[0].init.headers, {'X-Token': 't'});
         const response = registry.respond(`${SCOPE}dfc-stream/z`);
-        await response.body.cancel();
-        await until(() => inbox.includes('cancelled'), 'cancelled');
+        assert.equal(response.headers.get('Content-Length'), null);
+        assert.equal(response.headers.get('Content-Type'), 'text/csv');
+        assert.match(response.headers.get('Content-Disposition'), /filename="z.csv"/);
+        for (let i = 0; i < 50; i++) {
+            await tick();
+        }
+        const before = served;
+        assert.ok(before <= 2, `read ${before} chunks before the download manager asked`);
+        const reader = response.body.getReader();
+        assert.deepEqual([...(await reader.read()).value], [...bytes(4, 1)]);
+        assert.deepEqual([...(await reader.read()).value], [...bytes(4, 2)]);
+        assert.deepEqual([...(await reader.read()).value], [...bytes(4, 3)]);
+        assert.equal((await reader.read()).done, true);
+        await until(() => z.types().includes('closed'), 'closed');
+        const progress = z.inbox.filter(m => m.type === 'progress').map(m => m.loaded);
+        assert.deepEqual(progress, [4, 8, 12]);
+        assert.deepEqual(z.inbox.at(-1), {type: 'closed', loaded: 12, resumes: 0});
         assert.equal(registry.size(), 0);
-        port1.close();
+        z.port.close();
+    });
+
+    test('a cancelled download stops the request, tells the page, releases', async () => {
+        let bodyCancelled = false;
+        installFetch(
+            () =>
+                new Response(
+                    new ReadableStream({
+                        pull: c => c.enqueue(bytes(8)),
+                        cancel: () => {
+                            bodyCancelled = true;
+                        },
+                    }),
+                    {status: 200}
+                )
+        );
+        const registry = createStreamRegistry(SCOPE);
+        const w = open(registry, 'w');
+        await until(() => w.types().includes('ready'), 'ready');
+        const response = registry.respond(`${SCOPE}dfc-stream/w`);
+        await response.body.cancel();
+        await until(() => w.types().includes('cancelled'), 'cancelled');
+        assert.equal(registry.size(), 0);
+        await until(() => bodyCancelled, 'the network body to be cancelled');
+        w.port.close();
     });
 });
 
@@ -240,7 +321,7 @@ describe('runStream', () => {
 
     test('streams the bytes to the download manager; done once the stream closed', async () => {
         sw = installStreamWorker();
-        const data = bytes(3 * STREAM_BATCH_BYTES + 5);
+        const data = bytes(3 * (1 << 20) + 5);
         const parts = [];
         for (let i = 0; i < data.length; i += 256 * 1024) {
             parts.push(data.slice(i, i + 256 * 1024));
@@ -310,7 +391,7 @@ describe('runStream', () => {
         assert.equal((await sw.downloads[0].result).bytes.toString(), 'abcdef');
     });
 
-    test('page memory stays bounded: it reads from the network as the disk takes', async () => {
+    test('memory stays bounded: the network is read as the disk takes', async () => {
         let consumed = 0;
         let pulled = 0;
         let worst = 0;
@@ -345,8 +426,8 @@ describe('runStream', () => {
         await runStream(job(), new AbortController().signal, report);
         assert.equal(reports.at(-1).state, 'done');
         assert.equal((await sw.downloads[0].result).bytes.length, total);
-        // Ahead of the disk by at most about two batches, whatever the size.
-        assert.ok(worst <= 2 * STREAM_BATCH_BYTES + 2 * chunk, `ahead by ${worst} bytes`);
+        // Ahead of the disk by a few chunks (the fake fetch's own queue), whatever the size.
+        assert.ok(worst <= 4 * chunk, `ahead by ${worst} bytes`);
     });
 
     test('an error answer is reported with its code and saves nothing', async () => {
@@ -475,6 +556,34 @@ describe('runStream', () => {
             [reports.at(-1).state, reports.at(-1).loaded, reports.at(-1).resumes],
             ['done', 10, 1]
         );
+    });
+
+    test('a new worker being installed is used, not the old active one', async () => {
+        let oldUsed = false;
+        const old = {state: 'activated', scriptURL: WORKER, postMessage: () => (oldUsed = true)};
+        const listeners = new Set();
+        const pending = {
+            state: 'installing',
+            scriptURL: WORKER,
+            addEventListener: (type, f) => listeners.add(f),
+            removeEventListener: (type, f) => listeners.delete(f),
+            postMessage: (data, transfer) => sw.worker.postMessage(data, transfer),
+        };
+        sw = installStreamWorker({
+            register: async () => {
+                setTimeout(() => {
+                    pending.state = 'activated';
+                    listeners.forEach(f => f());
+                }, 5);
+                return {active: old, installing: pending};
+            },
+        });
+        serve(['abc'], {'Content-Length': '3'});
+        const {reports, report} = recorder();
+        await runStream(job(), new AbortController().signal, report);
+        assert.equal(reports.at(-1).state, 'done');
+        assert.equal(oldUsed, false);
+        assert.equal((await sw.downloads[0].result).bytes.toString(), 'abc');
     });
 
     test('no secure context: native mode instead, saying so', async () => {

@@ -120,6 +120,26 @@ describe('openTransfer', () => {
         assert.deepEqual(t.state, {loaded: FILE.length, resumes: 1});
     });
 
+    test('with reuseBytes, one buffer is read into again and again, resumes too', async () => {
+        cuttingServer({cutAt: 4});
+        const t = await openTransfer(HREF, {signal: new AbortController().signal, maxResumes: 3});
+        const decoder = new TextDecoder();
+        const sizes = new Set();
+        let text = '';
+        let previous = null;
+        for await (const chunk of t.chunks(64)) {
+            if (previous) {
+                assert.equal(previous.byteLength, 0, 'the last chunk was read into again');
+            }
+            sizes.add(chunk.buffer.byteLength);
+            text += decoder.decode(chunk);
+            previous = chunk;
+        }
+        assert.equal(text, FILE);
+        assert.deepEqual([...sizes], [64]);
+        assert.deepEqual(t.state, {loaded: FILE.length, resumes: 1});
+    });
+
     test('a body that ends early (no error) also resumes', async () => {
         let n = 0;
         const calls = installFetch(() => {
