@@ -47,6 +47,7 @@ export function makeJob(
     {
         url,
         file_name,
+        file_name_fallback,
         mode,
         headers,
         progress_interval = DEFAULT_PROGRESS_INTERVAL,
@@ -59,6 +60,7 @@ export function makeJob(
         number,
         url,
         fileName: file_name || null,
+        fileNameFallback: file_name_fallback || null,
         mode: MODES.includes(mode) ? mode : 'native',
         headers: headers || null,
         interval: Math.max(0, Number(progress_interval) || 0),
@@ -81,6 +83,20 @@ export function downloadStatus(job, fields) {
         resumes: 0,
         ...fields,
     };
+}
+
+/**
+ * The name to save `job` under, given the answer's `Content-Disposition`:
+ * the `file_name` prop, else the answer's file name, else the
+ * `file_name_fallback` prop, else the address's last path segment.
+ */
+export function saveName(job, disposition) {
+    return (
+        job.fileName ||
+        fileNameFromDisposition(disposition) ||
+        job.fileNameFallback ||
+        fileNameFromAddress(job.url)
+    );
 }
 
 /** Save `href` as `name` through a hidden `<a download>` click. */
@@ -115,12 +131,10 @@ export async function runNative(job, signal, report) {
         });
         return;
     }
-    const name =
-        fileNameFromDisposition(answer.headers.get('Content-Disposition')) ||
-        job.fileName ||
-        fileNameFromAddress(job.url);
-    // Content-Disposition names the file in the download manager; the
-    // `download` attribute only names it when the server gives no name.
+    // The browser prefers the answer's Content-Disposition name to the
+    // `download` attribute, which only names the file when the answer has none.
+    const disposition = answer.headers.get('Content-Disposition');
+    const name = fileNameFromDisposition(disposition) || saveName(job, disposition);
     clickDownloadLink(href, name);
     report({
         state: 'done',
@@ -159,10 +173,7 @@ async function openFor(job, signal, report) {
     const {response, total} = transfer;
     transfer.progress = {
         http_code: response.status,
-        file_name:
-            job.fileName ||
-            fileNameFromDisposition(response.headers.get('Content-Disposition')) ||
-            fileNameFromAddress(job.url),
+        file_name: saveName(job, response.headers.get('Content-Disposition')),
         loaded: 0,
         total,
     };
