@@ -9,7 +9,7 @@ import json
 import os
 import struct
 import zlib
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import dash
 import flask
@@ -141,6 +141,75 @@ def test_downloader_reports_020_error_codes(browser) -> None:
         lambda: (s := status()) and s["code"] == "error-config" and s, 15, "config status"
     ) == {"code": "error-config", "http_code": 0}
     assert finished_downloads(browser.download_path) == []
+
+
+def test_file_name_fallback_names_only_unnamed_answers(browser) -> None:
+    """``file_name_fallback`` (0.2.0's ``Downloader(url={url, file_name_fallback})``, and
+    ``CachedDownload``'s prop in native and fetch modes) names the saved file when the
+    answer has no ``Content-Disposition`` name; a named answer keeps the server's name.
+    The addresses are plain routes of the app, not cache items."""
+    ids = ["dl", "native", "fetch"]
+    data = {(i, named): os.urandom(50_000 + 7 * n) for n, (i, named) in
+            enumerate((i, named) for i in ids for named in (False, True))}  # fmt: skip
+    app = dash.Dash(__name__)
+
+    @app.server.route("/raw/<kind>/<name>")
+    def raw(kind: str, name: str) -> flask.Response:
+        named = kind == "named"
+        response = flask.Response(data[(name, named)], mimetype="application/octet-stream")
+        if named:
+            response.headers["Content-Disposition"] = f'attachment; filename="server-{name}.csv"'
+        return response
+
+    with pytest.warns(DeprecationWarning):
+        downloader = dfc.Downloader(id="dl")
+    app.layout = html.Div(
+        [
+            *(html.Button(i, id=f"go-{i}") for i in ids),
+            downloader,
+            dfc.CachedDownload(id="native"),
+            dfc.CachedDownload(id="fetch", mode="fetch"),
+            html.Pre(id="status"),
+        ]
+    )
+
+    def address(name: str, n: int) -> str:
+        return f"/raw/{'named' if n == 2 else 'plain'}/{name}"
+
+    @app.callback(Output("dl", "url"), Input("go-dl", "n_clicks"), prevent_initial_call=True)
+    def go_dl(n: int) -> Dict[str, str]:
+        return {"url": address("dl", n), "file_name_fallback": "fallback-dl.csv"}
+
+    for name in ["native", "fetch"]:
+
+        @app.callback(
+            Output(name, "url"),
+            Output(name, "file_name_fallback"),
+            Input(f"go-{name}", "n_clicks"),
+            prevent_initial_call=True,
+        )
+        def go(n: int, name: str = name) -> Tuple[str, str]:
+            return address(name, n), f"fallback-{name}.csv"
+
+    @app.callback(Output("status", "children"), Input("dl", "status"))
+    def show(status: Any) -> str:
+        return json.dumps(status)
+
+    browser.start_server(app)
+    count = 0
+    for named in (False, True):
+        for name in ids:
+            browser.find_element(f"#go-{name}").click()
+            count += 1
+            files = _wait_files(browser, count)
+            expected = f"server-{name}.csv" if named else f"fallback-{name}.csv"
+            saved = next((p for p in files if p.name == expected), None)
+            assert saved is not None, (expected, [p.name for p in files])
+            assert sha256(saved) == sha256(data[(name, named)])
+    assert json.loads(browser.find_element("#status").text) == {
+        "code": "success",
+        "http_code": 200,
+    }
 
 
 # -- CORS from a second origin --------------------------------------------------------
