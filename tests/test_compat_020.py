@@ -54,6 +54,8 @@ ALL_020: Dict[str, List[str]] = {
         "typehints", "PlainDownloader", "Downloader", "DownloaderURL", "DownloaderStatus",
     ],
     "dash_file_cache.components.typehints": ["DownloaderURL", "DownloaderStatus"],
+    "dash_file_cache.components._imports_": ["Downloader", "PlainDownloader"],
+    "dash_file_cache.version": ["__version__"],
 }  # fmt: skip
 
 CACHES = ["CachePlain", "CacheQueue", "CacheFile"]
@@ -75,6 +77,9 @@ CURRENT = {
     ("dash_file_cache.caches.abstract", "CacheAbstract"),
     ("dash_file_cache.services.data", "ServiceData"),
     ("dash_file_cache.services.downloader", "ServiceDownloader"),
+    ("dash_file_cache.components._imports_", "Downloader"),
+    ("dash_file_cache.components._imports_", "PlainDownloader"),
+    ("dash_file_cache.version", "__version__"),
 }  # fmt: skip
 
 CASES = [(module, name) for module, names in ALL_020.items() for name in names]
@@ -94,6 +99,13 @@ def test_every_020_name_imports(module: str, name: str) -> None:
     else:
         with pytest.warns(DeprecationWarning, match=r"deprecated.*; use \S"):
             assert _get(module, name) is not None
+
+
+def test_version_names() -> None:
+    from dash_file_cache.version import __version__
+
+    assert __version__ == dfc.__version__ == dfc.version.__version__
+    assert tuple(int(p) for p in __version__.split(".")[:2]) > (0, 2)
 
 
 @pytest.mark.parametrize(
@@ -273,3 +285,9 @@ def test_old_components_take_their_020_props() -> None:
     with pytest.raises(TypeError):
         dfc.PlainDownloader(headers={})  # 0.2.0's PlainDownloader had no headers either
     assert dfc.components.Downloader is dfc.Downloader
+    from dash_file_cache.components import _imports_  # 0.2.0's generated module
+
+    for cls in [dfc.Downloader, dfc.PlainDownloader]:
+        generated = getattr(_imports_, cls.__name__)
+        assert issubclass(cls, generated)
+        assert generated(id="g", url="/a").to_plotly_json()["type"] == cls.__name__
