@@ -357,3 +357,44 @@ def test_cached_download_fetch_mode_cross_origin(browser, backend: str) -> None:
         else:
             assert final["http_code"] is None  # the browser refused to hand the answer over
     assert len(finished_downloads(browser.download_path)) == 1
+
+
+@pytest.mark.parametrize("backend", ["flask", "fastapi", "quart"])
+def test_downloader_cross_origin(browser, backend: str) -> None:
+    """0.2.0's cross-origin use of ``Downloader``: ``allow_cross_origin=True`` and a
+    ``headers`` token, the address on another origin whose ``ServiceData`` allows the
+    page's origin. The file is saved under the server's name (``Content-Disposition``
+    is exposed), with the right bytes, on every backend."""
+    seen: List[str] = []
+    data = os.urandom(400_000)
+    state: Dict[str, Any] = {}
+    app = dash.Dash(__name__)
+    with pytest.warns(DeprecationWarning):
+        downloader = dfc.Downloader(id="dl", allow_cross_origin=True, headers={"X-Token": "s"})
+    app.layout = html.Div([html.Button("go", id="go"), downloader, html.Pre(id="status")])
+
+    @app.callback(Output("dl", "url"), Input("go", "n_clicks"), prevent_initial_call=True)
+    def go(_: Any) -> Dict[str, str]:
+        address = state["service"].register(io.BytesIO(data), file_name="far.bin", download=True)
+        return {"url": state["url"] + address, "file_name_fallback": "unused.bin"}
+
+    @app.callback(Output("status", "children"), Input("dl", "status"))
+    def show(status: Any) -> str:
+        return json.dumps(status)
+
+    browser.start_server(app)
+    origin = str(browser.driver.execute_script("return location.origin"))
+    service = dfc.ServiceData(dfc.CachePlain(8), allowed_cross_origin=origin)
+    server = _recording(build_app(service, backend), backend, seen)
+    with serve_in_thread(server, backend) as url:
+        state.update(url=url.replace("localhost", "127.0.0.1"), service=service)
+        assert state["url"].rsplit(":", 1)[1] != origin.rsplit(":", 1)[1]
+        browser.find_element("#go").click()
+        status = wait_for(
+            lambda: json.loads(browser.find_element("#status").text or "null"), 20, "status"
+        )
+        assert status == {"code": "success", "http_code": 200}
+        (saved,) = _wait_files(browser, 1)
+    assert saved.name == "far.bin"
+    assert sha256(saved) == sha256(data)
+    assert "s" in seen  # the header reached the other origin
