@@ -272,15 +272,19 @@ def test_old_components_take_their_020_props() -> None:
             allow_cross_origin=True,
             mitm="/dfc-downloader/mitm",
             status={"code": "success", "http_code": 200},
+            loading_state={"is_loading": False, "prop_name": "url", "component_name": "dl"},
         )
     props = downloader.to_plotly_json()
     assert (props["namespace"], props["type"]) == ("dash_file_cache", "Downloader")
     assert props["props"]["url"]["file_name_fallback"] == "x.bin"
+    assert props["props"]["loading_state"]["prop_name"] == "url"
     for code in ["success", "error-connect", "error-config", "error-io", "error-unknown"]:
         dfc.Downloader(status={"code": code, "http_code": 0})
     assert dfc.Downloader(url="/a").url == "/a"
     with pytest.warns(DeprecationWarning, match="use CachedDownload"):
-        plain = dfc.PlainDownloader(id="p", url="/cached-data?uid=y")
+        plain = dfc.PlainDownloader(
+            id="p", url="/cached-data?uid=y", loading_state={"is_loading": True}
+        )
     assert plain.to_plotly_json()["type"] == "PlainDownloader"
     with pytest.raises(TypeError):
         dfc.PlainDownloader(headers={})  # 0.2.0's PlainDownloader had no headers either
