@@ -5,7 +5,8 @@
 callback on ``CachePlain(cache_size=1)``, or from a ``DiskcacheManager``
 background callback on ``CacheQueue(1)`` or ``CacheFile(None)``), and save
 files with ``Downloader(id=..., mitm="/dfc-downloader")`` next to
-``ServiceDownloader("/dfc-downloader").serve(app)``, showing ``str(status)``.
+``ServiceDownloader("/dfc-downloader").serve(app)``, showing ``str(status)``; a
+plain Flask app serves a ``ServiceData`` too.
 The apps below use only that API (written here, in that style) and nothing
 of the new one.
 """
@@ -257,4 +258,59 @@ def test_020_download_file_app(browser, tmp_path: Path) -> None:
         lambda: (files := finished_downloads(browser.download_path)) and files, 20, "the file"
     )
     assert saved.name == "test_image.svg"
+    assert sha256(saved) == sha256(svg.read_bytes())
+
+
+PAGE = """<!doctype html><html><body>
+<button id="show">show</button><button id="save">save</button><img id="cache">
+<script>
+const ask = download => fetch('/file?name=image' + (download ? '&download=1' : ''),
+    {method: 'POST'}).then(r => r.json()).then(j => j.addr);
+document.getElementById('show').onclick = () =>
+    ask(false).then(addr => { document.getElementById('cache').src = addr; });
+document.getElementById('save').onclick = () =>
+    ask(true).then(addr => { location.href = addr; });
+</script></body></html>"""
+
+
+def test_020_flask_services_app(browser, tmp_path: Path) -> None:
+    """0.2.0's Flask example: ``ServiceData(CachePlain(1)).serve(flask_app)``, a route
+    that registers a file one-time (``download`` from ``request.args.get(..., type=bool)``)
+    and answers its address as JSON; the page shows it, then saves it."""
+    import flask
+
+    from dash_file_cache import CachePlain, ServiceData
+    from tests.support import serve_in_thread
+
+    svg = tmp_path / "image.svg"
+    svg.write_text(SVG.format(w=90))
+    server = flask.Flask("compat-020-flask")
+    service = ServiceData(CachePlain(1))
+    service.serve(server)
+
+    @server.route("/")
+    def index() -> str:
+        return PAGE
+
+    @server.route("/file", methods=["GET", "POST"])
+    def file_config() -> Any:
+        use_download = flask.request.args.get("download", type=bool, default=False)
+        addr = service.register(
+            str(svg),
+            content_type="image/svg+xml",
+            mime_type="image/svg+xml",
+            one_time_service=True,
+            download=use_download,
+        )
+        return flask.jsonify({"addr": addr})
+
+    with serve_in_thread(server) as url:
+        browser.driver.get(url + "/")
+        browser.driver.find_element("id", "show").click()
+        assert wait_for(lambda: _natural_width(browser, "#cache") == 90, 20, "the image")
+        browser.driver.find_element("id", "save").click()
+        (saved,) = wait_for(
+            lambda: (files := finished_downloads(browser.download_path)) and files, 20, "the file"
+        )
+    assert saved.name == "image.svg"
     assert sha256(saved) == sha256(svg.read_bytes())
