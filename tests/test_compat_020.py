@@ -170,13 +170,32 @@ def test_utilities() -> None:
 
 
 def test_lrudict() -> None:
+    """0.2.0's documented LRUDict: keys in priority order, most recent first."""
     with pytest.warns(DeprecationWarning):
         from dash_file_cache.caches.lrudict import LRUDict, MutableMapping
     lru = LRUDict({"a": 1, "b": 2}, maxsize=2)
     assert isinstance(lru, MutableMapping) and lru.is_full
-    assert lru["a"] == 1  # "a" is now the most recent
-    lru["c"] = 3
-    assert list(lru) == ["a", "c"] and lru.maxsize == 2
+    assert list(lru) == ["b", "a"]  # the last key given is the most recent
+    assert lru["a"] == 1  # reading makes "a" the most recent
+    lru["c"] = 3  # full: the eldest ("b") goes
+    assert list(lru) == ["c", "a"] and lru.maxsize == 2
+    assert (lru.recent, lru.eldest, lru.recent_val, lru.eldest_val) == ("c", "a", 3, 1)
+    assert (lru.recent_item, lru.eldest_item) == (("c", 3), ("a", 1))
+    assert (lru.index("a"), lru.back_index(0), lru.back_index(-1)) == (1, "c", "a")
+    assert list(lru.items()) == [("c", 3), ("a", 1)] and list(lru) == ["c", "a"]  # no reorder
+    assert list(lru.reversed()) == ["a", "c"]
+    lru.reverse()
+    assert list(lru) == ["a", "c"]
+    lru.rotate(1)
+    assert list(lru) == ["c", "a"]
+    copy = lru.copy()
+    assert list(copy.items()) == [("c", 3), ("a", 1)] and copy.maxsize == 2
+    assert lru.eldest_popitem() == ("a", 1) and lru.popitem() == ("c", 3) and not lru
+    assert list(lru | {"x": 0}) == ["x"]
+    keys = LRUDict.fromkeys("xyz", 0, maxsize=2)
+    assert list(keys.items()) == [("z", 0), ("y", 0)] and lru.recent_popitem.__doc__
+    with pytest.raises(IndexError):
+        lru.recent  # noqa: B018
     with pytest.raises(ValueError, match="maxsize"):
         LRUDict(maxsize=0)
 
