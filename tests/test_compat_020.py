@@ -154,6 +154,30 @@ def test_caches_with_020_signatures(tmp_path: Path) -> None:
     assert temp.is_removed and not os.path.exists(temp.path)
 
 
+@pytest.mark.parametrize(
+    ("make", "member"),
+    [
+        (lambda: dfc.CachePlain(2), "cache"),
+        (lambda: dfc.CacheQueue(2), "cache"),
+        (lambda: dfc.CacheFile(None), "key_to_path"),
+    ],
+)
+def test_removed_storage_members_name_their_replacement(make: Any, member: str) -> None:
+    """0.2.0's ``cache.cache`` (its LRUDict) and ``CacheFile.key_to_path`` exposed storage
+    that no longer exists: reading them says so and names the replacement, which works."""
+    cache = make()
+    with pytest.raises(AttributeError, match=rf"\.{member} \(dash-file-cache 0\.2\.0\).*use "):
+        getattr(cache, member)
+    service = dfc.ServiceData(cache)
+    uid = service.register(io.BytesIO(b"abc"), file_name="a.bin").split("uid=")[1]
+    assert uid in cache
+    info, loader = cache.load(uid)
+    data = loader()
+    with data if not isinstance(data, str) else open(data, "rb") as stream:
+        assert (info["file_name"], stream.read()) == ("a.bin", b"abc")
+    assert cache.remove(uid) and uid not in cache
+
+
 def test_utilities() -> None:
     with pytest.warns(DeprecationWarning):
         from dash_file_cache.utilities import StreamFinalizer, is_in_main_process, remove_temp_dir
