@@ -9,12 +9,13 @@ that are still the API do not.
 from __future__ import annotations
 
 import importlib
+import inspect
 import io
 import multiprocessing
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import dash
 import flask
@@ -99,6 +100,41 @@ def test_every_020_name_imports(module: str, name: str) -> None:
     else:
         with pytest.warns(DeprecationWarning, match=r"deprecated.*; use \S"):
             assert _get(module, name) is not None
+
+
+_EMPTY = inspect.Parameter.empty
+
+#: 0.2.0's public signatures: the leading positional-or-keyword parameters and defaults.
+SIGNATURES_020: List[Tuple[str, List[Tuple[str, Any]]]] = [
+    ("ServiceData", [("cache", _EMPTY), ("service_name", "/cached-data"), ("chunk_size", 1),
+                     ("allowed_cross_origin", None)]),
+    ("ServiceData.register", [("fobj", _EMPTY), ("file_name", ""), ("content_type", ""),
+                              ("mime_type", "image/jpeg"), ("one_time_service", False),
+                              ("download", False)]),
+    ("ServiceData.register_request", [("url", _EMPTY), ("headers", None),
+                                      ("file_name_fallback", ""), ("download", True)]),
+    ("ServiceData.stream", [("uid", _EMPTY), ("download", False)]),
+    ("ServiceData.serve", [("app", _EMPTY), ("endpoint", None)]),
+    ("ServiceDownloader", [("service_name", "/dfc-downloader"), ("allowed_cross_origin", None)]),
+    ("ServiceDownloader.serve", [("app", _EMPTY), ("endpoint", None)]),
+    ("CachePlain", [("cache_size", _EMPTY)]),
+    ("CacheQueue", [("cache_size", _EMPTY), ("qobj", None)]),
+    ("CacheFile", [("cache_dir", _EMPTY), ("chunk_size", 1)]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "params"), SIGNATURES_020, ids=[n for n, _ in SIGNATURES_020])
+def test_020_signatures(name: str, params: List[Tuple[str, Any]]) -> None:
+    """Positional and keyword calls written for 0.2.0 bind to the same parameters; a
+    parameter 0.2.0 required may now have a default (``CacheFile(cache_dir=None)``)."""
+    owner, _, method = name.partition(".")
+    target = getattr(getattr(dfc, owner), method or "__init__")
+    found = list(inspect.signature(target).parameters.values())
+    found = [p for p in found if p.name != "self"][: len(params)]
+    assert [p.name for p in found] == [n for n, _ in params]
+    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in found)
+    for p, (_, default) in zip(found, params):
+        assert default is _EMPTY or p.default == default, (p.name, p.default, default)
 
 
 def test_version_names() -> None:
