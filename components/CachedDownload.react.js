@@ -32,6 +32,9 @@ CachedDownload.propTypes = {
     /** Name for the saved file instead of the registered one (native mode asks the service for it via the `file_name` query parameter). */
     file_name: PropTypes.string,
 
+    /** Name for the saved file when the answer gives none (no `Content-Disposition` file name), instead of the address's last path segment; `file_name` and the answer's name win over it. */
+    file_name_fallback: PropTypes.string,
+
     /** "native" (default): the browser's download manager streams to disk; "fetch": download in the page, with progress and custom headers, holding the whole file in memory; "stream": with progress and custom headers, downloaded by the package's service worker and streamed to disk (secure contexts; else falls back to "native"). */
     mode: PropTypes.oneOf(['native', 'fetch', 'stream']),
 

@@ -9,7 +9,7 @@ import CachedDownload from './CachedDownload.react.js';
 import {legacyUpdate, legacyUrl} from './utils/legacy.js';
 
 /**
- * Deprecated (kept from dash-file-cache 0.2.0): use `CachedDownload(mode="stream")`. Downloads the address set in `url` (a string, or `{url, file_name_fallback}`), sending `headers`, and reports how it ended in `status` (`{code, http_code}`). Runs on `CachedDownload` in stream mode; `mitm` and `allow_cross_origin` are accepted and not needed (cross-origin addresses work when their server allows CORS).
+ * Deprecated (kept from dash-file-cache 0.2.0): use `CachedDownload(mode="stream")`. Downloads the address set in `url` (a string, or `{url, file_name_fallback}`: the name used when the answer gives none), sending `headers`, and reports how it ended in `status` (`{code, http_code}`). Runs on `CachedDownload` in stream mode; `mitm` and `allow_cross_origin` are accepted and not needed (cross-origin addresses work when their server allows CORS).
  */
 export default function Downloader(props) {
     const {id, url, headers, setProps, loading_state} = props;
@@ -33,6 +33,7 @@ export default function Downloader(props) {
         <CachedDownload
             id={id}
             url={parsed.url || null}
+            file_name_fallback={parsed.fallback || undefined}
             mode="stream"
             headers={headers || undefined}
             setProps={forward}
@@ -51,7 +52,7 @@ Downloader.propTypes = {
         PropTypes.exact({
             /** The address to download. */
             url: PropTypes.string.isRequired,
-            /** Accepted for 0.2.0 apps: the saved name comes from the answer's Content-Disposition, else the address. */
+            /** Name for the saved file when the answer gives none (no `Content-Disposition` file name); else the answer's name is kept. */
             file_name_fallback: PropTypes.string,
         }),
     ]),

@@ -11,7 +11,7 @@ import importlib
 import warnings
 from typing import Any, Callable, Dict, Tuple
 
-__all__ = ["deprecated_names", "warn_deprecated"]
+__all__ = ["deprecated_names", "removed_member", "warn_deprecated"]
 
 
 def warn_deprecated(old: str, replacement: str, stacklevel: int = 3) -> None:
@@ -21,6 +21,20 @@ def warn_deprecated(old: str, replacement: str, stacklevel: int = 3) -> None:
         DeprecationWarning,
         stacklevel=stacklevel,
     )
+
+
+def removed_member(old: str, replacement: str) -> Any:
+    """A class attribute for a 0.2.0 member that cannot keep working (it exposed
+    storage that no longer exists): reading it raises :class:`AttributeError`
+    naming ``old`` and its ``replacement``, instead of Python's bare message."""
+
+    def gone(self: Any) -> Any:
+        raise AttributeError(
+            f"{old} (dash-file-cache 0.2.0) was removed in 0.3: its storage is gone; "
+            f"use {replacement}."
+        )
+
+    return property(gone, doc=f"Removed (0.2.0's {old}): use {replacement}.")
 
 
 def deprecated_names(module: str, names: Dict[str, Tuple[str, str]]) -> Callable[[str], Any]:

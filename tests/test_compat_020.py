@@ -9,12 +9,13 @@ that are still the API do not.
 from __future__ import annotations
 
 import importlib
+import inspect
 import io
 import multiprocessing
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import dash
 import flask
@@ -54,6 +55,8 @@ ALL_020: Dict[str, List[str]] = {
         "typehints", "PlainDownloader", "Downloader", "DownloaderURL", "DownloaderStatus",
     ],
     "dash_file_cache.components.typehints": ["DownloaderURL", "DownloaderStatus"],
+    "dash_file_cache.components._imports_": ["Downloader", "PlainDownloader"],
+    "dash_file_cache.version": ["__version__"],
 }  # fmt: skip
 
 CACHES = ["CachePlain", "CacheQueue", "CacheFile"]
@@ -75,6 +78,9 @@ CURRENT = {
     ("dash_file_cache.caches.abstract", "CacheAbstract"),
     ("dash_file_cache.services.data", "ServiceData"),
     ("dash_file_cache.services.downloader", "ServiceDownloader"),
+    ("dash_file_cache.components._imports_", "Downloader"),
+    ("dash_file_cache.components._imports_", "PlainDownloader"),
+    ("dash_file_cache.version", "__version__"),
 }  # fmt: skip
 
 CASES = [(module, name) for module, names in ALL_020.items() for name in names]
@@ -94,6 +100,48 @@ def test_every_020_name_imports(module: str, name: str) -> None:
     else:
         with pytest.warns(DeprecationWarning, match=r"deprecated.*; use \S"):
             assert _get(module, name) is not None
+
+
+_EMPTY = inspect.Parameter.empty
+
+#: 0.2.0's public signatures: the leading positional-or-keyword parameters and defaults.
+SIGNATURES_020: List[Tuple[str, List[Tuple[str, Any]]]] = [
+    ("ServiceData", [("cache", _EMPTY), ("service_name", "/cached-data"), ("chunk_size", 1),
+                     ("allowed_cross_origin", None)]),
+    ("ServiceData.register", [("fobj", _EMPTY), ("file_name", ""), ("content_type", ""),
+                              ("mime_type", "image/jpeg"), ("one_time_service", False),
+                              ("download", False)]),
+    ("ServiceData.register_request", [("url", _EMPTY), ("headers", None),
+                                      ("file_name_fallback", ""), ("download", True)]),
+    ("ServiceData.stream", [("uid", _EMPTY), ("download", False)]),
+    ("ServiceData.serve", [("app", _EMPTY), ("endpoint", None)]),
+    ("ServiceDownloader", [("service_name", "/dfc-downloader"), ("allowed_cross_origin", None)]),
+    ("ServiceDownloader.serve", [("app", _EMPTY), ("endpoint", None)]),
+    ("CachePlain", [("cache_size", _EMPTY)]),
+    ("CacheQueue", [("cache_size", _EMPTY), ("qobj", None)]),
+    ("CacheFile", [("cache_dir", _EMPTY), ("chunk_size", 1)]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "params"), SIGNATURES_020, ids=[n for n, _ in SIGNATURES_020])
+def test_020_signatures(name: str, params: List[Tuple[str, Any]]) -> None:
+    """Positional and keyword calls written for 0.2.0 bind to the same parameters; a
+    parameter 0.2.0 required may now have a default (``CacheFile(cache_dir=None)``)."""
+    owner, _, method = name.partition(".")
+    target = getattr(getattr(dfc, owner), method or "__init__")
+    found = list(inspect.signature(target).parameters.values())
+    found = [p for p in found if p.name != "self"][: len(params)]
+    assert [p.name for p in found] == [n for n, _ in params]
+    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in found)
+    for p, (_, default) in zip(found, params):
+        assert default is _EMPTY or p.default == default, (p.name, p.default, default)
+
+
+def test_version_names() -> None:
+    from dash_file_cache.version import __version__
+
+    assert __version__ == dfc.__version__ == dfc.version.__version__
+    assert tuple(int(p) for p in __version__.split(".")[:2]) > (0, 2)
 
 
 @pytest.mark.parametrize(
@@ -142,6 +190,30 @@ def test_caches_with_020_signatures(tmp_path: Path) -> None:
     assert temp.is_removed and not os.path.exists(temp.path)
 
 
+@pytest.mark.parametrize(
+    ("make", "member"),
+    [
+        (lambda: dfc.CachePlain(2), "cache"),
+        (lambda: dfc.CacheQueue(2), "cache"),
+        (lambda: dfc.CacheFile(None), "key_to_path"),
+    ],
+)
+def test_removed_storage_members_name_their_replacement(make: Any, member: str) -> None:
+    """0.2.0's ``cache.cache`` (its LRUDict) and ``CacheFile.key_to_path`` exposed storage
+    that no longer exists: reading them says so and names the replacement, which works."""
+    cache = make()
+    with pytest.raises(AttributeError, match=rf"\.{member} \(dash-file-cache 0\.2\.0\).*use "):
+        getattr(cache, member)
+    service = dfc.ServiceData(cache)
+    uid = service.register(io.BytesIO(b"abc"), file_name="a.bin").split("uid=")[1]
+    assert uid in cache
+    info, loader = cache.load(uid)
+    data = loader()
+    with data if not isinstance(data, str) else open(data, "rb") as stream:
+        assert (info["file_name"], stream.read()) == ("a.bin", b"abc")
+    assert cache.remove(uid) and uid not in cache
+
+
 def test_utilities() -> None:
     with pytest.warns(DeprecationWarning):
         from dash_file_cache.utilities import StreamFinalizer, is_in_main_process, remove_temp_dir
@@ -158,13 +230,32 @@ def test_utilities() -> None:
 
 
 def test_lrudict() -> None:
+    """0.2.0's documented LRUDict: keys in priority order, most recent first."""
     with pytest.warns(DeprecationWarning):
         from dash_file_cache.caches.lrudict import LRUDict, MutableMapping
     lru = LRUDict({"a": 1, "b": 2}, maxsize=2)
     assert isinstance(lru, MutableMapping) and lru.is_full
-    assert lru["a"] == 1  # "a" is now the most recent
-    lru["c"] = 3
-    assert list(lru) == ["a", "c"] and lru.maxsize == 2
+    assert list(lru) == ["b", "a"]  # the last key given is the most recent
+    assert lru["a"] == 1  # reading makes "a" the most recent
+    lru["c"] = 3  # full: the eldest ("b") goes
+    assert list(lru) == ["c", "a"] and lru.maxsize == 2
+    assert (lru.recent, lru.eldest, lru.recent_val, lru.eldest_val) == ("c", "a", 3, 1)
+    assert (lru.recent_item, lru.eldest_item) == (("c", 3), ("a", 1))
+    assert (lru.index("a"), lru.back_index(0), lru.back_index(-1)) == (1, "c", "a")
+    assert list(lru.items()) == [("c", 3), ("a", 1)] and list(lru) == ["c", "a"]  # no reorder
+    assert list(lru.reversed()) == ["a", "c"]
+    lru.reverse()
+    assert list(lru) == ["a", "c"]
+    lru.rotate(1)
+    assert list(lru) == ["c", "a"]
+    copy = lru.copy()
+    assert list(copy.items()) == [("c", 3), ("a", 1)] and copy.maxsize == 2
+    assert lru.eldest_popitem() == ("a", 1) and lru.popitem() == ("c", 3) and not lru
+    assert list(lru | {"x": 0}) == ["x"]
+    keys = LRUDict.fromkeys("xyz", 0, maxsize=2)
+    assert list(keys.items()) == [("z", 0), ("y", 0)] and lru.recent_popitem.__doc__
+    with pytest.raises(IndexError):
+        lru.recent  # noqa: B018
     with pytest.raises(ValueError, match="maxsize"):
         LRUDict(maxsize=0)
 
@@ -260,16 +351,26 @@ def test_old_components_take_their_020_props() -> None:
             allow_cross_origin=True,
             mitm="/dfc-downloader/mitm",
             status={"code": "success", "http_code": 200},
+            loading_state={"is_loading": False, "prop_name": "url", "component_name": "dl"},
         )
     props = downloader.to_plotly_json()
     assert (props["namespace"], props["type"]) == ("dash_file_cache", "Downloader")
     assert props["props"]["url"]["file_name_fallback"] == "x.bin"
+    assert props["props"]["loading_state"]["prop_name"] == "url"
     for code in ["success", "error-connect", "error-config", "error-io", "error-unknown"]:
         dfc.Downloader(status={"code": code, "http_code": 0})
     assert dfc.Downloader(url="/a").url == "/a"
     with pytest.warns(DeprecationWarning, match="use CachedDownload"):
-        plain = dfc.PlainDownloader(id="p", url="/cached-data?uid=y")
+        plain = dfc.PlainDownloader(
+            id="p", url="/cached-data?uid=y", loading_state={"is_loading": True}
+        )
     assert plain.to_plotly_json()["type"] == "PlainDownloader"
     with pytest.raises(TypeError):
         dfc.PlainDownloader(headers={})  # 0.2.0's PlainDownloader had no headers either
     assert dfc.components.Downloader is dfc.Downloader
+    from dash_file_cache.components import _imports_  # 0.2.0's generated module
+
+    for cls in [dfc.Downloader, dfc.PlainDownloader]:
+        generated = getattr(_imports_, cls.__name__)
+        assert issubclass(cls, generated)
+        assert generated(id="g", url="/a").to_plotly_json()["type"] == cls.__name__

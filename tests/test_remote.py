@@ -236,3 +236,33 @@ def test_streamed_and_aborted_client_closes_upstream(remote_server, upstream) ->
         assert first
         assert upstream.endless_sent < 512 << 20  # relayed long before the remote ends
     assert upstream.endless_closed.wait(30)
+
+
+# -- every cache kind on every backend's real server --------------------------------------
+
+
+def test_every_cache_on_a_real_server(service, live_server, upstream) -> None:
+    """Each cache kind (plain, queue, file, redis) on each backend's real server: the
+    remote streams whole and ranged (also when the remote ignores ``Range``), a failing
+    remote is a JSON 502, a one-time item is claimed once, and a client that goes away
+    closes the upstream connection."""
+    register = service.register_request
+    whole = _get(live_server + register(upstream.url + "/files/data.bin"))
+    assert (whole.status_code, whole.content) == (200, BODY)
+    for path in ("/files/data.bin", "/norange/data.bin"):
+        part = _get(live_server + register(upstream.url + path), Range="bytes=10-19")
+        assert (part.status_code, part.content) == (206, BODY[10:20])
+    assert_json_error(_get(live_server + register(upstream.url + "/status/500")), 502)
+
+    once = live_server + register(upstream.url + "/files/data.bin", one_time_service=True)
+    assert requests.head(once, timeout=20).status_code == 200  # HEAD does not claim
+    assert _get(once).content == BODY
+    assert_json_error(_get(once), 404)
+
+    upstream.endless_closed.clear()
+    with requests.get(
+        live_server + register(upstream.url + "/endless"), stream=True, timeout=20
+    ) as r:
+        assert r.status_code == 200
+        assert next(r.iter_content(65536))
+    assert upstream.endless_closed.wait(30)

@@ -48,6 +48,7 @@ export function makeJob(
     {
         url,
         file_name,
+        file_name_fallback,
         mode,
         headers,
         progress_interval = DEFAULT_PROGRESS_INTERVAL,
@@ -60,6 +61,7 @@ export function makeJob(
         number,
         url,
         fileName: file_name || null,
+        fileNameFallback: file_name_fallback || null,
         mode: MODES.includes(mode) ? mode : 'native',
         headers: headers || null,
         interval: Math.max(0, Number(progress_interval) || 0),
@@ -82,6 +84,20 @@ export function downloadStatus(job, fields) {
         resumes: 0,
         ...fields,
     };
+}
+
+/**
+ * The name to save `job` under, given the answer's `Content-Disposition`:
+ * the `file_name` prop, else the answer's file name, else the
+ * `file_name_fallback` prop, else the address's last path segment.
+ */
+export function saveName(job, disposition) {
+    return (
+        job.fileName ||
+        fileNameFromDisposition(disposition) ||
+        job.fileNameFallback ||
+        fileNameFromAddress(job.url)
+    );
 }
 
 /** Save `href` as `name` through a hidden `<a download>` click. */
@@ -116,12 +132,10 @@ export async function runNative(job, signal, report) {
         });
         return;
     }
-    const name =
-        fileNameFromDisposition(answer.headers.get('Content-Disposition')) ||
-        job.fileName ||
-        fileNameFromAddress(job.url);
-    // Content-Disposition names the file in the download manager; the
-    // `download` attribute only names it when the server gives no name.
+    // The browser prefers the answer's Content-Disposition name to the
+    // `download` attribute, which only names the file when the answer has none.
+    const disposition = answer.headers.get('Content-Disposition');
+    const name = fileNameFromDisposition(disposition) || saveName(job, disposition);
     clickDownloadLink(href, name);
     report({
         state: 'done',
@@ -160,10 +174,7 @@ async function openFor(job, signal, report) {
     const {response, total} = transfer;
     transfer.progress = {
         http_code: response.status,
-        file_name:
-            job.fileName ||
-            fileNameFromDisposition(response.headers.get('Content-Disposition')) ||
-            fileNameFromAddress(job.url),
+        file_name: saveName(job, response.headers.get('Content-Disposition')),
         loaded: 0,
         total,
     };
@@ -437,7 +448,7 @@ export async function runStream(job, signal, report) {
                 maxResumes: job.maxResumes,
                 interval: job.interval,
                 fileName: job.fileName,
-                fallbackName: fileNameFromAddress(job.url),
+                fallbackName: job.fileNameFallback || fileNameFromAddress(job.url),
             },
             [port2]
         );

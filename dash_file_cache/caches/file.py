@@ -16,6 +16,7 @@ from typing import IO, Any, Callable, Dict, Iterator, NamedTuple, Optional, Tupl
 import diskcache
 from diskcache.core import MODE_BINARY, UNKNOWN
 
+from .._compat import removed_member
 from .._validate import check_positive_int
 from ._lifecycle import SigtermCleanup, on_sigterm, owner_tag, reap_dead_dirs
 from .abstract import CacheAbstract, CachedData, CachedFileInfo, CacheUnavailableError
@@ -199,6 +200,12 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
         TypeError, ValueError: bad ``chunk_size`` or ``size_limit``.
         OSError: ``cache_dir`` cannot be created or opened.
     """
+
+    #: 0.2.0 exposed its storage here; reading it raises AttributeError naming the replacement.
+    key_to_path = removed_member(
+        "CacheFile.key_to_path",
+        "cache.load(key)[1]() for the content (a path or an open file), cache.cache_dir",
+    )
 
     def __init__(
         self,

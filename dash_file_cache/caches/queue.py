@@ -7,6 +7,7 @@ import queue
 import threading
 from typing import IO, Any, Callable, ContextManager, Dict, Optional, Protocol, Tuple, Union
 
+from .._compat import removed_member
 from ._process import (
     in_dash_background_job,
     is_serving_process,
@@ -85,6 +86,11 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
     Raises:
         TypeError, ValueError: bad ``cache_size`` or ``qobj``.
     """
+
+    #: 0.2.0 exposed its storage here; reading it raises AttributeError naming the replacement.
+    cache = removed_member(
+        "CacheQueue.cache", "`key in cache`, cache.load(key) and cache.remove(key)"
+    )
 
     def __init__(
         self,

@@ -38,6 +38,11 @@ Keyword arguments:
     Name for the saved file instead of the registered one (native mode
     asks the service for it via the `file_name` query parameter).
 
+- file_name_fallback (string; optional):
+    Name for the saved file when the answer gives none (no
+    `Content-Disposition` file name), instead of the address's last
+    path segment; `file_name` and the answer's name win over it.
+
 - headers (dict with strings as keys and values of type string; optional):
     Extra request headers sent in \"fetch\" and \"stream\" modes
     (ignored in \"native\" mode, where the browser makes the request).
@@ -156,6 +161,7 @@ Keyword arguments:
         id: typing.Optional[typing.Union[str, dict]] = None,
         url: typing.Optional[str] = None,
         file_name: typing.Optional[str] = None,
+        file_name_fallback: typing.Optional[str] = None,
         mode: typing.Optional[Literal["native", "fetch", "stream"]] = None,
         headers: typing.Optional[typing.Dict[typing.Union[str, float, int], str]] = None,
         progress_interval: typing.Optional[NumberType] = None,
@@ -167,9 +173,9 @@ Keyword arguments:
         loading_state: typing.Optional["LoadingState"] = None,
         **kwargs
     ):
-        self._prop_names = ['id', 'className', 'file_name', 'headers', 'loading_state', 'max_resumes', 'mode', 'n_downloads', 'progress_interval', 'status', 'style', 'url']
+        self._prop_names = ['id', 'className', 'file_name', 'file_name_fallback', 'headers', 'loading_state', 'max_resumes', 'mode', 'n_downloads', 'progress_interval', 'status', 'style', 'url']
         self._valid_wildcard_attributes =            []
-        self.available_properties = ['id', 'className', 'file_name', 'headers', 'loading_state', 'max_resumes', 'mode', 'n_downloads', 'progress_interval', 'status', 'style', 'url']
+        self.available_properties = ['id', 'className', 'file_name', 'file_name_fallback', 'headers', 'loading_state', 'max_resumes', 'mode', 'n_downloads', 'progress_interval', 'status', 'style', 'url']
         self.available_wildcard_properties =            []
         _explicit_args = kwargs.pop('_explicit_args')
         _locals = locals()

@@ -24,7 +24,7 @@ ComponentType = typing.Union[
 
 class Downloader(Component):
     """A Downloader component.
-Deprecated (kept from dash-file-cache 0.2.0): use `CachedDownload(mode="stream")`. Downloads the address set in `url` (a string, or `{url, file_name_fallback}`), sending `headers`, and reports how it ended in `status` (`{code, http_code}`). Runs on `CachedDownload` in stream mode; `mitm` and `allow_cross_origin` are accepted and not needed (cross-origin addresses work when their server allows CORS).
+Deprecated (kept from dash-file-cache 0.2.0): use `CachedDownload(mode="stream")`. Downloads the address set in `url` (a string, or `{url, file_name_fallback}`: the name used when the answer gives none), sending `headers`, and reports how it ended in `status` (`{code, http_code}`). Runs on `CachedDownload` in stream mode; `mitm` and `allow_cross_origin` are accepted and not needed (cross-origin addresses work when their server allows CORS).
 
 Keyword arguments:
 
@@ -83,8 +83,9 @@ Keyword arguments:
         The address to download.
 
     - file_name_fallback (string; optional):
-        Accepted for 0.2.0 apps: the saved name comes from the
-        answer's Content-Disposition, else the address."""
+        Name for the saved file when the answer gives none (no
+        `Content-Disposition` file name); else the answer's name is
+        kept."""
     _children_props: typing.List[str] = []
     _base_nodes = ['children']
     _namespace = 'dash_file_cache'

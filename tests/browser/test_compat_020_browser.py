@@ -9,7 +9,7 @@ import json
 import os
 import struct
 import zlib
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import dash
 import flask
@@ -143,6 +143,75 @@ def test_downloader_reports_020_error_codes(browser) -> None:
     assert finished_downloads(browser.download_path) == []
 
 
+def test_file_name_fallback_names_only_unnamed_answers(browser) -> None:
+    """``file_name_fallback`` (0.2.0's ``Downloader(url={url, file_name_fallback})``, and
+    ``CachedDownload``'s prop in native and fetch modes) names the saved file when the
+    answer has no ``Content-Disposition`` name; a named answer keeps the server's name.
+    The addresses are plain routes of the app, not cache items."""
+    ids = ["dl", "native", "fetch"]
+    data = {(i, named): os.urandom(50_000 + 7 * n) for n, (i, named) in
+            enumerate((i, named) for i in ids for named in (False, True))}  # fmt: skip
+    app = dash.Dash(__name__)
+
+    @app.server.route("/raw/<kind>/<name>")
+    def raw(kind: str, name: str) -> flask.Response:
+        named = kind == "named"
+        response = flask.Response(data[(name, named)], mimetype="application/octet-stream")
+        if named:
+            response.headers["Content-Disposition"] = f'attachment; filename="server-{name}.csv"'
+        return response
+
+    with pytest.warns(DeprecationWarning):
+        downloader = dfc.Downloader(id="dl")
+    app.layout = html.Div(
+        [
+            *(html.Button(i, id=f"go-{i}") for i in ids),
+            downloader,
+            dfc.CachedDownload(id="native"),
+            dfc.CachedDownload(id="fetch", mode="fetch"),
+            html.Pre(id="status"),
+        ]
+    )
+
+    def address(name: str, n: int) -> str:
+        return f"/raw/{'named' if n == 2 else 'plain'}/{name}"
+
+    @app.callback(Output("dl", "url"), Input("go-dl", "n_clicks"), prevent_initial_call=True)
+    def go_dl(n: int) -> Dict[str, str]:
+        return {"url": address("dl", n), "file_name_fallback": "fallback-dl.csv"}
+
+    for name in ["native", "fetch"]:
+
+        @app.callback(
+            Output(name, "url"),
+            Output(name, "file_name_fallback"),
+            Input(f"go-{name}", "n_clicks"),
+            prevent_initial_call=True,
+        )
+        def go(n: int, name: str = name) -> Tuple[str, str]:
+            return address(name, n), f"fallback-{name}.csv"
+
+    @app.callback(Output("status", "children"), Input("dl", "status"))
+    def show(status: Any) -> str:
+        return json.dumps(status)
+
+    browser.start_server(app)
+    count = 0
+    for named in (False, True):
+        for name in ids:
+            browser.find_element(f"#go-{name}").click()
+            count += 1
+            files = _wait_files(browser, count)
+            expected = f"server-{name}.csv" if named else f"fallback-{name}.csv"
+            saved = next((p for p in files if p.name == expected), None)
+            assert saved is not None, (expected, [p.name for p in files])
+            assert sha256(saved) == sha256(data[(name, named)])
+    assert json.loads(browser.find_element("#status").text) == {
+        "code": "success",
+        "http_code": 200,
+    }
+
+
 # -- CORS from a second origin --------------------------------------------------------
 
 
@@ -222,9 +291,29 @@ def _final_now(status: Any, state: str, url: str) -> Any:
     return _final(status(), state, url)
 
 
-def test_cached_download_fetch_mode_cross_origin(browser) -> None:
+def _recording(app: Any, backend: str, seen: List[str]) -> Any:
+    """``app`` (WSGI for flask, else ASGI) noting each request's ``X-Token`` in ``seen``."""
+    if backend == "flask":
+
+        def wsgi(environ: Dict[str, Any], start_response: Any) -> Any:
+            seen.append(environ.get("HTTP_X_TOKEN", ""))
+            return app(environ, start_response)
+
+        return wsgi
+
+    async def asgi(scope: Dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            seen.append(dict(scope["headers"]).get(b"x-token", b"").decode())
+        await app(scope, receive, send)
+
+    return asgi
+
+
+@pytest.mark.parametrize("backend", ["flask", "fastapi", "quart"])
+def test_cached_download_fetch_mode_cross_origin(browser, backend: str) -> None:
     """``CachedDownload(mode="fetch", headers=...)`` on the page's origin saves a file
-    from the other origin (preflight answered); a refused origin gets an error."""
+    from the other origin (preflight answered), on every backend; a refused origin
+    gets an error."""
     seen: List[str] = []
     data = os.urandom(300_000)
     state: Dict[str, Any] = {}
@@ -253,10 +342,8 @@ def test_cached_download_fetch_mode_cross_origin(browser) -> None:
 
     for allowed, expected in [(origin, "done"), ("http://127.0.0.1:1", "error")]:
         service = dfc.ServiceData(dfc.CachePlain(8), allowed_cross_origin=allowed)
-        server = flask.Flask(__name__)
-        service.serve(server)
-        server.before_request(lambda: seen.append(flask.request.headers.get("X-Token", "")))
-        with serve_in_thread(server, "flask") as url:
+        server = _recording(build_app(service, backend), backend, seen)
+        with serve_in_thread(server, backend) as url:
             state.update(url=url.replace("localhost", "127.0.0.1"), service=service)
             browser.find_element("#go").click()
             final = wait_for(
@@ -270,3 +357,44 @@ def test_cached_download_fetch_mode_cross_origin(browser) -> None:
         else:
             assert final["http_code"] is None  # the browser refused to hand the answer over
     assert len(finished_downloads(browser.download_path)) == 1
+
+
+@pytest.mark.parametrize("backend", ["flask", "fastapi", "quart"])
+def test_downloader_cross_origin(browser, backend: str) -> None:
+    """0.2.0's cross-origin use of ``Downloader``: ``allow_cross_origin=True`` and a
+    ``headers`` token, the address on another origin whose ``ServiceData`` allows the
+    page's origin. The file is saved under the server's name (``Content-Disposition``
+    is exposed), with the right bytes, on every backend."""
+    seen: List[str] = []
+    data = os.urandom(400_000)
+    state: Dict[str, Any] = {}
+    app = dash.Dash(__name__)
+    with pytest.warns(DeprecationWarning):
+        downloader = dfc.Downloader(id="dl", allow_cross_origin=True, headers={"X-Token": "s"})
+    app.layout = html.Div([html.Button("go", id="go"), downloader, html.Pre(id="status")])
+
+    @app.callback(Output("dl", "url"), Input("go", "n_clicks"), prevent_initial_call=True)
+    def go(_: Any) -> Dict[str, str]:
+        address = state["service"].register(io.BytesIO(data), file_name="far.bin", download=True)
+        return {"url": state["url"] + address, "file_name_fallback": "unused.bin"}
+
+    @app.callback(Output("status", "children"), Input("dl", "status"))
+    def show(status: Any) -> str:
+        return json.dumps(status)
+
+    browser.start_server(app)
+    origin = str(browser.driver.execute_script("return location.origin"))
+    service = dfc.ServiceData(dfc.CachePlain(8), allowed_cross_origin=origin)
+    server = _recording(build_app(service, backend), backend, seen)
+    with serve_in_thread(server, backend) as url:
+        state.update(url=url.replace("localhost", "127.0.0.1"), service=service)
+        assert state["url"].rsplit(":", 1)[1] != origin.rsplit(":", 1)[1]
+        browser.find_element("#go").click()
+        status = wait_for(
+            lambda: json.loads(browser.find_element("#status").text or "null"), 20, "status"
+        )
+        assert status == {"code": "success", "http_code": 200}
+        (saved,) = _wait_files(browser, 1)
+    assert saved.name == "far.bin"
+    assert sha256(saved) == sha256(data)
+    assert "s" in seen  # the header reached the other origin

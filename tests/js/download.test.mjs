@@ -16,6 +16,7 @@ import {
     runNative,
     runStream,
     runnerFor,
+    saveName,
 } from '../../components/utils/download.js';
 import {DEFAULT_MAX_RESUMES} from '../../components/utils/transfer.js';
 import {chunkedBody, installFetch, installObjectUrls, installPage, recorder} from './fakes.mjs';
@@ -45,6 +46,7 @@ describe('makeJob', () => {
             number: 3,
             url: ADDRESS,
             fileName: null,
+            fileNameFallback: null,
             mode: 'native',
             headers: null,
             interval: DEFAULT_PROGRESS_INTERVAL,
@@ -54,15 +56,24 @@ describe('makeJob', () => {
         const full = makeJob(4, {
             url: ADDRESS,
             file_name: 'a.csv',
+            file_name_fallback: 'b.csv',
             mode: 'fetch',
             headers: {'X-Token': 't'},
             progress_interval: 40,
             max_resumes: 5,
         });
         assert.deepEqual(
-            [full.fileName, full.mode, full.headers, full.interval, full.maxResumes],
-            ['a.csv', 'fetch', {'X-Token': 't'}, 40, 5]
+            [
+                full.fileName,
+                full.fileNameFallback,
+                full.mode,
+                full.headers,
+                full.interval,
+                full.maxResumes,
+            ],
+            ['a.csv', 'b.csv', 'fetch', {'X-Token': 't'}, 40, 5]
         );
+        assert.equal(makeJob(1, {url: ADDRESS, file_name_fallback: ''}).fileNameFallback, null);
         const stream = makeJob(5, {url: ADDRESS, mode: 'stream'}, 'http://app.test/w.js');
         assert.deepEqual([stream.mode, stream.workerUrl], ['stream', 'http://app.test/w.js']);
     });
@@ -97,6 +108,27 @@ test('downloadStatus fills every status field', () => {
         resumes: 0,
     });
     assert.equal(downloadStatus(j, {state: 'done', file_name: 'b.csv'}).file_name, 'b.csv');
+});
+
+describe('saveName', () => {
+    const named = 'attachment; filename="server.csv"';
+    const cases = [
+        // [props, Content-Disposition, saved name]
+        [{}, named, 'server.csv'],
+        [{}, null, 'cached-data'],
+        [{url: '/files/report.pdf'}, null, 'report.pdf'],
+        [{file_name_fallback: 'fallback.csv'}, null, 'fallback.csv'],
+        [{file_name_fallback: 'fallback.csv'}, 'attachment', 'fallback.csv'],
+        [{file_name_fallback: 'fallback.csv'}, 'inline', 'fallback.csv'],
+        [{file_name_fallback: 'fallback.csv'}, named, 'server.csv'],
+        [{file_name: 'mine.csv', file_name_fallback: 'fallback.csv'}, named, 'mine.csv'],
+        [{file_name: 'mine.csv', file_name_fallback: 'fallback.csv'}, null, 'mine.csv'],
+    ];
+    for (const [props, disposition, expected] of cases) {
+        test(`${JSON.stringify(props)} with ${disposition} -> ${expected}`, () => {
+            assert.equal(saveName(job(props), disposition), expected);
+        });
+    }
 });
 
 test('clickDownloadLink clicks a hidden, attached link, then removes it', () => {
@@ -161,6 +193,30 @@ describe('runNative', () => {
             second.report
         );
         assert.equal(second.reports.at(-1).file_name, 'report.pdf');
+    });
+
+    test('file_name_fallback names the link only when the answer gives no name', async () => {
+        const calls = alive();
+        const first = recorder();
+        await runNative(
+            job({file_name_fallback: 'fallback.csv'}),
+            new AbortController().signal,
+            first.report
+        );
+        assert.equal(new URL(calls[0].url).searchParams.has('file_name'), false);
+        assert.equal(first.reports.at(-1).file_name, 'fallback.csv');
+        alive({'Content-Disposition': 'attachment; filename="server.csv"'});
+        const second = recorder();
+        await runNative(
+            job({file_name_fallback: 'fallback.csv'}),
+            new AbortController().signal,
+            second.report
+        );
+        assert.equal(second.reports.at(-1).file_name, 'server.csv');
+        assert.deepEqual(
+            page.clicks.map(c => c.download),
+            ['fallback.csv', 'server.csv']
+        );
     });
 
     test('an error answer is reported and saves nothing', async () => {
@@ -289,6 +345,29 @@ describe('runFetch', () => {
         assert.equal(page.clicks[0].download, 'mine.csv');
         assert.equal(reports.at(-1).file_name, 'mine.csv');
     });
+
+    for (const [headers, expected] of [
+        [{}, 'fallback.csv'],
+        [{'Content-Disposition': 'attachment; filename="server.csv"'}, 'server.csv'],
+    ]) {
+        test(`file_name_fallback: saved as ${expected}`, async () => {
+            serve(['x'], headers);
+            const controller = new AbortController();
+            const {reports, report} = recorder();
+            const done = runFetch(
+                job({mode: 'fetch', file_name_fallback: 'fallback.csv'}),
+                controller.signal,
+                report
+            );
+            while (!reports.some(r => r.state === 'done')) {
+                await new Promise(resolve => setImmediate(resolve));
+            }
+            controller.abort();
+            await done;
+            assert.equal(page.clicks[0].download, expected);
+            assert.equal(reports.at(-1).file_name, expected);
+        });
+    }
 
     test('reports progress at most every progress_interval ms', async () => {
         serve(['a', 'b', 'c'], {'Content-Length': '3'});
