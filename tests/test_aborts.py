@@ -23,7 +23,7 @@ import os
 import socket
 import struct
 import threading
-from typing import Callable, List, Tuple
+from typing import Callable, List, Sequence, Tuple
 from urllib.parse import urlsplit
 
 import psutil
@@ -49,15 +49,19 @@ FD_SLACK = 16
 WARM_UP = 60
 
 
-def abort_download(url: str, cut: int, rst: bool, range_header: str = "") -> int:
+def abort_download(
+    url: str, cut: int, rst: bool, range_header: str = "", headers: Sequence[str] = ()
+) -> int:
     """GET ``url`` on a raw socket, read ``cut`` bytes of the response, then drop the connection.
 
     With ``rst`` the socket closes with SO_LINGER 0 (a TCP reset, as a killed
-    browser tab may do); otherwise with an ordinary FIN. Returns the bytes read.
+    browser tab may do); otherwise with an ordinary FIN. ``headers`` are more
+    ``Name: value`` lines. Returns the bytes read.
     """
     parts = urlsplit(url)
     target = f"{parts.path}?{parts.query}"
     extra = f"Range: {range_header}\r\n" if range_header else ""
+    extra += "".join(f"{line}\r\n" for line in headers)
     request = f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n{extra}\r\n".encode()
     sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
     try:
