@@ -1,4 +1,4 @@
-"""Every descriptor the library opens is closed when its request or thread ends, not by the collector.
+"""Descriptors the library opens close when their request or thread ends, not by the collector.
 
 The checks run with the garbage collector off: a file left to the collector
 (a handle in a reference cycle, a generator never started, an iterable whose
