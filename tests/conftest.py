@@ -15,6 +15,12 @@ import pytest
 
 import dash_file_cache as dfc
 from tests.apps.app import build_app, make_client
+from tests.fd_guard import (  # noqa: F401 (hooks: the descriptor guard of the run)
+    pytest_runtest_setup,
+    pytest_sessionfinish,
+    pytest_sessionstart,
+    pytest_terminal_summary,
+)
 from tests.support import (
     BACKENDS,
     CACHE_KINDS,
