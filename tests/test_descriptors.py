@@ -14,6 +14,7 @@ import gc
 import io
 import os
 import threading
+import weakref
 from pathlib import Path
 from typing import Iterator, List, Tuple
 
@@ -21,7 +22,7 @@ import pytest
 import requests
 
 import dash_file_cache as dfc
-from tests.apps.app import build_app
+from tests.apps.app import build_app, make_client
 from tests.support import make_cache, serve_in_thread, uid_of, wait_until
 from tests.test_aborts import abort_download
 
@@ -163,3 +164,25 @@ def test_every_stage_closes_its_descriptors(
         # server's pool keeps its threads); the second must not add one per request.
         assert index[1] <= index[0] + REPEAT, f"index descriptors per pass: {index}"
         assert requests.get(url, timeout=30).content == PAYLOAD
+
+
+def test_test_apps_let_their_cache_go(backend: str, tmp_path: Path) -> None:
+    """Once a test drops its app, client and service, the cache (and its open index) is freed.
+
+    FastAPI keeps what it learned of a route function in module-level caches;
+    a route closing over the service kept every test's cache alive, with its
+    ``cache.db`` open, to the end of the run.
+    """
+    cache = dfc.CacheFile(tmp_path / "cache")
+    service = dfc.ServiceData(cache)
+    client = make_client(build_app(service, backend), backend)
+    address = service.register(io.BytesIO(b"abc"))
+    assert client.get(address).data == b"abc"
+    assert client.post("/register", data=b"xyz").status_code == 200
+    assert client.get("/stats").status_code == 200
+    freed = weakref.ref(cache)
+    del cache, service, client
+    gc.collect()
+    assert freed() is None
+    # A pool thread's connection cannot be closed from this thread: a later collection does.
+    assert wait_until(lambda: gc.collect() >= 0 and not descriptors_under(tmp_path), timeout=10)
