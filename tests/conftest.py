@@ -15,6 +15,12 @@ import pytest
 
 import dash_file_cache as dfc
 from tests.apps.app import build_app, make_client
+from tests.fd_guard import (  # noqa: F401 (hooks: the descriptor guard of the run)
+    pytest_runtest_setup,
+    pytest_sessionfinish,
+    pytest_sessionstart,
+    pytest_terminal_summary,
+)
 from tests.support import (
     BACKENDS,
     CACHE_KINDS,
@@ -26,6 +32,7 @@ from tests.support import (
     RedisServer,
     Server,
     app_env,
+    close_cache,
     free_port,
     make_cache,
     serve_in_thread,
@@ -70,13 +77,22 @@ def redis_url(request: pytest.FixtureRequest, cache_kind: str) -> str:
 
 
 @pytest.fixture
-def new_cache(cache_kind: str, redis_url: str, tmp_path: Path) -> Callable[..., dfc.CacheAbstract]:
-    """``new_cache(**options)``: a cache of this test's kind (see ``tests.support.make_cache``)."""
+def new_cache(
+    cache_kind: str, redis_url: str, tmp_path: Path
+) -> Iterator[Callable[..., dfc.CacheAbstract]]:
+    """``new_cache(**options)``: a cache of this test's kind (see ``tests.support.make_cache``).
+
+    The caches made are closed at teardown (see ``tests.support.close_cache``).
+    """
+    made: List[dfc.CacheAbstract] = []
 
     def new(**options: Any) -> dfc.CacheAbstract:
-        return make_cache(cache_kind, tmp_path / "cache", redis_url=redis_url, **options)
+        made.append(make_cache(cache_kind, tmp_path / "cache", redis_url=redis_url, **options))
+        return made[-1]
 
-    return new
+    yield new
+    for cache in made:
+        close_cache(cache)
 
 
 @pytest.fixture

@@ -305,6 +305,19 @@ def make_cache(
     raise ValueError(f"cache kind must be one of {CACHE_KINDS}, got {kind!r}")
 
 
+def close_cache(cache: dfc.CacheAbstract) -> None:
+    """Release the descriptors a test's cache holds: its index connection, its Redis pool.
+
+    Left open, they last as long as anything refers to the cache (a framework's
+    module-level cache of a route, a traceback), and a long run of the suite
+    reached the 1024-descriptor limit.
+    """
+    if isinstance(cache, dfc.CacheFile):
+        cache.close()
+    elif isinstance(cache, dfc.CacheRedis):
+        cache.client.connection_pool.disconnect()
+
+
 def item_info(name: str = "f.bin", one_time: bool = False, created: float = 0.0) -> CachedFileInfo:
     """The metadata a cache stores with an item (for tests that call ``dump`` directly)."""
     return {

@@ -163,31 +163,34 @@ def test_moved_names_are_the_new_objects(old: str, new: Any) -> None:
 
 
 def test_caches_with_020_signatures(tmp_path: Path) -> None:
-    with pytest.warns(DeprecationWarning):
-        temp = dfc.utilities.TempDir(tmp_path / "t")
-    caches = [
-        dfc.CachePlain(4),
-        dfc.CacheQueue(4, multiprocessing.get_context("spawn").Manager().Queue()),
-        dfc.CacheFile(temp, 1),
-        dfc.CacheFile(None),
-    ]
-    for cache in caches:
-        service = dfc.ServiceData(cache, "/cached-data", 1)
-        address = service.register(io.BytesIO(b"abc"), file_name="a.bin")
-        uid = address.split("uid=")[1]
-        assert uid in cache and cache.is_in(uid)
-        with pytest.warns(DeprecationWarning, match=r"load\(key\)\[0\]"):
-            assert cache.load_info(uid)["file_name"] == "a.bin"
-        with pytest.warns(DeprecationWarning, match=r"load\(key\)\[1\]\(\)"):
-            data = cache.load_data(uid)
-        with data if not isinstance(data, str) else open(data, "rb") as stream:
-            assert stream.read() == b"abc"
-    with pytest.warns(DeprecationWarning, match="CacheQueue itself"):
-        assert caches[1].mirror is caches[1]
-    with pytest.warns(DeprecationWarning, match="cache_dir"):
-        assert caches[2].dir == caches[2].cache_dir == os.fspath(temp)
-    temp.remove()
-    assert temp.is_removed and not os.path.exists(temp.path)
+    # The Manager is shut down at the end: left running it holds its connections
+    # (and the process) until the test process exits.
+    with multiprocessing.get_context("spawn").Manager() as manager:
+        with pytest.warns(DeprecationWarning):
+            temp = dfc.utilities.TempDir(tmp_path / "t")
+        caches = [
+            dfc.CachePlain(4),
+            dfc.CacheQueue(4, manager.Queue()),
+            dfc.CacheFile(temp, 1),
+            dfc.CacheFile(None),
+        ]
+        for cache in caches:
+            service = dfc.ServiceData(cache, "/cached-data", 1)
+            address = service.register(io.BytesIO(b"abc"), file_name="a.bin")
+            uid = address.split("uid=")[1]
+            assert uid in cache and cache.is_in(uid)
+            with pytest.warns(DeprecationWarning, match=r"load\(key\)\[0\]"):
+                assert cache.load_info(uid)["file_name"] == "a.bin"
+            with pytest.warns(DeprecationWarning, match=r"load\(key\)\[1\]\(\)"):
+                data = cache.load_data(uid)
+            with data if not isinstance(data, str) else open(data, "rb") as stream:
+                assert stream.read() == b"abc"
+        with pytest.warns(DeprecationWarning, match="CacheQueue itself"):
+            assert caches[1].mirror is caches[1]
+        with pytest.warns(DeprecationWarning, match="cache_dir"):
+            assert caches[2].dir == caches[2].cache_dir == os.fspath(temp)
+        temp.remove()
+        assert temp.is_removed and not os.path.exists(temp.path)
 
 
 @pytest.mark.parametrize(

@@ -126,6 +126,51 @@ class _HandOver:
         return open(self._path, "rb")
 
 
+class _ClosesOnThreadEnd:
+    """Closes a thread's SQLite connection when that thread ends.
+
+    Kept in the thread's slot of diskcache's ``threading.local`` next to the
+    connection; the slot is cleared when the thread ends, which frees this
+    object at once (nothing else refers to it). The connection itself sits in
+    a reference cycle (``sqlite3`` caches its statements with an
+    ``lru_cache`` that wraps it), so without this it closes only when the
+    garbage collector runs.
+    """
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+
+    def __del__(self) -> None:
+        try:
+            self.con.close()
+        except Exception:  # freed by another thread, or at exit: the collector closes it
+            pass
+
+
+class _Index(diskcache.Cache):
+    """``diskcache.Cache`` whose per-thread connections close with their thread.
+
+    A server that starts a thread per request (werkzeug's) opens one SQLite
+    connection per request. Left to the collector, the dead threads'
+    connections pile up between collections, and SQLite keeps the descriptor
+    of each one it closes while another connection of the process holds a
+    lock on ``cache.db`` (closing it would drop that lock), so the process
+    ends up holding as many ``cache.db`` descriptors as there were dead
+    connections at the worst moment (more on Python 3.13, which collects
+    less often). Closed when their thread ends, they never outnumber the
+    threads alive.
+    """
+
+    @property
+    def _con(self) -> sqlite3.Connection:
+        con: sqlite3.Connection = super()._con
+        local = self._local
+        closer = getattr(local, "closer", None)
+        if closer is None or closer.con is not con:
+            local.closer = _ClosesOnThreadEnd(con)
+        return con
+
+
 def _path_value(path: str) -> Union[str, bytes]:
     """A path as SQLite can store it: text is UTF-8, so a path that is not
     (``os.fsdecode`` of non-UTF-8 bytes) is stored as its bytes."""
@@ -233,7 +278,7 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
         # (it updates the access time): parallel requests queue on SQLite's write
         # lock (p99 200 ms at 16 clients in bench/). Only eviction needs recency,
         # so only a bounded cache pays for it.
-        return diskcache.Cache(
+        return _Index(
             self._cache_dir,
             disk=_StreamingDisk,
             disk_chunk_bytes=self._chunk_size * _MB,

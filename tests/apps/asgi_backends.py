@@ -35,6 +35,10 @@ def build_fastapi(service: dfc.ServiceData) -> Any:
 
     app = FastAPI()
     service.serve(app)
+    # The routes find the service on the app, not in a closure: FastAPI caches what
+    # it learns of a route function in module-level caches that never let it go,
+    # which kept every test's service, cache and open index alive to the end.
+    app.state.service = service
 
     @app.post("/register")
     async def register(request: Request) -> Response:
@@ -42,12 +46,13 @@ def build_fastapi(service: dfc.ServiceData) -> Any:
 
         body = await request.body()
         args = dict(request.query_params)
-        address = await run_in_threadpool(register_from_request, service, body, args)
+        served = request.app.state.service
+        address = await run_in_threadpool(register_from_request, served, body, args)
         return PlainTextResponse(address)
 
     @app.get("/stats")
-    def stats(gc: str = "0") -> Any:
-        return worker_stats(service, gc == "1")
+    def stats(request: Request, gc: str = "0") -> Any:
+        return worker_stats(request.app.state.service, gc == "1")
 
     @app.exception_handler(dfc.CacheUnavailableError)
     async def unavailable(_: Request, exc: Exception) -> Response:
