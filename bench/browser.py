@@ -31,7 +31,7 @@ import psutil
 
 from .server import GunicornServer, RssSampler
 
-__all__ = ["CDL_KEYS", "CHROMIUM_ARGS", "chromium_paths", "section_browser"]
+__all__ = ["CDL_KEYS", "CHROMIUM_ARGS", "ProcessPeaks", "chromium_paths", "section_browser"]
 
 #: Result key and element id prefix of each CachedDownload mode (bench/apps.py).
 #: Stream runs before fetch, so that fetch's freed Blob memory cannot hide its growth.

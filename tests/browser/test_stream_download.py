@@ -8,15 +8,15 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import List
 
 import dash
 import flask
-import psutil
 import pytest
 from dash import html
 
 import dash_file_cache as dfc
+from bench.browser import ProcessPeaks
 
 from .conftest import console_errors, sha256, wait_for
 from .test_cached_download import (
@@ -356,52 +356,6 @@ def test_cut_transfer_resumes_with_range(browser, mode):
     assert 'if-range: "' in heads[1]
 
 
-class RendererPeaks:
-    """Peak RSS growth of each Chromium renderer process, sampled in a thread.
-
-    The page and the service worker run in renderer processes (which ones is
-    Chromium's choice), so every renderer is watched, each on its own.
-    """
-
-    def __init__(self, driver_pid: int, interval: float = 0.05) -> None:
-        self._root = psutil.Process(driver_pid)
-        self._start: Dict[int, int] = {}
-        self._peak: Dict[int, int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.interval = interval
-
-    def _sample(self) -> None:
-        for proc in self._root.children(recursive=True):
-            try:
-                if "--type=renderer" not in proc.cmdline():
-                    continue
-                rss = proc.memory_info().rss
-            except psutil.Error:
-                continue
-            self._start.setdefault(proc.pid, rss)
-            self._peak[proc.pid] = max(self._peak.get(proc.pid, 0), rss)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._sample()
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> RendererPeaks:
-        self._sample()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-        self._sample()
-
-    def worst_growth(self) -> int:
-        """The largest peak-minus-start RSS of one renderer, in bytes."""
-        return max(self._peak[pid] - self._start[pid] for pid in self._peak)
-
-
 def test_stream_mode_large_file_memory_does_not_follow_the_size(browser, tmp_path):
     """256 MiB in stream mode: byte-identical, and no renderer holds a sizeable part of it.
 
@@ -419,7 +373,7 @@ def test_stream_mode_large_file_memory_does_not_follow_the_size(browser, tmp_pat
     address = service.register(big, mime_type="application/octet-stream")
     browser.start_server(download_app(service, lambda _: address, mode="stream"))
     browser.wait_for_element("#go")
-    with RendererPeaks(browser.driver.service.process.pid) as peaks:
+    with ProcessPeaks(browser.driver, interval=0.05) as peaks:
         browser.find_element("#go").click()
         status = wait_status(browser, "done", timeout=240)
         (saved,) = wait_files(browser, 1, timeout=60)
@@ -427,5 +381,6 @@ def test_stream_mode_large_file_memory_does_not_follow_the_size(browser, tmp_pat
     assert status["loaded"] == status["total"] == size
     assert saved.stat().st_size == size
     assert sha256(saved) == sha256(big)
-    assert peaks.worst_growth() < size // 2, f"a renderer grew by {peaks.worst_growth()} bytes"
+    renderers = [row for row in peaks.report() if row["kind"] == "renderer"]
+    assert renderers and renderers[0]["growth_mib"] < size / MiB / 2, renderers
     assert console_errors(browser) == []
