@@ -20,7 +20,8 @@
  *       then navigates a hidden iframe to `<scope>dfc-stream/<id>`, which the
  *       worker answers with the body as a `Content-Disposition: attachment`
  *       response, so the download manager writes it to disk; then
- *       {type: 'started'}.
+ *       {type: 'started'}. A ready stream the iframe does not claim within
+ *       `STREAM_CLAIM_MS` is dropped (request stopped, {type: 'error'}).
  *   worker -> page, while the download manager reads (each read pulls one
  *       chunk from the network: the response body has no queue,
  *       `highWaterMark` 0): {type: 'progress', loaded, resumes} at most every
@@ -42,6 +43,13 @@ export const PING = 'dfc-stream-ping';
 
 /** Size of the one buffer the worker reads the network into (bytes). */
 export const STREAM_BUFFER_BYTES = 1 << 20;
+
+/**
+ * How long a ready stream waits for the page's iframe to claim it (ms); past
+ * that (the page was closed, or its navigation failed) the worker stops the
+ * request and forgets the stream.
+ */
+export const STREAM_CLAIM_MS = 60000;
 
 /** Path segment, under the worker's scope, of the synthetic download URLs. */
 export const STREAM_SEGMENT = 'dfc-stream/';
@@ -108,7 +116,10 @@ export function reusesChunks(nav = globalThis.navigator) {
  * not wait for the garbage collector; else each chunk has a buffer of its
  * own.
  */
-export function createStreamRegistry(scope, {reuseBuffer = false} = {}) {
+export function createStreamRegistry(
+    scope,
+    {reuseBuffer = false, claimTimeout = STREAM_CLAIM_MS} = {}
+) {
     const streams = new Map();
 
     function release(entry) {
@@ -116,6 +127,7 @@ export function createStreamRegistry(scope, {reuseBuffer = false} = {}) {
             return;
         }
         entry.released = true;
+        clearTimeout(entry.unclaimed);
         streams.delete(entry.data.id);
         entry.port.onmessage = null;
         entry.port.close();
@@ -160,6 +172,16 @@ export function createStreamRegistry(scope, {reuseBuffer = false} = {}) {
             data.fallbackName ||
             'download';
         post(entry, {type: 'ready', http_code: response.status, file_name: entry.fileName, total});
+        entry.unclaimed = setTimeout(() => {
+            if (!entry.used) {
+                post(entry, {
+                    type: 'error',
+                    http_code: 0,
+                    message: 'The download was not started.',
+                });
+                abort(entry, 'The download was not started.');
+            }
+        }, claimTimeout);
     }
 
     function open(data, port) {
@@ -176,6 +198,7 @@ export function createStreamRegistry(scope, {reuseBuffer = false} = {}) {
             closed: false,
             used: false,
             released: false,
+            unclaimed: null,
         };
         streams.set(data.id, entry);
         port.onmessage = event => {
@@ -263,6 +286,7 @@ export function createStreamRegistry(scope, {reuseBuffer = false} = {}) {
             });
         }
         entry.used = true;
+        clearTimeout(entry.unclaimed);
         const {response, total} = entry.transfer;
         const headers = {
             'Content-Type': response.headers.get('Content-Type') || 'application/octet-stream',

@@ -219,6 +219,29 @@ describe('stream worker', () => {
         x.port.close();
     });
 
+    test('a ready stream nobody claims is dropped and its request stopped', async () => {
+        let signal;
+        installFetch(async (url, init) => {
+            signal = init.signal;
+            return new Response(bytes(5), {status: 200, headers: {'Content-Length': '5'}});
+        });
+        const registry = createStreamRegistry(SCOPE, {claimTimeout: 5});
+        const z = open(registry, 'z');
+        await until(() => z.inbox.length >= 2, 'ready');
+        assert.equal(z.inbox[1].type, 'ready');
+        await new Promise(resolve => setTimeout(resolve, 20));
+        await until(() => registry.size() === 0, 'the stream to be dropped');
+        assert.equal(signal.aborted, true);
+        await until(() => z.inbox.length >= 3, 'the error');
+        assert.deepEqual(z.inbox[2], {
+            type: 'error',
+            http_code: 0,
+            message: 'The download was not started.',
+        });
+        assert.equal(registry.respond(`${SCOPE}dfc-stream/z`).status, 404);
+        z.port.close();
+    });
+
     test('an error answer is passed on; the worker keeps nothing', async () => {
         installFetch(
             () =>
