@@ -63,7 +63,7 @@ def deprecated_names(module: str, names: Dict[str, Tuple[str, str]]) -> Callable
 COMPONENT_TYPE_NAMES: Dict[str, Tuple[str, str]] = {
     "DownloaderURL": (
         "dash_file_cache._legacy.components:DownloaderURL",
-        "CachedDownload(url=..., file_name=...)",
+        "CachedDownload(url=..., file_name_fallback=...)",
     ),
     "DownloaderStatus": (
         "dash_file_cache._legacy.components:DownloaderStatus",
