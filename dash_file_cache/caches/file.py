@@ -16,7 +16,7 @@ from typing import IO, Any, Callable, Dict, Iterator, NamedTuple, Optional, Tupl
 import diskcache
 from diskcache.core import MODE_BINARY, UNKNOWN
 
-from .._compat import removed_member
+from .._legacy.caches import CacheFile020
 from .._validate import check_positive_int
 from ._lifecycle import SigtermCleanup, on_sigterm, owner_tag, reap_dead_dirs
 from .abstract import CacheAbstract, CachedData, CachedFileInfo, CacheUnavailableError
@@ -210,7 +210,7 @@ def _make_temp_dir() -> Tuple[str, SigtermCleanup]:
     return path, on_term
 
 
-class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
+class CacheFile(CacheAbstract[CachedFileInfo, CachedData], CacheFile020):
     """Cache on disk, shared by every process on one host.
 
     Use it when items are registered and served by different processes: Dash
@@ -246,12 +246,6 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
         OSError: ``cache_dir`` cannot be created or opened.
     """
 
-    #: 0.2.0 exposed its storage here; reading it raises AttributeError naming the replacement.
-    key_to_path = removed_member(
-        "CacheFile.key_to_path",
-        "cache.load(key)[1]() for the content (a path or an open file), cache.cache_dir",
-    )
-
     def __init__(
         self,
         cache_dir: Union[str, os.PathLike[str], None] = None,
@@ -286,14 +280,6 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
             eviction_policy="none" if self._size_limit is None else "least-recently-used",
             cull_limit=0,  # eviction is ours: see _evict
         )
-
-    @property
-    def dir(self) -> str:
-        """Deprecated (0.2.0, where it was a ``TempDir``): the directory, as :attr:`cache_dir`."""
-        from .._compat import warn_deprecated
-
-        warn_deprecated("CacheFile.dir", "CacheFile.cache_dir")
-        return self.cache_dir
 
     @property
     def cache_dir(self) -> str:
