@@ -22,10 +22,16 @@ from ._spool import (
     OwnedPath,
     create_spool,
     orphans,
-    read_head,
     spool_write,
 )
-from .abstract import CacheAbstract, CachedData, CachedFileInfo, open_in_memory, read_all
+from .abstract import (
+    CacheAbstract,
+    CachedData,
+    CachedFileInfo,
+    open_in_memory,
+    read_all,
+    read_block,
+)
 from .plain import CachePlain
 
 __all__ = ["CacheQueue", "QueueLike"]
@@ -257,7 +263,7 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData], CacheQueue020):
         if isinstance(data, str):
             q.put((key, info, data, False))
             return
-        head = read_head(data)
+        head = read_block(data, SPOOL_MIN_BYTES)
         token = key_tag(key)
         if len(head) < SPOOL_MIN_BYTES or self._spool is None or token is None:
             q.put((key, info, head + read_all(data), False))
