@@ -293,8 +293,10 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData], CacheFile020):
 
     @chunk_size.setter
     def chunk_size(self, value: int) -> None:
-        self._chunk_size = check_positive_int("chunk_size", value)
-        self._cache.reset("disk_chunk_bytes", self._chunk_size * _MB)
+        # The index first: if it cannot be updated, the attribute still says what it uses.
+        chunk_size = check_positive_int("chunk_size", value)
+        self._cache.reset("disk_chunk_bytes", chunk_size * _MB)
+        self._chunk_size = chunk_size
 
     @property
     def size_limit(self) -> Optional[int]:
