@@ -42,7 +42,7 @@ class CacheAbstract020:
     __slots__ = ()
 
     def load_info(self: _Loads[S, T], key: str) -> S:
-        """Deprecated (0.2.0): ``load(key)[0]``.
+        """Deprecated (0.2.0; removed in 0.5.0): ``load(key)[0]``.
 
         Raises:
             FileNotFoundError: ``key`` is not cached.
@@ -51,7 +51,8 @@ class CacheAbstract020:
         return self.load(key)[0]
 
     def load_data(self: _Loads[S, T], key: str) -> T:
-        """Deprecated (0.2.0): ``load(key)[1]()``, the content (the caller closes a stream).
+        """Deprecated (0.2.0; removed in 0.5.0): ``load(key)[1]()``, the content (the
+        caller closes a stream).
 
         Raises:
             FileNotFoundError: ``key`` is not cached.
@@ -81,8 +82,8 @@ class CacheQueue020:
 
     @property
     def mirror(self: Q) -> Q:
-        """Deprecated (0.2.0): the cache to use in child processes; now the cache itself,
-        as ``dump`` works from any process."""
+        """Deprecated (0.2.0; removed in 0.5.0): the cache to use in child processes; now
+        the cache itself, as ``dump`` works from any process."""
         warn_deprecated("CacheQueue.mirror", "the CacheQueue itself (dump works in children)")
         return self
 
@@ -99,6 +100,7 @@ class CacheFile020:
 
     @property
     def dir(self: _HasCacheDir) -> str:
-        """Deprecated (0.2.0, where it was a ``TempDir``): the directory, as ``cache_dir``."""
+        """Deprecated (0.2.0, where it was a ``TempDir``; removed in 0.5.0): the directory,
+        as ``cache_dir``."""
         warn_deprecated("CacheFile.dir", "CacheFile.cache_dir")
         return self.cache_dir

@@ -125,7 +125,7 @@ class DeferredRequestStream:
 
 
 class ServiceDownloader:
-    """0.2.0's helper service of the ``Downloader`` component (deprecated).
+    """0.2.0's helper service of the ``Downloader`` component (deprecated; removed in 0.5.0).
 
     0.2.0 served a StreamSaver page and service worker here. The ``Downloader``
     and ``PlainDownloader`` components now run on ``CachedDownload``, which
