@@ -60,10 +60,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .caches.redis import CacheRedis as CacheRedis
 
 _redis_getattr = caches._lazy_getattr(__name__)
-_compat_getattr = _compat.deprecated_names(
-    __name__,
-    _compat.COMPONENT_TYPE_NAMES,
-)
+# Called by __getattr__ below: the warning names the code one frame further out.
+_compat_getattr = _compat.deprecated_names(__name__, _compat.COMPONENT_TYPE_NAMES, stacklevel=4)
 
 
 def __getattr__(name: str) -> Any:

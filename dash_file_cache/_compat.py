@@ -64,27 +64,34 @@ class DeprecatedNames:
     ``"package.module:attribute"`` (imported on first use) and
     ``replacement`` is the text of the warning's advice.
 
+    ``stacklevel`` is that of the warning: 3 names the code that reads the
+    name when this is the module's ``__getattr__``; a module whose own
+    ``__getattr__`` calls this one passes 4.
+
     Calling it raises:
         AttributeError: any other name (naming ``module``).
     """
 
-    def __init__(self, module: str, names: Dict[str, Tuple[str, str]]) -> None:
+    def __init__(self, module: str, names: Dict[str, Tuple[str, str]], stacklevel: int = 3) -> None:
         self.module = module
         self.names = names
+        self.stacklevel = stacklevel
 
     def __call__(self, name: str) -> Any:
         if name not in self.names:
             raise AttributeError(f"module {self.module!r} has no attribute {name!r}")
         target, replacement = self.names[name]
-        warn_deprecated(f"{self.module}.{name}", replacement)
+        warn_deprecated(f"{self.module}.{name}", replacement, self.stacklevel)
         where, _, attribute = target.partition(":")
         return getattr(importlib.import_module(where), attribute)
 
 
-def deprecated_names(module: str, names: Dict[str, Tuple[str, str]]) -> DeprecatedNames:
+def deprecated_names(
+    module: str, names: Dict[str, Tuple[str, str]], stacklevel: int = 3
+) -> DeprecatedNames:
     """The ``__getattr__`` of ``module`` that gives the 0.2.0 ``names`` (see
     :class:`DeprecatedNames`)."""
-    return DeprecatedNames(module, names)
+    return DeprecatedNames(module, names, stacklevel)
 
 
 #: 0.2.0's component prop types, given (with a warning) by the package and its ``components``.

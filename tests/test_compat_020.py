@@ -143,6 +143,7 @@ def test_every_deprecated_name_says_when_it_goes(module: str, name: str) -> None
     with pytest.warns(DeprecationWarning, match=REMOVAL) as record:
         _get(module, name)
     assert str(record[0].message).startswith(f"{module}.{name} is deprecated")
+    assert record[0].filename == __file__  # the warning names the code that read the name
 
 
 @pytest.mark.parametrize(

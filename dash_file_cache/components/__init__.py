@@ -66,10 +66,8 @@ class PlainDownloader(_PlainDownloader):  # type: ignore[misc,no-redef]
         super().__init__(*args, **kwargs)
 
 
-_compat_getattr = _compat.deprecated_names(
-    __name__,
-    _compat.COMPONENT_TYPE_NAMES,
-)
+# Called by __getattr__ below: the warning names the code one frame further out.
+_compat_getattr = _compat.deprecated_names(__name__, _compat.COMPONENT_TYPE_NAMES, stacklevel=4)
 
 
 def __getattr__(name: str) -> Any:
