@@ -156,8 +156,9 @@ def test_every_deprecated_name_says_when_it_goes(module: str, name: str) -> None
     ids=["Downloader", "PlainDownloader", "ServiceDownloader"],
 )
 def test_every_deprecated_class_says_when_it_goes(construct: Any) -> None:
-    with pytest.warns(DeprecationWarning, match=REMOVAL):
+    with pytest.warns(DeprecationWarning, match=REMOVAL) as record:
         construct()
+    assert record[0].filename == __file__
 
 
 def _legacy_members() -> List[Tuple[type, str]]:
@@ -191,13 +192,14 @@ def test_every_deprecated_member_says_when_it_goes(mixin: type, member: str) -> 
                 r"\(dash-file-cache 0\.2\.0\) was removed in 0\.3: .*; use \S", str(exc)
             )
             return
-        with pytest.warns(DeprecationWarning, match=REMOVAL):
+        with pytest.warns(DeprecationWarning, match=REMOVAL) as record:
             getattr(cache, member)
     else:
-        with pytest.warns(DeprecationWarning, match=REMOVAL):
+        with pytest.warns(DeprecationWarning, match=REMOVAL) as record:
             result = getattr(cache, member)(key)
         if hasattr(result, "close"):
             result.close()
+    assert record[0].filename == __file__
 
 
 def test_only_compat_warns_deprecation() -> None:
