@@ -122,7 +122,11 @@ def _deprecated_tables() -> List[Tuple[str, str]]:
     found = []
     modules = [info.name for info in pkgutil.walk_packages(dfc.__path__, "dash_file_cache.")]
     for module in ["dash_file_cache", *modules]:
-        for value in vars(importlib.import_module(module)).values():
+        try:
+            namespace = vars(importlib.import_module(module))
+        except ImportError:  # an adapter whose optional framework is not installed
+            continue
+        for value in namespace.values():
             if isinstance(value, _compat.DeprecatedNames):
                 assert value.module == module
                 found.extend((module, name) for name in value.names)
