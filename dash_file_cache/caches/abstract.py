@@ -28,6 +28,8 @@ from typing import IO, Callable, ContextManager, Generic, Iterator, Tuple, TypeV
 
 from typing_extensions import NotRequired, TypedDict
 
+from .._legacy.caches import CacheAbstract020
+
 __all__ = [
     "CacheAbstract",
     "CacheUnavailableError",
@@ -86,7 +88,7 @@ S = TypeVar("S")
 T = TypeVar("T")
 
 
-class CacheAbstract(abc.ABC, Generic[S, T]):
+class CacheAbstract(abc.ABC, Generic[S, T], CacheAbstract020):
     """Abstract cache: a key-value store of file items.
 
     Implementations must be safe to call from several threads of one process;
@@ -139,28 +141,6 @@ class CacheAbstract(abc.ABC, Generic[S, T]):
 
     def prepare(self) -> None:
         """Hook called by :meth:`ServiceData.serve` in the serving process. Default: nothing."""
-
-    def load_info(self, key: str) -> S:
-        """Deprecated (0.2.0): ``load(key)[0]``.
-
-        Raises:
-            FileNotFoundError: ``key`` is not cached.
-        """
-        from .._compat import warn_deprecated
-
-        warn_deprecated("CacheAbstract.load_info", "cache.load(key)[0]")
-        return self.load(key)[0]
-
-    def load_data(self, key: str) -> T:
-        """Deprecated (0.2.0): ``load(key)[1]()``, the content (the caller closes a stream).
-
-        Raises:
-            FileNotFoundError: ``key`` is not cached.
-        """
-        from .._compat import warn_deprecated
-
-        warn_deprecated("CacheAbstract.load_data", "cache.load(key)[1]()")
-        return self.load(key)[1]()
 
     @abc.abstractmethod
     def remove(self, key: str) -> bool:

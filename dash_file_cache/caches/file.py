@@ -16,7 +16,7 @@ from typing import IO, Any, Callable, Dict, Iterator, NamedTuple, Optional, Tupl
 import diskcache
 from diskcache.core import MODE_BINARY, UNKNOWN
 
-from .._compat import removed_member
+from .._legacy.caches import CacheFile020
 from .._validate import check_positive_int
 from ._lifecycle import SigtermCleanup, on_sigterm, owner_tag, reap_dead_dirs
 from .abstract import CacheAbstract, CachedData, CachedFileInfo, CacheUnavailableError
@@ -210,7 +210,7 @@ def _make_temp_dir() -> Tuple[str, SigtermCleanup]:
     return path, on_term
 
 
-class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
+class CacheFile(CacheAbstract[CachedFileInfo, CachedData], CacheFile020):
     """Cache on disk, shared by every process on one host.
 
     Use it when items are registered and served by different processes: Dash
@@ -245,12 +245,6 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
         TypeError, ValueError: bad ``chunk_size`` or ``size_limit``.
         OSError: ``cache_dir`` cannot be created or opened.
     """
-
-    #: 0.2.0 exposed its storage here; reading it raises AttributeError naming the replacement.
-    key_to_path = removed_member(
-        "CacheFile.key_to_path",
-        "cache.load(key)[1]() for the content (a path or an open file), cache.cache_dir",
-    )
 
     def __init__(
         self,
@@ -288,14 +282,6 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
         )
 
     @property
-    def dir(self) -> str:
-        """Deprecated (0.2.0, where it was a ``TempDir``): the directory, as :attr:`cache_dir`."""
-        from .._compat import warn_deprecated
-
-        warn_deprecated("CacheFile.dir", "CacheFile.cache_dir")
-        return self.cache_dir
-
-    @property
     def cache_dir(self) -> str:
         """The absolute path of the cache directory."""
         return self._cache_dir
@@ -307,8 +293,10 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
 
     @chunk_size.setter
     def chunk_size(self, value: int) -> None:
-        self._chunk_size = check_positive_int("chunk_size", value)
-        self._cache.reset("disk_chunk_bytes", self._chunk_size * _MB)
+        # The index first: if it cannot be updated, the attribute still says what it uses.
+        chunk_size = check_positive_int("chunk_size", value)
+        self._cache.reset("disk_chunk_bytes", chunk_size * _MB)
+        self._chunk_size = chunk_size
 
     @property
     def size_limit(self) -> Optional[int]:

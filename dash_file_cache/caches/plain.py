@@ -7,7 +7,7 @@ import threading
 from collections import OrderedDict
 from typing import IO, Any, Callable, ContextManager, Dict, Tuple, Union
 
-from .._compat import removed_member
+from .._legacy.caches import CachePlain020
 from .._validate import check_positive_int
 from ._process import (
     in_dash_background_job,
@@ -26,7 +26,7 @@ __all__ = ["CachePlain"]
 _Stored = Tuple[CachedFileInfo, Union[str, bytes]]
 
 
-class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
+class CachePlain(CacheAbstract[CachedFileInfo, CachedData], CachePlain020):
     """Least-recently-used cache in the memory of the current process.
 
     The fastest backend, and the right one when registering and serving happen
@@ -60,11 +60,6 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
         TypeError: ``cache_size`` is not an ``int``.
         ValueError: ``cache_size`` is smaller than 1.
     """
-
-    #: 0.2.0 exposed its storage here; reading it raises AttributeError naming the replacement.
-    cache = removed_member(
-        "CachePlain.cache", "`key in cache`, cache.keys(), cache.load(key) and cache.remove(key)"
-    )
 
     def __init__(self, cache_size: int) -> None:
         self._cache_size = check_positive_int("cache_size", cache_size)

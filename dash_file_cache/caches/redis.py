@@ -211,15 +211,12 @@ class RedisContentStream(io.RawIOBase):
         self._cached_index = -1
         self._cached = b""
 
-    # -- io.RawIOBase protocol -------------------------------------------
+    # -- io.RawIOBase protocol (not writable: RawIOBase's default) --------
     def readable(self) -> bool:
         return True
 
     def seekable(self) -> bool:
         return True
-
-    def writable(self) -> bool:
-        return False
 
     @property
     def size(self) -> int:
