@@ -1,4 +1,6 @@
-"""Every Python code block of README.md and docs/components.md runs as written.
+"""Every Python code block of README.md, CHANGES.md and the docs pages runs as written.
+
+The pages are found by a glob (``docs/**/*.md``), so a new page is covered without listing it.
 
 Each block is saved as a module and imported in a fresh interpreter (so a block's
 ``if __name__ == "__main__":`` server does not start). Then its app is exercised:
@@ -23,7 +25,7 @@ import pytest
 
 from .conftest import ROOT
 
-DOCS = [ROOT / "README.md", ROOT / "docs" / "components.md"]
+DOCS = [ROOT / "README.md", ROOT / "CHANGES.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 DRIVER = r"""
@@ -96,7 +98,7 @@ def python_blocks() -> List[Tuple[str, str]]:
         text = doc.read_text()
         for match in FENCE.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
-            blocks.append((f"{doc.name}:{line}", match.group(1)))
+            blocks.append((f"{doc.relative_to(ROOT)}:{line}", match.group(1)))
     return blocks
 
 
@@ -105,6 +107,14 @@ BLOCKS = python_blocks()
 
 def test_the_docs_have_python_blocks():
     assert len(BLOCKS) >= 6
+
+
+def test_every_docs_page_is_searched():
+    """The glob finds the pages that hold the examples, not only the README."""
+    searched = {doc.relative_to(ROOT).as_posix() for doc in DOCS}
+    assert {"README.md", "docs/index.md", "docs/components.md", "docs/deploying.md"} <= searched
+    pages = {where.split(":")[0] for where, _ in BLOCKS}
+    assert {"README.md", "docs/index.md", "docs/components.md", "docs/backends.md"} <= pages
 
 
 @pytest.mark.parametrize("where, code", BLOCKS, ids=[where for where, _ in BLOCKS])

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 CHANGES = Path(__file__).resolve().parents[2] / "CHANGES.md"
-MARKER = "<!-- CHANGES.md: docs/_ext/hooks.py puts the repository's CHANGES.md here at build time. -->"
+MARKER = (
+    "<!-- CHANGES.md: docs/_ext/hooks.py puts the repository's CHANGES.md here at build time. -->"
+)
 DOCS_LINK = re.compile(r"(\]:?\s*\(?)docs/")
 
 

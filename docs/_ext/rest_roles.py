@@ -17,6 +17,7 @@ The rendered objects are the ``::: identifier`` lines of the pages named in ``pa
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
@@ -44,7 +45,7 @@ class RestRoles(griffe.Extension):
             if docstring is None:
                 continue
             text = COMPONENT_ARGS.sub("**Keyword arguments:**", docstring.value)
-            text = ROLE.sub(lambda match: _role(match, obj, rendered), text)
+            text = ROLE.sub(functools.partial(_role, owner=obj, rendered=rendered), text)
             docstring.value = LITERAL.sub(r"`\1`", text)
 
     def _rendered(self, pkg: griffe.Module) -> Dict[str, str]:
