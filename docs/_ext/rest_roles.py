@@ -9,7 +9,7 @@ The docstrings are Google style with Sphinx roles (``:class:`~dash_file_cache.Ca
   enclosing modules; a leading ``.`` searches by suffix; ``~`` shows the last name only;
 - a literal becomes a Markdown code span;
 - a Dash component's generated "Keyword arguments:" list stays a Markdown list (it is not a
-  Google section: its items are ``- name (type; optional):``).
+  Google section: its items are ``- name (type; optional):``), each prop name as code.
 
 The rendered objects are the ``::: identifier`` lines of the pages named in ``pages``
 (relative to the directory mkdocs runs in), with their public members that have a docstring.
@@ -29,6 +29,7 @@ LITERAL = re.compile(r"``([^`]+?)``")
 DIRECTIVE = re.compile(r"^:::\s+(\S+)", re.M)
 TITLED = re.compile(r"^(.*?)\s*<([^>]+)>$")
 COMPONENT_ARGS = re.compile(r"^Keyword arguments:$", re.M)
+COMPONENT_PROP = re.compile(r"^(\s*)- (\w+) \(", re.M)
 
 
 class RestRoles(griffe.Extension):
@@ -44,7 +45,10 @@ class RestRoles(griffe.Extension):
             docstring = obj.docstring
             if docstring is None:
                 continue
-            text = COMPONENT_ARGS.sub("**Keyword arguments:**", docstring.value)
+            text = docstring.value
+            if COMPONENT_ARGS.search(text):
+                text = COMPONENT_ARGS.sub("**Keyword arguments:**", text)
+                text = COMPONENT_PROP.sub(r"\1- `\2` (", text)
             text = ROLE.sub(functools.partial(_role, owner=obj, rendered=rendered), text)
             docstring.value = LITERAL.sub(r"`\1`", text)
 
