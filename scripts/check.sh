@@ -53,7 +53,7 @@ pytest_run() {
 docs_build() {
   local site rc=0
   site=$(mktemp -d)
-  NO_MKDOCS_2_WARNING=1 "$PY" -m mkdocs build --strict --quiet --site-dir "$site" || rc=$?
+  NO_MKDOCS_2_WARNING=1 "$PY" -m mkdocs build --strict --site-dir "$site" || rc=$?
   rm -rf "$site"
   return "$rc"
 }
