@@ -137,3 +137,55 @@ def test_python_block_runs_as_written(where, code, tmp_path):
             assert report["addresses"] >= 1, report
     if "@app.route" in code:
         assert report["kind"] == "Flask" and report["addresses"] >= 1, report
+
+
+PACKAGE = '''
+"""A package whose docstrings use Sphinx roles."""
+
+
+class Thing:
+    """A thing. See :meth:`open`, :class:`~pkg.Other`, :class:`Hidden` and ``x == 1``."""
+
+    def open(self):
+        """Open it; then :meth:`close` or :func:`pkg.helper`."""
+
+    def close(self):
+        """Close it."""
+
+
+class Other:
+    """Another thing: :meth:`Thing.open <pkg.Thing.open>`, :meth:`~Thing.undocumented`."""
+
+
+class Hidden:
+    """Not on the reference page."""
+
+
+def helper():
+    """Help: :mod:`.sub`."""
+'''
+
+
+def test_rest_roles_extension_links_what_is_rendered_and_codes_the_rest(tmp_path):
+    """docs/_ext/rest_roles.py: a role links only to what a reference page renders."""
+    griffe = pytest.importorskip("griffe")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text(PACKAGE)
+    page = tmp_path / "reference.md"
+    page.write_text("::: pkg.Thing\n\n::: pkg.Other\n\n::: pkg.helper\n")
+    extension = f"{ROOT / 'docs' / '_ext' / 'rest_roles.py'}:RestRoles"
+    pkg = griffe.load(
+        "pkg",
+        search_paths=[str(tmp_path)],
+        extensions=griffe.load_extensions({extension: {"pages": [str(page)]}}),
+    )
+    assert pkg["Thing"].docstring.value == (
+        "A thing. See [`open()`][pkg.Thing.open], [`Other`][pkg.Other], `Hidden` and `x == 1`."
+    )
+    assert pkg["Thing.open"].docstring.value == (
+        "Open it; then [`close()`][pkg.Thing.close] or [`pkg.helper()`][pkg.helper]."
+    )
+    assert pkg["Other"].docstring.value == (
+        "Another thing: [`Thing.open`][pkg.Thing.open], `undocumented()`."
+    )
+    assert pkg["helper"].docstring.value == "Help: `sub`."

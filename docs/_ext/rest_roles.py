@@ -121,7 +121,7 @@ def _role(match: re.Match, owner: griffe.Object, rendered: Dict[str, str]) -> st
     else:
         name = body.lstrip("~")
         title = name.split(".")[-1] if body.startswith("~") else name.lstrip(".")
-    if role in ("meth", "func") and not title.endswith(")"):
+    if role in ("meth", "func") and not titled and not title.endswith(")"):
         title += "()"
     obj = _resolve(name, owner)
     if obj is not None and obj.path in rendered:
