@@ -162,7 +162,14 @@ class Hidden:
 
 
 def helper():
-    """Help: :mod:`.sub`."""
+    """Help: :mod:`.sub`, :meth:`Quiet.hidden`, :class:`Quiet`."""
+
+
+class Quiet:
+    """Rendered without its members."""
+
+    def hidden(self):
+        """Not shown."""
 '''
 
 
@@ -172,7 +179,10 @@ def test_rest_roles_extension_links_what_is_rendered_and_codes_the_rest(tmp_path
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__init__.py").write_text(PACKAGE)
     page = tmp_path / "reference.md"
-    page.write_text("::: pkg.Thing\n\n::: pkg.Other\n\n::: pkg.helper\n")
+    page.write_text(
+        "::: pkg.Thing\n\n::: pkg.Other\n\n::: pkg.helper\n\n"
+        "::: pkg.Quiet\n    options:\n      members: false\n"
+    )
     extension = f"{ROOT / 'docs' / '_ext' / 'rest_roles.py'}:RestRoles"
     pkg = griffe.load(
         "pkg",
@@ -188,4 +198,4 @@ def test_rest_roles_extension_links_what_is_rendered_and_codes_the_rest(tmp_path
     assert pkg["Other"].docstring.value == (
         "Another thing: [`Thing.open`][pkg.Thing.open], `undocumented()`."
     )
-    assert pkg["helper"].docstring.value == "Help: `sub`."
+    assert pkg["helper"].docstring.value == "Help: `sub`, `Quiet.hidden()`, [`Quiet`][pkg.Quiet]."

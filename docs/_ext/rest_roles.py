@@ -12,7 +12,8 @@ The docstrings are Google style with Sphinx roles (``:class:`~dash_file_cache.Ca
   Google section: its items are ``- name (type; optional):``), each prop name as code.
 
 The rendered objects are the ``::: identifier`` lines of the pages named in ``pages``
-(relative to the directory mkdocs runs in), with their public members that have a docstring.
+(relative to the directory mkdocs runs in), with their public members that have a docstring
+unless the directive's options say ``members: false``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import griffe
 
 ROLE = re.compile(r":(?:py:)?(class|meth|func|attr|data|mod|exc|obj|const):`([^`]+)`")
 LITERAL = re.compile(r"``([^`]+?)``")
-DIRECTIVE = re.compile(r"^:::\s+(\S+)", re.M)
+DIRECTIVE = re.compile(r"^:::[ \t]+(\S+)[ \t]*\n?((?:[ \t]+\S.*\n?)*)", re.M)
+NO_MEMBERS = re.compile(r"^\s*members:\s*(false|\[\])\s*$", re.M)
 TITLED = re.compile(r"^(.*?)\s*<([^>]+)>$")
 COMPONENT_ARGS = re.compile(r"^Keyword arguments:$", re.M)
 COMPONENT_PROP = re.compile(r"^(\s*)- (\w+) \(", re.M)
@@ -56,13 +58,15 @@ class RestRoles(griffe.Extension):
         """Canonical path -> the path it is rendered under, for what the pages show."""
         rendered: Dict[str, str] = {}
         for page in self.pages:
-            for identifier in DIRECTIVE.findall(page.read_text(encoding="utf-8")):
+            for identifier, options in DIRECTIVE.findall(page.read_text(encoding="utf-8")):
                 if identifier.split(".")[0] != pkg.name:
                     continue
                 obj = _lookup(pkg, identifier)
                 if obj is None:
                     continue
                 rendered[obj.path] = identifier
+                if NO_MEMBERS.search(options):
+                    continue
                 for name, member in obj.members.items():
                     member = _target(member)
                     if member is not None and not name.startswith("_") and member.docstring:
