@@ -12,8 +12,8 @@ The docstrings are Google style with Sphinx roles (``:class:`~dash_file_cache.Ca
   Google section: its items are ``- name (type; optional):``), each prop name as code.
 
 The rendered objects are the ``::: identifier`` lines of the pages named in ``pages``
-(relative to the directory mkdocs runs in), with their public members that have a docstring
-unless the directive's options say ``members: false``.
+(relative to ``docs/``; by default ``reference.md``), with their public members that have a
+docstring unless the directive's options say ``members: false``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ class RestRoles(griffe.Extension):
 
     def __init__(self, pages: Optional[List[str]] = None) -> None:
         super().__init__()
-        self.pages = [Path(page) for page in pages or ["docs/reference.md"]]
+        docs = Path(__file__).resolve().parents[1]
+        self.pages = [docs / page for page in pages] if pages else [docs / "reference.md"]
 
     def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
         rendered = self._rendered(pkg)
