@@ -3,10 +3,12 @@
 The docstrings are Google style with Sphinx roles (``:class:`~dash_file_cache.CachePlain```,
 ``:meth:`open```) and reST literals (````x````). At build time, never in the sources:
 
-- a role becomes an autorefs cross-reference (``[`open`][dash_file_cache.ServiceData.open]``)
+- a role becomes an autorefs cross-reference (``[`open()`][dash_file_cache.ServiceData.open]``)
   when its target is rendered on a reference page, else inline code (no broken link);
-- a relative target is resolved as Sphinx would: against the owning class, then the
-  enclosing modules; a leading ``.`` searches by suffix; ``~`` shows the last name only;
+- a target is looked up as Sphinx would: from the documented object outward (its class, its
+  module, the enclosing packages), then as a full path; a leading ``.`` starts at the module;
+  ``~`` shows the last name only, ``title <target>`` shows the title; methods and functions
+  get ``()``;
 - a literal becomes a Markdown code span;
 - a Dash component's generated "Keyword arguments:" list stays a Markdown list (it is not a
   Google section: its items are ``- name (type; optional):``), each prop name as code.
@@ -79,7 +81,7 @@ def _walk(obj: griffe.Object) -> Iterator[griffe.Object]:
     yield obj
     for member in obj.members.values():
         if not member.is_alias:
-            yield from _walk(member)  # type: ignore[arg-type]
+            yield from _walk(member)
 
 
 def _target(obj: Any) -> Optional[griffe.Object]:
