@@ -148,6 +148,17 @@ def test_state_round_trips_through_json() -> None:
         UploadState.from_record({**state.to_record(), "offset": 500})
 
 
+def test_ready_means_whole_and_not_a_partial() -> None:
+    assert upload(offset=100).ready
+    assert not upload(offset=99).ready
+    assert not upload(length=None, offset=5).ready
+    assert not partial(1, 5).ready
+    plan = create({"Upload-Concat": f"final;{BASE}/{uid(1)}"})
+    assert isinstance(plan, Concatenate)
+    final = decide_concatenate(plan, [partial(1, 5)], POLICY, now=NOW)
+    assert isinstance(final, Create) and final.state.ready
+
+
 def test_state_is_immutable() -> None:
     state = upload(metadata={"a": b"1"})
     with pytest.raises(TypeError):

@@ -22,6 +22,7 @@ from dash_file_cache.services.http import Decision, Request
 from dash_file_cache.services.tus import (
     Concatenate,
     Create,
+    Outcome,
     Terminate,
     TusPolicy,
     UploadState,
@@ -95,7 +96,9 @@ def patch(
     return decide_patch(request("PATCH", {**STREAM, **headers}), state, policy, now=NOW)
 
 
-def patched(state: UploadState, data: bytes, headers: Dict[str, str], policy: TusPolicy = POLICY):
+def patched(
+    state: UploadState, data: bytes, headers: Dict[str, str], policy: TusPolicy = POLICY
+) -> Outcome:
     """PATCH ``data`` at the state's offset; the whole body arrives."""
     plan = patch(state, {"Upload-Offset": str(state.offset), **headers}, policy)
     assert isinstance(plan, Write), plan
@@ -362,6 +365,13 @@ def metadata_pairs() -> None:
     assert dict(plan.state.metadata) == {"name": b"a.csv", "type": b"x"}
 
 
+@rule("Creation / Upload-Metadata", "The field has one or more pairs: none, no field in answers")
+def metadata_never_empty() -> None:
+    assert field(head(upload()), "Upload-Metadata") is None
+    plan = create({"Upload-Length": "1", "Upload-Metadata": ""})
+    assert isinstance(plan, Create) and field(head(plan.state), "Upload-Metadata") is None
+
+
 @rule("Creation / Upload-Metadata", "A key is not empty and has no space or comma (else 400)")
 def metadata_key() -> None:
     # surrounding spaces are separators' whitespace: an empty key is an empty item
@@ -558,6 +568,9 @@ def checksum_discards() -> None:
     wrong = b64(hashlib.md5(b"nope").digest())
     outcome = patched(state, b"abc", {"Upload-Checksum": f"md5 {wrong}", "Upload-Length": "10"})
     assert outcome.decision.status == 460 and outcome.state == state
+    # 400 for the algorithm comes before any byte is taken: no Write, so no change
+    refused = patch(state, {"Upload-Offset": "7", "Upload-Checksum": "crc32 AAAAAA=="})
+    assert isinstance(refused, Decision) and refused.status == 400
 
 
 @rule("Checksum", "sha1 is supported")

@@ -26,6 +26,9 @@ for the tus fields), and turning a finished upload into a cache item
 
 What the I/O layer must still enforce (the rules a pure function cannot):
 
+- Decide before reading any body: every refusal of a ``decide_*`` comes
+  from the headers alone, so a refused request's body is never read (and
+  an ``Expect: 100-continue`` is answered by the decision itself).
 - Route by :func:`method_of` (``X-HTTP-Method-Override`` replaces the
   method); ``POST``/``OPTIONS`` on the creation URL, ``HEAD``/``PATCH``/
   ``DELETE``/``OPTIONS`` on ``<creation URL>/<id>``; pass an id through
@@ -47,6 +50,12 @@ What the I/O layer must still enforce (the rules a pure function cannot):
 - Remove an upload's bytes and state on :class:`Terminate`, and remove
   unfinished uploads once expired (``UploadState.expires_at``); keep an
   expired state until then to answer 410, else 404.
+- Turn an upload into an item only when ``UploadState.ready`` (complete and
+  not a partial: partials are pieces of a final upload). ``metadata`` values
+  are untrusted bytes: sanitise a ``filename`` like any other name.
+- Expose the tus fields to allowed origins (CORS): ``Location``,
+  ``Upload-Offset``, ``Upload-Length``, ``Upload-Metadata``, ``Upload-Expires``,
+  ``Upload-Concat``, ``Upload-Defer-Length``, ``Tus-*``.
 - Send ``Decision.headers`` as given (``Tus-Resumable`` is on every answer;
   a 204 carries no ``Content-Length``).
 """

@@ -161,6 +161,14 @@ class UploadState:
         """Whether every byte has arrived."""
         return self.length is not None and self.offset == self.length
 
+    @property
+    def ready(self) -> bool:
+        """Whether the content is whole and final: complete and not a partial upload.
+
+        A partial upload is only a piece of a final one: never an item of its own.
+        """
+        return self.completed and not self.is_partial
+
     def is_expired(self, now: float) -> bool:
         """Whether this unfinished upload has expired at ``now`` (a finished one never does)."""
         return not self.completed and self.expires_at is not None and now >= self.expires_at
