@@ -206,6 +206,10 @@ def decide_create(
     length or a body, an extension that is off), 413 (over ``max_size``, or a
     declared body longer than the upload), 415 (a body that is not
     ``application/offset+octet-stream``).
+
+    Raises:
+        ValueError: ``upload_id`` is not of the uid form (a bug of the caller;
+            no request field can cause it).
     """
     if not policy.speaks("creation"):
         return _not_allowed("POST", policy, on_upload=False)
