@@ -62,76 +62,11 @@ What the I/O layer must still enforce (the rules a pure function cannot):
 
 from __future__ import annotations
 
-from .checksum import ALGORITHMS, Hasher, digest_size, new_hasher
-from .decisions import (
-    Concatenate,
-    Create,
-    Outcome,
-    Terminate,
-    Write,
-    decide_concatenate,
-    decide_create,
-    decide_delete,
-    decide_head,
-    decide_options,
-    decide_patch,
-    finish_create,
-    finish_patch,
-    location_of,
-)
-from .fields import (
-    MAX_SIZE,
-    OFFSET_STREAM,
-    TUS_VERSION,
-    Checksum,
-    Concat,
-    TusError,
-    check_version,
-    encode_metadata,
-    method_of,
-    parse_checksum,
-    parse_concat,
-    parse_metadata,
-    parse_size,
-    upload_id_of,
-)
-from .state import EXTENSIONS, OPTIONAL_EXTENSIONS, TusPolicy, UploadState
+from . import checksum, decisions, fields, state
+from .checksum import *  # noqa: F403
+from .decisions import *  # noqa: F403
+from .fields import *  # noqa: F403
+from .state import *  # noqa: F403
 
-__all__ = [
-    "ALGORITHMS",
-    "EXTENSIONS",
-    "MAX_SIZE",
-    "OFFSET_STREAM",
-    "OPTIONAL_EXTENSIONS",
-    "TUS_VERSION",
-    "Checksum",
-    "Concat",
-    "Concatenate",
-    "Create",
-    "Hasher",
-    "Outcome",
-    "Terminate",
-    "TusError",
-    "TusPolicy",
-    "UploadState",
-    "Write",
-    "check_version",
-    "decide_concatenate",
-    "decide_create",
-    "decide_delete",
-    "decide_head",
-    "decide_options",
-    "decide_patch",
-    "digest_size",
-    "encode_metadata",
-    "finish_create",
-    "finish_patch",
-    "location_of",
-    "method_of",
-    "new_hasher",
-    "parse_checksum",
-    "parse_concat",
-    "parse_metadata",
-    "parse_size",
-    "upload_id_of",
-]
+# The package's names are its modules' public names, listed once, in each module.
+__all__ = [*checksum.__all__, *decisions.__all__, *fields.__all__, *state.__all__]
