@@ -24,11 +24,24 @@ import abc
 import io
 import tempfile
 from contextlib import contextmanager
-from typing import IO, Callable, ContextManager, Generic, Iterator, Tuple, TypeVar, Union
+from typing import (
+    IO,
+    TYPE_CHECKING,
+    Callable,
+    ContextManager,
+    Generic,
+    Iterator,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 from typing_extensions import NotRequired, TypedDict
 
 from .._legacy.caches import CacheAbstract020
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .uploads import UploadStore
 
 __all__ = [
     "CacheAbstract",
@@ -37,6 +50,7 @@ __all__ = [
     "CachedFileInfo",
     "CachedLoader",
     "ItemElsewhereError",
+    "open_content",
 ]
 
 
@@ -172,6 +186,35 @@ class CacheAbstract(abc.ABC, Generic[S, T], CacheAbstract020):
             OSError: the content could not be spooled or stored (as :meth:`dump`).
         """
         return _open_spooled(self, key, info)
+
+    def uploads(self) -> UploadStore:
+        """Where this cache keeps unfinished uploads (see :mod:`.uploads`).
+
+        The built-in caches keep them next to their items, shared exactly as
+        their items are. A custom backend has none unless it overrides this.
+
+        Raises:
+            NotImplementedError: this cache does not store uploads.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not store uploads.")
+
+
+def open_content(cache: CacheAbstract[S, CachedData], key: str) -> Tuple[S, IO[bytes]]:
+    """An item's info and its content as a readable binary file (the caller closes it).
+
+    ``load`` gives a path or an open file, depending on the backend and the
+    item; this gives an open file in both cases, without reading the content.
+
+    Raises:
+        FileNotFoundError: ``key`` is not cached, or its content vanished
+            (:class:`ItemElsewhereError` when another process holds it).
+        CacheUnavailableError: the cache's storage cannot be reached.
+    """
+    info, loader = cache.load(key)
+    data = loader()
+    if isinstance(data, str):
+        return info, open(data, "rb")
+    return info, data
 
 
 def read_block(stream: IO[bytes], size: int) -> bytes:

@@ -20,6 +20,7 @@ from .._legacy.caches import CacheFile020
 from .._validate import check_positive_int
 from ._lifecycle import SigtermCleanup, on_sigterm, owner_tag, reap_dead_dirs
 from .abstract import CacheAbstract, CachedData, CachedFileInfo, CacheUnavailableError
+from .uploads import PartFileStore, UploadStore, link_or_copy
 
 __all__ = ["CacheFile"]
 
@@ -266,6 +267,7 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData], CacheFile020):
             self._cleanup = None
         self._cache_dir = path
         self._cache = self._open()
+        self._uploads: Optional[PartFileStore] = None
 
     def _open(self) -> diskcache.Cache:
         # With "least-recently-used" every diskcache `get` is a write transaction
@@ -407,6 +409,7 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData], CacheFile020):
         state = self.__dict__.copy()
         state["_cache"] = None
         state["_cleanup"] = None  # only the creating process removes the directory
+        state["_uploads"] = None
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
@@ -437,4 +440,47 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData], CacheFile020):
             raise
         # dump indexes it without copying (see _StreamingDisk.store), and removes
         # the file if the index write fails.
+        self.dump(key, info, cast(Any, _Written(filename, full_path, size)))
+
+    def uploads(self) -> UploadStore:
+        """Unfinished uploads, shared by every process of the host (as items are).
+
+        In ``<cache_dir>/uploads``: ``<id>.part`` holds the bytes and
+        ``<id>.json`` the record (see
+        :class:`~dash_file_cache.caches.uploads.PartFileStore`). The lock is an
+        ``flock`` on the part file: exclusive between all threads and
+        processes of the host, released by the kernel if its holder dies, so
+        an upload survives a restart and resumes. One upload may not exceed
+        ``size_limit`` (``UploadFullError``, ``EFBIG``); a full disk gives
+        ``UploadFullError`` (``ENOSPC``). Parts do not count towards
+        ``size_limit`` until finished.
+
+        Finishing hard-links the part file as the item's content file (no
+        copy; a copy in ``chunk_size`` pieces where hard links are not
+        supported) and indexes it in one SQLite transaction, as
+        :meth:`open_item` does: the item is loadable only then.
+        """
+        if self._uploads is None:
+            self._uploads = PartFileStore(
+                os.path.join(self._cache_dir, "uploads"),
+                chunk_bytes=self._chunk_size * _MB,
+                size_limit=self._size_limit,
+                finish_into=self._finish_upload,
+            )
+        return self._uploads
+
+    def _finish_upload(self, part: str, key: str, info: CachedFileInfo, size: int) -> None:
+        """Index a finished part file as the item ``key`` (see :meth:`uploads`)."""
+        disk: _StreamingDisk = self._cache.disk
+        filename, full_path = disk.filename(key)
+        for _ in range(9):  # eviction elsewhere may remove the directory meanwhile
+            with suppress(FileNotFoundError):
+                os.makedirs(os.path.dirname(full_path), exist_ok=True)
+            with suppress(FileNotFoundError):
+                link_or_copy(part, full_path, self._chunk_size * _MB)
+                break
+        else:
+            os.makedirs(os.path.dirname(full_path), exist_ok=True)
+            link_or_copy(part, full_path, self._chunk_size * _MB)
+        # dump indexes it as it is, and removes it if the index write fails.
         self.dump(key, info, cast(Any, _Written(filename, full_path, size)))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
+import secrets
 import threading
 from collections import OrderedDict
-from typing import IO, Any, Callable, ContextManager, Dict, Tuple, Union
+from typing import IO, Any, Callable, ContextManager, Dict, Optional, Tuple, Union
 
 from .._legacy.caches import CachePlain020
 from .._validate import check_positive_int
@@ -17,8 +19,9 @@ from ._process import (
     process_token,
     tag_key,
 )
-from ._spool import OwnedPath
+from ._spool import OwnedPath, create_spool
 from .abstract import CacheAbstract, CachedData, CachedFileInfo, open_in_memory, read_all
+from .uploads import PartFileStore, UploadStore
 
 __all__ = ["CachePlain"]
 
@@ -67,6 +70,7 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData], CachePlain020):
         self._name = "CachePlain"  # in messages; CacheQueue's LRU says CacheQueue
         self._items: OrderedDict[str, _Stored] = OrderedDict()
         self._lock = threading.Lock()
+        self._uploads: Optional[Tuple[int, PartFileStore]] = None
 
     @property
     def cache_size(self) -> int:
@@ -176,6 +180,7 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData], CachePlain020):
         # Background-callback processes pickle the service; locks do not pickle.
         state = self.__dict__.copy()
         del state["_lock"]
+        state["_uploads"] = None
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
@@ -189,6 +194,44 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData], CachePlain020):
         :meth:`dump` without a copy.
         """
         return open_in_memory(self, key, info)
+
+    def uploads(self) -> UploadStore:
+        """Unfinished uploads, kept by this process in files of its spool directory.
+
+        Part files in a private directory of this process (removed when it
+        exits; by the next ``CachePlain`` on the host after a ``SIGKILL``),
+        locked with ``flock`` (between the threads of this process). Ids
+        come from :meth:`new_key`; another process's id raises
+        ``ItemElsewhereError``. A finished upload becomes an item served
+        from its file, renamed (not copied) and deleted with the item.
+
+        Raises:
+            OSError: the spool directory cannot be created.
+        """
+        pid = os.getpid()
+        if self._uploads is None or self._uploads[0] != pid:
+            store = PartFileStore(
+                os.path.join(create_spool(), "uploads"),
+                chunk_bytes=1 << 20,
+                size_limit=None,
+                finish_into=self._finish_upload,
+                check_owner=self._check_upload_owner,
+            )
+            self._uploads = (pid, store)
+        return self._uploads[1]
+
+    def _check_upload_owner(self, upload_id: str) -> None:
+        if not self._held_here(upload_id):
+            raise item_elsewhere(self._name, upload_id)
+
+    def _finish_upload(self, part: str, key: str, info: CachedFileInfo, size: int) -> None:
+        """Rename a finished part file into an owned item file (atomic: one rename)."""
+        path = os.path.join(
+            os.path.dirname(os.path.dirname(part)),
+            f"{process_token()}-{os.getpid()}-{secrets.token_hex(8)}.item",
+        )
+        os.rename(part, path)
+        self._put_stored(key, (info, OwnedPath(path)))
 
 
 def _discard(contents: list[Union[str, bytes]]) -> None:

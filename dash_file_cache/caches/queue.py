@@ -33,6 +33,7 @@ from .abstract import (
     read_block,
 )
 from .plain import CachePlain
+from .uploads import UploadStore
 
 __all__ = ["CacheQueue", "QueueLike"]
 
@@ -328,6 +329,17 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData], CacheQueue020):
         if self._is_server():
             return open_in_memory(self, key, info)
         return super().open_item(key, info)
+
+    def uploads(self) -> UploadStore:
+        """Unfinished uploads, kept by the serving process (as :meth:`CachePlain.uploads`).
+
+        A finished upload becomes an item of the serving process's LRU, served
+        from its file. In any other process its id raises ``ItemElsewhereError``.
+
+        Raises:
+            OSError: the spool directory cannot be created.
+        """
+        return self._local.uploads()
 
 
 def _materialise(data: CachedData) -> Union[str, bytes]:

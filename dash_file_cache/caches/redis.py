@@ -52,6 +52,7 @@ from .abstract import (
     CacheUnavailableError,
     read_block,
 )
+from .uploads import UploadStore
 
 __all__ = ["CacheRedis", "RedisContentStream"]
 
@@ -113,11 +114,12 @@ return 0
 # KEYS: item, index, sizes, bytes.
 # ARGV: prefix, grace_ms, uid, meta_json, accounted_size, n_chunks, version,
 #       ttl_ms, chunk_ttl_ms, size_limit (-1: none), score (registration ms).
-# Returns -1 if a chunk is missing (nothing published), else how many items
-# were evicted to make room.
-_LUA_PUBLISH = (
+# `publish()` returns -1 if a chunk is missing (nothing published), else how
+# many items were evicted to make room.
+_LUA_PUBLISH_FUNCTION = (
     _LUA_PRELUDE
     + """
+local function publish()
 local uid = ARGV[3]
 local size = tonumber(ARGV[5])
 local n = tonumber(ARGV[6])
@@ -152,8 +154,10 @@ if size > 0 then
   redis.call('INCRBY', bytes_key, size)
 end
 return evicted
+end
 """
 )
+_LUA_PUBLISH = _LUA_PUBLISH_FUNCTION + "return publish()\n"
 
 
 @contextmanager
@@ -425,6 +429,7 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
         self._copy_paths = check_bool("copy_paths", copy_paths)
         self._grace = check_int("grace", grace, 0)
         self._register_scripts()
+        self._uploads: Optional[UploadStore] = None
 
     def _client_from_url(self, url: str) -> redis.Redis:
         # One quick retry: it reconnects a pooled connection that a Redis restart
@@ -576,7 +581,22 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
         accounted: int,
         created: float,
     ) -> None:
-        args: List[Any] = [
+        args = self._publish_args(key, meta, version, n_chunks, accounted, created)
+        with _redis_errors("registering an item"):
+            result = self._publish_script(keys=self._script_keys(key), args=args)
+        self._check_published(int(result))
+
+    def _publish_args(
+        self,
+        key: str,
+        meta: Dict[str, Any],
+        version: str,
+        n_chunks: int,
+        accounted: int,
+        created: float,
+    ) -> List[Any]:
+        """The ``ARGV`` of the publishing script (see ``_LUA_PUBLISH``)."""
+        return [
             self._prefix,
             self._grace * 1000,
             key,
@@ -589,14 +609,20 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
             -1 if self._size_limit is None else self._size_limit,
             int(created * 1000),
         ]
-        with _redis_errors("registering an item"):
-            result = self._publish_script(keys=self._script_keys(key), args=args)
-        if int(result) < 0:
+
+    @staticmethod
+    def _check_published(result: int) -> None:
+        """Raise if publishing found a chunk missing; log evictions.
+
+        Raises:
+            CacheUnavailableError: a chunk was missing (nothing published).
+        """
+        if result < 0:
             raise CacheUnavailableError(
                 "Redis lost part of an item while it was being registered (was Redis "
                 "restarted, or did it evict keys under memory pressure?)."
             )
-        if int(result) > 0:
+        if result > 0:
             _log.debug("dash-file-cache: evicted %d item(s) to respect size_limit.", result)
 
     def _discard_chunks(self, base: str, n_chunks: int) -> None:
@@ -702,6 +728,7 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
         state = self.__dict__.copy()
         for name in ("_client", "_publish_script", "_remove_script"):
             state.pop(name, None)
+        state["_uploads"] = None
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
@@ -709,6 +736,22 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
         assert self._url is not None
         self._client = self._client_from_url(self._url)
         self._register_scripts()
+
+    # -- unfinished uploads -----------------------------------------------------
+    def uploads(self) -> UploadStore:
+        """Unfinished uploads, shared by every process and host using this Redis.
+
+        See :class:`~dash_file_cache.caches._redis_uploads.RedisUploadStore`:
+        bytes in chunk keys appended in place, the record in a hash, a lock
+        that is a ``SET NX PX`` lease checked by every write (fenced), and a
+        finish that renames the chunks into the item's and publishes it in one
+        script (no byte goes through Python).
+        """
+        if self._uploads is None:
+            from ._redis_uploads import RedisUploadStore
+
+            self._uploads = RedisUploadStore(self)
+        return self._uploads
 
     # -- streaming writes -------------------------------------------------------
     @contextmanager
