@@ -360,3 +360,32 @@ def test_per_process_finish_moves_the_file_and_removal_deletes_it(
     assert not any(name.endswith(".part") for name in os.listdir(Path(path).parent / "uploads"))
     assert cache.remove(key)
     assert not os.path.exists(path)
+
+
+@pytest.mark.parametrize("cache_kind", ["plain", "file"])
+def test_disk_full_is_an_upload_full_error(
+    cache: dfc.CacheAbstract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC mid-write: ``UploadFullError`` counting the bytes stored before it."""
+    store = cache.uploads()
+    upload_id = _new(cache, length=3000)
+    real_pwrite = os.pwrite
+    calls = []
+
+    def pwrite(fd: int, data: Any, position: int) -> int:
+        calls.append(position)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_pwrite(fd, data, position)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    with store.lock(upload_id) as upload:
+        with pytest.raises(UploadFullError) as caught:
+            upload.write(0, [b"a" * 1000, b"b" * 1000, b"c" * 1000])
+    assert (caught.value.errno, caught.value.stored) == (errno.ENOSPC, 2000)
+    monkeypatch.undo()
+    with store.lock(upload_id) as upload:
+        upload.write(2000, [b"c" * 1000])
+        upload.update(_record(upload_id, offset=3000, length=3000))
+        upload.finish("k" + upload_id, _info())
+    assert _content(cache, "k" + upload_id) == b"a" * 1000 + b"b" * 1000 + b"c" * 1000

@@ -7,7 +7,8 @@ Keys under the cache's prefix ``p``::
     {p}upchunk:{id}:{i}     i-th chunk of the bytes (``chunk_size`` MB each, the last shorter)
 
 Every key of an upload expires ``ttl`` seconds after the upload was last
-written or updated, so an upload abandoned without a sweep vanishes by itself.
+updated (a chunk: after it was last written, if later), so an upload
+abandoned without a sweep vanishes by itself.
 
 - **Lock**: ``SET NX PX`` with a random token; released only by its holder
   (compare-and-delete script). The lease (:data:`LEASE_MS`) is renewed by
@@ -107,7 +108,6 @@ if offset < size then
   end
   redis.call('HSET', up, 'size', offset, 'n', first)
 end
-touch()
 return 1
 """
 )

@@ -227,6 +227,10 @@ class LockedUpload(abc.ABC):
         An exception raised by the source (a client gone) ends the write; the
         bytes stored before it count (:attr:`Written.error` holds it).
 
+        Several writes at consecutive offsets under one lock are fine (the cut
+        is then a no-op): an ASGI endpoint may run one per received block in
+        a worker thread, or one over an iterator that pulls from the loop.
+
         Raises:
             ValueError: ``offset`` is past the bytes present.
             UploadFullError: the cache's bound or the storage is full
