@@ -326,7 +326,7 @@ class _LockedChunks(LockedUpload):
             "v": version,
             "path": None,
         }
-        args = cache._publish_args(key, meta, version, n_chunks, size, info["created"])
+        args = cache._publish_args(key, meta)
         args += [
             store.hash_key(self.upload_id),
             store.lock_key(self.upload_id),

@@ -529,7 +529,7 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
         """
         if isinstance(data, str) and not self._copy_paths:
             meta = {"info": info, "size": 0, "chunk": 0, "n": 0, "v": "", "path": data}
-            self._publish(key, meta, version="", n_chunks=0, accounted=0, created=info["created"])
+            self._publish(key, meta)
             return
         if isinstance(data, str):
             with open(data, "rb") as handle:
@@ -567,47 +567,41 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
                 "v": version,
                 "path": None,
             }
-            self._publish(key, meta, version, n_chunks, accounted=size, created=info["created"])
+            self._publish(key, meta)
         except BaseException:
             self._discard_chunks(base, n_chunks)
             raise
 
-    def _publish(
-        self,
-        key: str,
-        meta: Dict[str, Any],
-        version: str,
-        n_chunks: int,
-        accounted: int,
-        created: float,
-    ) -> None:
-        args = self._publish_args(key, meta, version, n_chunks, accounted, created)
+    def _publish(self, key: str, meta: Dict[str, Any]) -> None:
+        """Publish an item whose chunks are stored (see ``_LUA_PUBLISH``).
+
+        Raises:
+            CacheUnavailableError: Redis cannot be reached, or a chunk is missing.
+            OSError: Redis is out of memory (``ENOSPC``).
+        """
+        args = self._publish_args(key, meta)
         with _redis_errors("registering an item"):
             result = self._publish_script(keys=self._script_keys(key), args=args)
         self._check_published(int(result))
 
-    def _publish_args(
-        self,
-        key: str,
-        meta: Dict[str, Any],
-        version: str,
-        n_chunks: int,
-        accounted: int,
-        created: float,
-    ) -> List[Any]:
-        """The ``ARGV`` of the publishing script (see ``_LUA_PUBLISH``)."""
+    def _publish_args(self, key: str, meta: Dict[str, Any]) -> List[Any]:
+        """The ``ARGV`` of the publishing script for ``meta`` (see ``_LUA_PUBLISH``).
+
+        ``meta`` is what ``load`` reads: ``info``, ``size`` (the bytes
+        accounted), ``chunk``, ``n`` (chunks), ``v`` (their version), ``path``.
+        """
         return [
             self._prefix,
             self._grace * 1000,
             key,
             json.dumps(meta, separators=(",", ":")),
-            accounted,
-            n_chunks,
-            version,
+            meta["size"],
+            meta["n"],
+            meta["v"],
             self._ttl * 1000,
             (self._ttl + self._grace) * 1000,
             -1 if self._size_limit is None else self._size_limit,
-            int(created * 1000),
+            int(meta["info"]["created"] * 1000),
         ]
 
     @staticmethod
@@ -781,9 +775,7 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
                 "v": sink.version,
                 "path": None,
             }
-            self._publish(
-                key, meta, sink.version, sink.n_chunks, accounted=sink.size, created=info["created"]
-            )
+            self._publish(key, meta)
         except BaseException:
             self._discard_chunks(sink.base, sink.n_chunks)
             raise
