@@ -389,3 +389,82 @@ def test_disk_full_is_an_upload_full_error(
         upload.update(_record(upload_id, offset=3000, length=3000))
         upload.finish("k" + upload_id, _info())
     assert _content(cache, "k" + upload_id) == b"a" * 1000 + b"b" * 1000 + b"c" * 1000
+
+
+@pytest.mark.parametrize("cache_kind", ["plain", "queue"])
+def test_per_process_caches_in_a_forked_process(cache: dfc.CacheAbstract) -> None:
+    """A forked worker (its own process token) gets ``ItemElsewhereError``, as for items."""
+    upload_id = _new(cache)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's outcome is its exit code
+        code = 1
+        try:
+            cache.uploads().record(upload_id)
+        except ItemElsewhereError:
+            code = 0
+        except BaseException:
+            code = 2
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert cache.uploads().record(upload_id)["offset"] == 0
+
+
+@pytest.mark.parametrize("cache_kind", ["file", "redis"])
+def test_shared_caches_see_uploads_from_another_instance(
+    new_cache: Callable[..., dfc.CacheAbstract],
+) -> None:
+    """Another process, host or a restart: a second cache on the same storage resumes it."""
+    first, second = new_cache(), new_cache()
+    upload_id = _new(first, length=6)
+    with first.uploads().lock(upload_id) as upload:
+        written = upload.write(0, [b"abc"])
+        upload.update(_record(upload_id, offset=written.stored, length=6))
+        with pytest.raises(UploadBusyError):
+            with second.uploads().lock(upload_id):
+                pass
+    assert upload_id in second.uploads().ids()
+    with second.uploads().lock(upload_id) as upload:
+        assert upload.record()["offset"] == 3
+        upload.write(3, [b"def"])
+        upload.update(_record(upload_id, offset=6, length=6))
+        upload.finish("k" + upload_id, _info())
+    assert _content(first, "k" + upload_id) == b"abcdef"
+
+
+@pytest.mark.parametrize("cache_kind", ["file"])
+def test_cache_file_finish_does_not_copy(cache: dfc.CacheAbstract) -> None:
+    """The item's content file is the part file itself (a hard link, same inode)."""
+    assert isinstance(cache, dfc.CacheFile)
+    store = cache.uploads()
+    upload_id = _new(cache, length=len(BODY))
+    part = Path(cache.cache_dir, "uploads", f"{upload_id}.part")
+    with store.lock(upload_id) as upload:
+        upload.write(0, [BODY])
+        upload.update(_record(upload_id, offset=len(BODY), length=len(BODY)))
+        inode = part.stat().st_ino
+        upload.finish("k" + upload_id, _info())
+    assert not part.exists()
+    _, stream = open_content(cache, "k" + upload_id)
+    with stream:
+        assert os.fstat(stream.fileno()).st_ino == inode
+        assert stream.read() == BODY
+
+
+@pytest.mark.parametrize("cache_kind", ["file"])
+def test_sweep_removes_files_left_by_cut_short_writes(cache: dfc.CacheAbstract) -> None:
+    """A part without record and a temporary record file: gone once old enough."""
+    assert isinstance(cache, dfc.CacheFile)
+    store = cache.uploads()
+    kept = _new(cache)
+    directory = Path(cache.cache_dir, "uploads")
+    orphan = directory / f"{new_uid()}.part"
+    temp = directory / ".0123456789abcdef.tmp"
+    orphan.write_bytes(b"x")
+    temp.write_text("{")
+    now = time.time()
+    assert store.sweep(now) == [] and orphan.exists() and temp.exists()
+    assert store.sweep(now + 2 * 3600) == []
+    assert not orphan.exists() and not temp.exists()
+    assert store.ids() == [kept]
+    assert (directory / f"{kept}.part").exists()

@@ -209,16 +209,17 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData], CachePlain020):
             OSError: the spool directory cannot be created.
         """
         pid = os.getpid()
-        if self._uploads is None or self._uploads[0] != pid:
-            store = PartFileStore(
-                os.path.join(create_spool(), "uploads"),
-                chunk_bytes=1 << 20,
-                size_limit=None,
-                finish_into=self._finish_upload,
-                check_owner=self._check_upload_owner,
-            )
-            self._uploads = (pid, store)
-        return self._uploads[1]
+        with self._lock:  # one store (one directory) per process, also under racing requests
+            if self._uploads is None or self._uploads[0] != pid:
+                store = PartFileStore(
+                    os.path.join(create_spool(), "uploads"),
+                    chunk_bytes=1 << 20,
+                    size_limit=None,
+                    finish_into=self._finish_upload,
+                    check_owner=self._check_upload_owner,
+                )
+                self._uploads = (pid, store)
+            return self._uploads[1]
 
     def _check_upload_owner(self, upload_id: str) -> None:
         if not self._held_here(upload_id):

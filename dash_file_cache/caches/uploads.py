@@ -339,6 +339,7 @@ class UploadStore(abc.ABC):
         Raises:
             UploadBusyError: another holder has it.
             FileNotFoundError: the upload is gone (or ``ItemElsewhereError``).
+            ValueError: its record is damaged (not a JSON object with an ``offset``).
         """
 
     @abc.abstractmethod
@@ -486,7 +487,11 @@ class PartFileStore(UploadStore):
         return [name[:-5] for name in names if name.endswith(".json") and name[0] != "."]
 
     def sweep(self, now: float) -> List[str]:
-        """Remove expired uploads, then part files left without a record (see the class)."""
+        """Remove expired uploads, then files that cut-short writes left behind.
+
+        Those are part files without a record and temporary record files,
+        once older than :data:`ORPHAN_AGE` seconds at ``now``.
+        """
         removed = super().sweep(now)
         try:
             names = os.listdir(self.directory)
@@ -494,7 +499,10 @@ class PartFileStore(UploadStore):
             return removed
         for name in names:
             path = os.path.join(self.directory, name)
-            if name.endswith(".part") and not os.path.exists(path[:-5] + ".json"):
+            orphan = name.endswith(".tmp") or (
+                name.endswith(".part") and not os.path.exists(path[:-5] + ".json")
+            )
+            if orphan:
                 with suppress(OSError):
                     if os.stat(path).st_mtime < now - ORPHAN_AGE:
                         os.unlink(path)
