@@ -37,10 +37,24 @@ The rules every store follows (the tus endpoint relies on them):
 - **Full**: the cache's own bound or the storage full raises
   :class:`UploadFullError` (an ``OSError``; the endpoint answers 507).
 
+Where each cache keeps them (ids always come from ``cache.new_key(uid)``):
+
+==============  ==============================  ==========================  =====================
+cache           bytes and record                lock shared by              finish
+==============  ==============================  ==========================  =====================
+CachePlain,     files in the serving process's  the threads of the serving  rename of the part
+CacheQueue      spool directory (gone with it)  process (``flock``)         into an item file
+CacheFile       ``<cache_dir>/uploads``         every process of the host   hard link + one SQLite
+                (survives a restart)            (``flock``)                 transaction
+CacheRedis      chunk keys + a hash, TTL        every process and host      one Lua script:
+                ``ttl`` after the last update   (``SET NX PX``, fenced)     ``RENAME`` + publish
+==============  ==============================  ==========================  =====================
+
 Per-process caches (:class:`~dash_file_cache.CachePlain`,
-:class:`~dash_file_cache.CacheQueue`) keep uploads in the serving process:
-their ids must come from ``cache.new_key(uid)``, and any other process gets
-:class:`~dash_file_cache.caches.ItemElsewhereError` for them, as for items.
+:class:`~dash_file_cache.CacheQueue`) raise
+:class:`~dash_file_cache.caches.ItemElsewhereError` for an id of another
+process, as for items. Unfinished uploads do not count towards a cache's
+``size_limit`` (each one is bounded by it) until they become items.
 """
 
 from __future__ import annotations
