@@ -13,6 +13,7 @@ import errno
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -27,6 +28,7 @@ import dash_file_cache as dfc
 from dash_file_cache.caches._process import tag_key
 from dash_file_cache.caches.abstract import CachedFileInfo, ItemElsewhereError, open_content
 from dash_file_cache.caches.uploads import (
+    PartFileStore,
     UploadBusyError,
     UploadFullError,
     UploadStore,
@@ -398,12 +400,16 @@ def test_per_process_caches_in_a_forked_process(cache: dfc.CacheAbstract) -> Non
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child's outcome is its exit code
         code = 1
+        store = cache.uploads()
         try:
-            cache.uploads().record(upload_id)
+            store.record(upload_id)
         except ItemElsewhereError:
             code = 0
         except BaseException:
             code = 2
+        # os._exit skips atexit, which removes this process's spool directory.
+        assert isinstance(store, PartFileStore)
+        shutil.rmtree(os.path.dirname(store.directory), ignore_errors=True)
         os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
@@ -468,3 +474,47 @@ def test_sweep_removes_files_left_by_cut_short_writes(cache: dfc.CacheAbstract) 
     assert not orphan.exists() and not temp.exists()
     assert store.ids() == [kept]
     assert (directory / f"{kept}.part").exists()
+
+
+_RACER = """
+import sys
+from dash_file_cache import CacheFile
+from dash_file_cache.caches.uploads import UploadBusyError
+store = CacheFile(sys.argv[1]).uploads()
+mark = sys.argv[3].encode() * 4096
+won = 0
+for _ in range(200):
+    try:
+        with store.lock(sys.argv[2]) as upload:
+            record = upload.record()
+            record["offset"] += upload.write(record["offset"], [mark[:1000], mark[1000:]]).stored
+            upload.update(record)
+            won += 1
+    except UploadBusyError:
+        pass
+print(won)
+"""
+
+
+@pytest.mark.parametrize("cache_kind", ["file"])
+def test_cache_file_racing_processes_never_interleave(cache: dfc.CacheAbstract) -> None:
+    """Two processes append blocks as fast as they can: whole blocks, offset == bytes."""
+    assert isinstance(cache, dfc.CacheFile)
+    upload_id = _new(cache)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RACER, cache.cache_dir, upload_id, mark],
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        for mark in "ab"
+    ]
+    wins = [int(racer.communicate(timeout=120)[0]) for racer in racers]
+    store = cache.uploads()
+    offset = store.record(upload_id)["offset"]
+    assert offset == sum(wins) * 4096
+    with store.lock(upload_id) as upload, upload.open() as content:
+        blocks = [content.read(4096) for _ in range(sum(wins))]
+        assert content.read() == b""
+    assert all(block in (b"a" * 4096, b"b" * 4096) for block in blocks)
