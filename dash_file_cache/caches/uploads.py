@@ -430,11 +430,8 @@ class PartFileStore(UploadStore):
         finish_into: FinishInto,
         check_owner: Callable[[str], None] = lambda upload_id: None,
     ) -> None:
-        self.directory = directory
-        self.chunk_bytes = chunk_bytes
-        self.size_limit = size_limit
-        self._finish_into = finish_into
-        self._check_owner = check_owner
+        self.directory, self.chunk_bytes, self.size_limit = directory, chunk_bytes, size_limit
+        self._finish_into, self._check_owner = finish_into, check_owner
 
     def part_path(self, upload_id: str) -> str:
         return os.path.join(self.directory, f"{upload_id}.part")
