@@ -102,7 +102,7 @@ CachedUpload.propTypes = {
                 type: PropTypes.string,
                 /** "uploading", "paused", "done", "error" or "cancelled". */
                 state: PropTypes.oneOf(['uploading', 'paused', 'done', 'error', 'cancelled']),
-                /** Bytes the server has. */
+                /** Bytes sent so far (on resume, from the offset the server has). */
                 loaded: PropTypes.number,
                 /** Bytes to send (the file size). */
                 total: PropTypes.number,

@@ -29,11 +29,12 @@ const CSS = `
 :where(.dfc-upload-name){overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 :where(.dfc-upload-size),:where(.dfc-upload-info){color:#5f6672;font-size:13px;font-variant-numeric:tabular-nums;white-space:nowrap}
 :where(.dfc-upload-size){text-align:right}
-:where(.dfc-upload-file[data-state="error"]) .dfc-upload-info{color:#b42318;white-space:normal}
+:where(.dfc-upload-file[data-state="error"]) .dfc-upload-info{grid-column:span 2;color:#b42318;white-space:normal}
 :where(.dfc-upload-file[data-state="done"]) .dfc-upload-info{color:#1a7f37}
 :where(.dfc-upload-bar){width:100%;height:8px;accent-color:#2f6fde}
 :where(.dfc-upload-file[data-state="done"]) .dfc-upload-bar{accent-color:#1a7f37}
 :where(.dfc-upload-actions){display:flex;gap:4px;justify-content:flex-end}
+:where(.dfc-upload-file[data-state="error"]) .dfc-upload-actions:empty{display:none}
 :where(.dfc-upload-actions button){padding:2px 8px;font:inherit;font-size:12px;color:#3c4350;border:1px solid #c6cbd3;border-radius:4px;background:#fff;cursor:pointer}
 :where(.dfc-upload-actions button:hover){background:#f2f4f7}
 `;

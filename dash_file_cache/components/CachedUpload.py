@@ -200,7 +200,7 @@ Keyword arguments:
 
         - loaded (number; optional):
 
-            Bytes the server has.
+            Bytes sent so far (on resume, from the offset the server has).
 
         - total (number; optional):
 
