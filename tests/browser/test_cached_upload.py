@@ -188,8 +188,7 @@ def test_two_files_upload_to_a_tus_server(dash_duo, tus_server, tmp_path):
 
     # The page shows each file at 100%.
     bars = dash_duo.driver.execute_script(
-        "return [...document.querySelectorAll('#up .dfc-upload-bar')]"
-        ".map(b => [b.value, b.max]);"
+        "return [...document.querySelectorAll('#up .dfc-upload-bar')].map(b => [b.value, b.max]);"
     )
     assert bars == [[first.stat().st_size] * 2, [second.stat().st_size] * 2]
     rows = dash_duo.driver.execute_script(
@@ -283,7 +282,7 @@ def test_pause_resume_and_cancel(dash_duo, tus_server, tmp_path):
     click_in_row(dash_duo, 1, "cancel")
     wait_for(lambda: row_state(dash_duo, 1) == "cancelled", 5, "row 1 cancelled")
     # Cancel is tus termination: the server is asked to drop the partial upload.
-    wait_for(lambda: ("DELETE" in {m for m, _ in tus_server.requests}), 10, "a DELETE request")
+    wait_for(lambda: "DELETE" in {m for m, _ in tus_server.requests}, 10, "a DELETE request")
 
     status = wait_for(
         lambda: (s := read_json(dash_duo, "#status")) and s["state"] == "paused" and s,
