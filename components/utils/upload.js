@@ -179,6 +179,19 @@ export function errorInfo(error) {
 }
 
 /**
+ * Whether a failed tus request is worth retrying: network failures, 5xx,
+ * 409 (offset mismatch: the retry asks the server's offset first) and 423
+ * (locked), not the other 4xx (refused: retrying cannot help). Unlike
+ * tus-js-client's default, a browser that says it is offline is retried too:
+ * the retry delays give the network time to come back.
+ */
+export function retryable(error) {
+    const res = error && error.originalResponse;
+    const status = res && typeof res.getStatus === 'function' ? res.getStatus() : 0;
+    return !(status >= 400 && status < 500) || status === 409 || status === 423;
+}
+
+/**
  * Milliseconds to wait before the next report, when the last one was sent at
  * `lastSent` (null: never) and reports are at most one per `interval`: 0 means
  * "send now".

@@ -21,6 +21,7 @@ import {
     errorInfo,
     fingerprintOf,
     precheck,
+    retryable,
     speedOf,
     throttleDelay,
     uploadMetadata,
@@ -159,6 +160,7 @@ export class UploadManager {
             retryDelays: Array.isArray(opts.retry_delays)
                 ? opts.retry_delays
                 : DEFAULT_RETRY_DELAYS,
+            onShouldRetry: retryable,
             removeFingerprintOnSuccess: true,
             fingerprint: file => Promise.resolve(fingerprintOf(file, row.relativePath, endpoint)),
             onProgress: loaded => this.progressed(row, loaded),

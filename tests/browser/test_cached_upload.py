@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Iterator, List, Tuple
 
@@ -307,3 +308,72 @@ def test_pause_resume_and_cancel(dash_duo, tus_server, tmp_path):
     stored = [p for p in tus_server.folder.iterdir() if p.is_file() and p.suffix != ".info"]
     assert [sha256(p) for p in stored] == [sha256(kept)]
     assert console_errors(dash_duo, allowed=[tus_server.url]) == []
+
+
+def methods(server: TusServer, method: str) -> int:
+    return sum(1 for m, _ in server.requests if m == method)
+
+
+def test_reload_then_the_same_file_resumes(dash_duo, tus_server, tmp_path):
+    data = tmp_path / "video.bin"
+    data.write_bytes(os.urandom(1536 * 1024))
+    app = upload_app(tus_server.url, chunk_size=64 * 1024, progress_interval=100)
+    dash_duo.start_server(app)
+    throttle_uploads(dash_duo, 256 * 1024)
+    choose(dash_duo, [data])
+    # Some chunks stored (each PATCH is one 64 KiB chunk), then the page goes away.
+    wait_for(lambda: methods(tus_server, "PATCH") >= 4, 20, "a few chunks sent")
+    dash_duo.driver.refresh()
+    stored_before = methods(tus_server, "PATCH")
+    assert methods(tus_server, "POST") == 1
+
+    throttle_uploads(dash_duo, 4 * 1024 * 1024)
+    choose(dash_duo, [data])
+    wait_for(
+        lambda: (s := read_json(dash_duo, "#status")) and s["state"] == "done",
+        60,
+        "status.state == 'done'",
+    )
+    # Resumed from the stored fingerprint: no second upload was created, the
+    # server was asked for its offset, and fewer chunks than the whole file followed.
+    assert methods(tus_server, "POST") == 1
+    assert methods(tus_server, "HEAD") >= 1
+    assert methods(tus_server, "PATCH") - stored_before < 1536 // 64
+    assert tus_server.uploads() == [("video.bin", sha256(data))]
+    files = wait_for(lambda: read_json(dash_duo, "#files"), 10, "files")
+    assert [f["name"] for f in files] == ["video.bin"]
+    # The fingerprint is removed once the upload succeeded.
+    left = dash_duo.driver.execute_script(
+        "return Object.keys(localStorage).filter(k => k.startsWith('tus::'));"
+    )
+    assert left == []
+
+
+def test_network_cut_then_restored_resumes(dash_duo, tus_server, tmp_path):
+    data = tmp_path / "data.bin"
+    data.write_bytes(os.urandom(1536 * 1024))
+    app = upload_app(
+        tus_server.url, chunk_size=64 * 1024, progress_interval=100, retry_delays=[500] * 20
+    )
+    dash_duo.start_server(app)
+    throttle_uploads(dash_duo, 256 * 1024)
+    choose(dash_duo, [data])
+    wait_for(lambda: methods(tus_server, "PATCH") >= 3, 20, "a few chunks sent")
+    dash_duo.driver.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    cut_at = methods(tus_server, "PATCH")
+    time.sleep(2.5)
+    assert methods(tus_server, "PATCH") <= cut_at + 1
+    status = read_json(dash_duo, "#status")
+    assert status["state"] == "uploading", status  # retrying, not failed
+    throttle_uploads(dash_duo, 4 * 1024 * 1024)
+    wait_for(
+        lambda: (s := read_json(dash_duo, "#status")) and s["state"] == "done",
+        60,
+        "status.state == 'done'",
+    )
+    assert methods(tus_server, "POST") == 1
+    assert methods(tus_server, "HEAD") >= 1  # the offset was asked before going on
+    assert tus_server.uploads() == [("data.bin", sha256(data))]

@@ -18,6 +18,7 @@ import {
     overallState,
     precheck,
     relativePathOf,
+    retryable,
     speedOf,
     throttleDelay,
     uidFromAddress,
@@ -168,6 +169,20 @@ describe('errorInfo', () => {
             http_code: null,
             message: 'unexpected response',
         });
+    });
+});
+
+describe('retryable', () => {
+    test('network failures, 5xx, 409 and 423 are retried; other 4xx are not', () => {
+        assert.ok(retryable(new Error('tus: failed to upload chunk')));
+        assert.ok(retryable(httpError(0, '')));
+        assert.ok(retryable(httpError(500, '')));
+        assert.ok(retryable(httpError(503, '')));
+        assert.ok(retryable(httpError(409, '')));
+        assert.ok(retryable(httpError(423, '')));
+        for (const status of [400, 403, 404, 410, 413, 415, 422, 460]) {
+            assert.ok(!retryable(httpError(status, '')), status);
+        }
     });
 });
 
@@ -463,6 +478,7 @@ describe('UploadManager', () => {
         assert.equal(ua.options.endpoint, 'http://app.test/files/');
         assert.deepEqual(ua.options.metadata, {filename: 'a.csv', filetype: 'text/csv'});
         assert.equal(ua.options.removeFingerprintOnSuccess, true);
+        assert.equal(ua.options.onShouldRetry, retryable);
         assert.deepEqual(ua.options.retryDelays, DEFAULT_RETRY_DELAYS);
         assert.equal(ua.options.chunkSize, undefined);
         assert.match(await ua.options.fingerprint(ua.file), /^dfc-upload-a\.csv-text\/csv-100-/);
