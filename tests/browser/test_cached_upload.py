@@ -19,6 +19,7 @@ from typing import Iterator, List, Tuple
 import dash
 import pytest
 from dash import Input, Output, State, html
+from selenium.webdriver.common.keys import Keys
 
 import dash_file_cache as dfc
 from tests.support import free_port, wait_for
@@ -139,13 +140,14 @@ def read_json(dash_duo, selector: str):
 
 
 def choose(dash_duo, paths: List[Path]) -> None:
-    """Choose files in the component's (visually hidden) file input."""
+    """Choose files (or a folder) in the component's visually hidden file input."""
     field = wait_for(
         lambda: dash_duo.driver.find_elements("css selector", "#up input[type=file]"),
         10,
         "the CachedUpload chunk to load",
     )[0]
-    field.send_keys("\n".join(str(p) for p in paths))
+    if paths:
+        field.send_keys("\n".join(str(p) for p in paths))
 
 
 def test_two_files_upload_to_a_tus_server(dash_duo, tus_server, tmp_path):
@@ -215,6 +217,20 @@ def test_max_size_refuses_before_sending(dash_duo, tus_server, tmp_path):
     big.write_bytes(os.urandom(5000))
     app = upload_app(tus_server.url, max_size=1000)
     dash_duo.start_server(app)
+    choose(dash_duo, [])  # waits for the chunk
+
+    # The drop zone opens the file picker from the keyboard (Enter, Space).
+    dash_duo.driver.execute_script(
+        "window.pickerOpened = 0;"
+        "const input = document.querySelector('#up input[type=file]');"
+        "input.click = () => { window.pickerOpened += 1; };"
+    )
+    zone = dash_duo.find_element("#up .dfc-upload-zone")
+    assert zone.get_attribute("role") == "button" and zone.get_attribute("tabindex") == "0"
+    zone.send_keys(Keys.ENTER)
+    zone.send_keys(Keys.SPACE)
+    assert dash_duo.driver.execute_script("return window.pickerOpened;") == 2
+
     choose(dash_duo, [big])
 
     status = wait_for(
@@ -377,3 +393,26 @@ def test_network_cut_then_restored_resumes(dash_duo, tus_server, tmp_path):
     assert methods(tus_server, "POST") == 1
     assert methods(tus_server, "HEAD") >= 1  # the offset was asked before going on
     assert tus_server.uploads() == [("data.bin", sha256(data))]
+
+
+def test_a_folder_keeps_relative_paths(dash_duo, tus_server, tmp_path):
+    folder = tmp_path / "photos"
+    (folder / "2024").mkdir(parents=True)
+    (folder / "a.txt").write_bytes(b"alpha")
+    (folder / "2024" / "b.txt").write_bytes(b"bravo" * 1000)
+    app = upload_app(tus_server.url, directory=True)
+    dash_duo.start_server(app)
+    choose(dash_duo, [folder])
+    files = wait_for(lambda: read_json(dash_duo, "#files"), 30, "files")
+    assert sorted((f["name"], f["relative_path"], f["size"]) for f in files) == [
+        ("a.txt", "photos/a.txt", 5),
+        ("b.txt", "photos/2024/b.txt", 5000),
+    ]
+    wait_for(lambda: len(tus_server.completed) == 2, 10, "both uploads stored")
+    assert sorted(meta["relative_path"] for _, meta in tus_server.completed) == [
+        "photos/2024/b.txt",
+        "photos/a.txt",
+    ]
+    assert tus_server.uploads() == sorted(
+        [("a.txt", sha256(b"alpha")), ("b.txt", sha256(b"bravo" * 1000))]
+    )
