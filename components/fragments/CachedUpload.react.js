@@ -52,6 +52,10 @@ function ensureStyles() {
 
 const STATE_TEXT = {cancelled: 'Cancelled', done: 'Done'};
 
+// The buttons of a row, by its state: each calls the manager's method of that name.
+const ACTIONS = {uploading: ['pause', 'cancel'], paused: ['resume', 'cancel']};
+const ACTION_TEXT = {pause: 'Pause', resume: 'Resume', cancel: 'Cancel'};
+
 function infoText(row) {
     const size = row.file.size;
     const percent = size > 0 ? Math.floor((row.loaded * 100) / size) : 0;
@@ -71,7 +75,6 @@ function infoText(row) {
 function FileRow({row, manager}) {
     const label = row.relativePath || row.file.name;
     const size = row.file.size;
-    const active = row.state === 'uploading' || row.state === 'paused';
     return (
         <li className="dfc-upload-file" data-state={row.state}>
             <span className="dfc-upload-name" title={label}>
@@ -88,36 +91,17 @@ function FileRow({row, manager}) {
                 {infoText(row)}
             </span>
             <span className="dfc-upload-actions">
-                {row.state === 'uploading' ? (
+                {(ACTIONS[row.state] || []).map(action => (
                     <button
+                        key={action}
                         type="button"
-                        className="dfc-upload-pause"
-                        aria-label={`Pause ${label}`}
-                        onClick={() => manager.pause(row.key)}
+                        className={`dfc-upload-${action}`}
+                        aria-label={`${ACTION_TEXT[action]} ${label}`}
+                        onClick={() => manager[action](row.key)}
                     >
-                        Pause
+                        {ACTION_TEXT[action]}
                     </button>
-                ) : null}
-                {row.state === 'paused' ? (
-                    <button
-                        type="button"
-                        className="dfc-upload-resume"
-                        aria-label={`Resume ${label}`}
-                        onClick={() => manager.resume(row.key)}
-                    >
-                        Resume
-                    </button>
-                ) : null}
-                {active ? (
-                    <button
-                        type="button"
-                        className="dfc-upload-cancel"
-                        aria-label={`Cancel ${label}`}
-                        onClick={() => manager.cancel(row.key)}
-                    >
-                        Cancel
-                    </button>
-                ) : null}
+                ))}
             </span>
         </li>
     );

@@ -60,10 +60,9 @@ export class UploadManager {
         this.rows = [];
         this.nextKey = 1;
         this.ledger = new SelectionLedger();
-        this.lastReport = null;
-        this.lastView = null;
-        this.reportTimer = null;
-        this.viewTimer = null;
+        // Per report kind ("view", "status"): when it was last sent, its pending timer.
+        this.last = {view: null, status: null};
+        this.timers = {view: null, status: null};
         this.closed = false;
     }
 
@@ -279,10 +278,10 @@ export class UploadManager {
                 row.upload.abort(false);
             }
         }
-        this.clearTimer(this.reportTimer);
-        this.clearTimer(this.viewTimer);
-        this.reportTimer = null;
-        this.viewTimer = null;
+        for (const kind of Object.keys(this.timers)) {
+            this.clearTimer(this.timers[kind]);
+            this.timers[kind] = null;
+        }
     }
 
     /** Something changed: re-render (at once when `immediate`) and report `status`. */
@@ -290,33 +289,33 @@ export class UploadManager {
         if (this.closed) {
             return;
         }
-        const interval = this.interval();
         if (immediate) {
-            this.clearTimer(this.viewTimer);
-            this.viewTimer = null;
+            this.clearTimer(this.timers.view);
+            this.timers.view = null;
             this.view();
-        } else if (this.viewTimer === null) {
-            const delay = throttleDelay(this.lastView, this.now(), interval);
-            if (delay === 0) {
-                this.view();
-            } else {
-                this.viewTimer = this.setTimer(() => {
-                    this.viewTimer = null;
-                    this.view();
-                }, delay);
-            }
+        } else {
+            this.throttled('view', () => this.view());
         }
-        if (this.reportTimer === null) {
-            const delay = throttleDelay(this.lastReport, this.now(), interval);
-            if (delay === 0) {
-                this.sendStatus();
-            } else {
-                this.reportTimer = this.setTimer(() => {
-                    this.reportTimer = null;
-                    this.sendStatus();
-                }, delay);
-            }
+        this.throttled('status', () => this.sendStatus());
+    }
+
+    /**
+     * Run `send` now if a `progress_interval` has passed since the last `kind`
+     * report, else once when it has (at most one pending timer per kind).
+     */
+    throttled(kind, send) {
+        if (this.timers[kind] !== null) {
+            return;
         }
+        const delay = throttleDelay(this.last[kind], this.now(), this.interval());
+        if (delay === 0) {
+            send();
+            return;
+        }
+        this.timers[kind] = this.setTimer(() => {
+            this.timers[kind] = null;
+            send();
+        }, delay);
     }
 
     interval() {
@@ -326,14 +325,14 @@ export class UploadManager {
 
     view() {
         if (!this.closed) {
-            this.lastView = this.now();
+            this.last.view = this.now();
             this.onView(this.rows.slice());
         }
     }
 
     sendStatus() {
         if (!this.closed) {
-            this.lastReport = this.now();
+            this.last.status = this.now();
             this.report({status: aggregateStatus(this.rows)});
         }
     }
