@@ -141,6 +141,8 @@ export class UploadManager {
             address: null,
             refused: false,
             upload: null,
+            launching: false,
+            started: false,
             ...fields,
         };
     }
@@ -181,13 +183,24 @@ export class UploadManager {
         if (opts.parallel_uploads > 1) {
             options.parallelUploads = opts.parallel_uploads;
         }
-        const upload = new this.Upload(row.file, options);
-        row.upload = upload;
+        row.upload = new this.Upload(row.file, options);
+        this.launch(row);
+    }
+
+    /**
+     * Start the row's upload: from the latest upload stored for the same file
+     * (a page reload), else a new one. Skipped if the row was paused,
+     * cancelled or closed meanwhile (`resume` launches a paused row again).
+     */
+    launch(row) {
+        const {upload} = row;
+        row.launching = true;
         Promise.resolve()
             .then(() => upload.findPreviousUploads())
             .catch(() => [])
             .then(previous => {
-                if (row.state !== 'uploading' || row.upload !== upload) {
+                row.launching = false;
+                if (row.state !== 'uploading' || this.closed) {
                     return;
                 }
                 if (previous && previous.length) {
@@ -198,6 +211,7 @@ export class UploadManager {
                         )[0];
                     upload.resumeFromPreviousUpload(latest);
                 }
+                row.started = true;
                 upload.start();
             });
     }
@@ -247,8 +261,13 @@ export class UploadManager {
             return;
         }
         row.state = 'uploading';
-        // tus-js-client asks the server for its offset (HEAD) and goes on.
-        row.upload.start();
+        if (row.started) {
+            // tus-js-client asks the server for its offset (HEAD) and goes on.
+            row.upload.start();
+        } else if (!row.launching) {
+            // Paused before it started: start it as `add` would have.
+            this.launch(row);
+        }
         this.changed(true);
     }
 

@@ -636,6 +636,37 @@ describe('UploadManager', () => {
         );
     });
 
+    test('paused before it started, then resumed: started once, from the stored upload', async () => {
+        const h = harness();
+        FakeUpload.previous = [{uploadUrl: 'http://app.test/files/old'}];
+        h.manager.add(items(file('a', 10)));
+        const [row] = h.manager.rows;
+        h.manager.pause(row.key);
+        await h.settle();
+        const upload = FakeUpload.made[0];
+        assert.deepEqual(upload.calls, [['abort', false], 'find']);
+        h.manager.resume(row.key);
+        await h.settle();
+        assert.deepEqual(upload.calls.slice(2), [
+            'find',
+            ['resumeFrom', 'http://app.test/files/old'],
+            'start',
+        ]);
+        // A later pause and resume goes on with the same upload.
+        h.manager.pause(row.key);
+        h.manager.resume(row.key);
+        assert.equal(upload.calls.at(-1), 'start');
+        assert.equal(upload.calls.filter(c => c === 'find').length, 2);
+    });
+
+    test('closed while looking for a previous upload: never started', async () => {
+        const h = harness();
+        h.manager.add(items(file('a', 10)));
+        h.manager.close();
+        await h.settle();
+        assert.ok(!FakeUpload.made[0].calls.includes('start'));
+    });
+
     test('close stops uploads without terminating them and reports nothing more', async () => {
         const h = harness();
         h.manager.add(items(file('a', 10)));
