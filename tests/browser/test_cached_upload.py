@@ -51,6 +51,11 @@ class TusServer:
     def __init__(self, folder: Path) -> None:
         from fastapi.middleware.cors import CORSMiddleware
 
+        def only_png(metadata: dict, _info: dict) -> None:
+            # Stands for a server-side check (later: `UploadPolicy.validate`/`authorize`).
+            if metadata.get("filename", "").startswith("refuse-"):
+                raise fastapi.HTTPException(status_code=422, detail="Only PNG files, please.")
+
         self.folder = folder
         self.requests: List[Tuple[str, str]] = []
         self.completed: List[Tuple[str, dict]] = []
@@ -60,6 +65,7 @@ class TusServer:
                 prefix="files",
                 files_dir=str(folder),
                 on_upload_complete=lambda path, metadata: self.completed.append((path, metadata)),
+                pre_create_hook=only_png,
             )
         )
 
@@ -416,3 +422,58 @@ def test_a_folder_keeps_relative_paths(dash_duo, tus_server, tmp_path):
     assert tus_server.uploads() == sorted(
         [("a.txt", sha256(b"alpha")), ("b.txt", sha256(b"bravo" * 1000))]
     )
+
+
+def test_a_refusal_by_the_server_is_shown_with_its_message(dash_duo, tus_server, tmp_path):
+    refused = tmp_path / "refuse-me.txt"
+    accepted = tmp_path / "fine.txt"
+    refused.write_bytes(b"not a png")
+    accepted.write_bytes(b"a fine file")
+    dash_duo.start_server(upload_app(tus_server.url, multiple=True))
+    choose(dash_duo, [refused, accepted])
+    status = wait_for(
+        lambda: (s := read_json(dash_duo, "#status")) and s["state"] == "error" and s,
+        30,
+        "status.state == 'error'",
+    )
+    first, second = status["files"]
+    assert (first["state"], first["http_code"], first["message"]) == (
+        "error",
+        422,
+        "Only PNG files, please.",
+    )
+    assert second["state"] == "done"
+    info = read(dash_duo, "#up .dfc-upload-file[data-state=error] .dfc-upload-info")
+    assert info == "Only PNG files, please. (HTTP 422)"
+    # `files` lists only the upload that completed; a 4xx is not retried.
+    files = wait_for(lambda: read_json(dash_duo, "#files"), 10, "files")
+    assert [f["name"] for f in files] == ["fine.txt"]
+    assert methods(tus_server, "POST") == 2
+    assert tus_server.uploads() == [("fine.txt", sha256(accepted))]
+    dash_duo.driver.save_screenshot(str(tmp_path / "cached_upload_server_refusal.png"))
+    assert console_errors(dash_duo, allowed=[tus_server.url]) == []
+
+
+def test_dropped_files_upload(dash_duo, tus_server, tmp_path):
+    dash_duo.start_server(upload_app(tus_server.url, multiple=True))
+    choose(dash_duo, [])  # waits for the chunk
+    # A drop as the browser makes it, with files made in the page.
+    dash_duo.driver.execute_script(
+        "const dt = new DataTransfer();"
+        "dt.items.add(new File(['first dropped'], 'one.txt', {type: 'text/plain'}));"
+        "dt.items.add(new File([new Uint8Array(70000).fill(7)], 'two.bin'));"
+        "const zone = document.querySelector('#up .dfc-upload-zone');"
+        "const init = {dataTransfer: dt, bubbles: true, cancelable: true};"
+        "for (const type of ['dragenter', 'dragover', 'drop']) {"
+        "  zone.dispatchEvent(new DragEvent(type, init));"
+        "}"
+    )
+    files = wait_for(lambda: read_json(dash_duo, "#files"), 30, "files")
+    assert [(f["name"], f["size"], f["type"]) for f in files] == [
+        ("one.txt", 13, "text/plain"),
+        ("two.bin", 70000, None),
+    ]
+    assert tus_server.uploads() == sorted(
+        [("one.txt", sha256(b"first dropped")), ("two.bin", sha256(bytes([7]) * 70000))]
+    )
+    assert dash_duo.find_element("#up .dfc-upload-zone").get_attribute("data-dragging") == "false"
