@@ -19,7 +19,6 @@ from typing import Iterator, List, Tuple
 import dash
 import pytest
 from dash import Input, Output, State, html
-from selenium.webdriver.common.keys import Keys
 
 import dash_file_cache as dfc
 from tests.support import free_port, wait_for
@@ -226,6 +225,8 @@ def test_max_size_refuses_before_sending(dash_duo, tus_server, tmp_path):
     choose(dash_duo, [])  # waits for the chunk
 
     # The drop zone opens the file picker from the keyboard (Enter, Space).
+    from selenium.webdriver.common.keys import Keys
+
     dash_duo.driver.execute_script(
         "window.pickerOpened = 0;"
         "const input = document.querySelector('#up input[type=file]');"
