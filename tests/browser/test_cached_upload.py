@@ -96,7 +96,7 @@ class TusServer:
 
     def uploads(self) -> List[Tuple[str, str]]:
         """``(filename metadata, sha256 of the stored bytes)`` of finished uploads."""
-        return sorted((meta.get("filename"), sha256(path)) for path, meta in self.completed)
+        return sorted((meta["filename"], sha256(path)) for path, meta in self.completed)
 
 
 @pytest.fixture
@@ -478,3 +478,16 @@ def test_dropped_files_upload(dash_duo, tus_server, tmp_path):
         [("one.txt", sha256(b"first dropped")), ("two.bin", sha256(bytes([7]) * 70000))]
     )
     assert dash_duo.find_element("#up .dfc-upload-zone").get_attribute("data-dragging") == "false"
+
+
+def test_parallel_uploads_are_joined_by_the_server(dash_duo, tus_server, tmp_path):
+    data = tmp_path / "parts.bin"
+    data.write_bytes(os.urandom(1024 * 1024 + 3))
+    dash_duo.start_server(upload_app(tus_server.url, parallel_uploads=3))
+    choose(dash_duo, [data])
+    files = wait_for(lambda: read_json(dash_duo, "#files"), 30, "files")
+    assert [(f["name"], f["size"]) for f in files] == [("parts.bin", data.stat().st_size)]
+    # Three partial uploads, then one final upload that concatenates them (tus concatenation).
+    assert methods(tus_server, "POST") == 4
+    finals = [(m["filename"], sha256(p)) for p, m in tus_server.completed if m.get("filename")]
+    assert finals == [("parts.bin", sha256(data))]
