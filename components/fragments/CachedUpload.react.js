@@ -18,6 +18,7 @@ import {UploadManager} from '../utils/uploadmanager.js';
 const STYLE_ID = 'dfc-upload-styles';
 
 // Default look, with zero specificity (`:where`): any CSS of the app wins.
+// On narrow screens a row takes two lines: the bar under the name.
 const CSS = `
 :where(.dfc-upload-zone){display:flex;align-items:center;justify-content:center;min-height:72px;padding:16px;box-sizing:border-box;border:2px dashed #b4bac4;border-radius:8px;background:#fafbfc;color:#3c4350;text-align:center;cursor:pointer;transition:border-color .15s,background .15s}
 :where(.dfc-upload-zone:hover),:where(.dfc-upload-zone[data-dragging="true"]){border-color:#2f6fde;background:#f0f5ff}
@@ -37,6 +38,7 @@ const CSS = `
 :where(.dfc-upload-file[data-state="error"]) .dfc-upload-actions:empty{display:none}
 :where(.dfc-upload-actions button){padding:2px 8px;font:inherit;font-size:12px;color:#3c4350;border:1px solid #c6cbd3;border-radius:4px;background:#fff;cursor:pointer}
 :where(.dfc-upload-actions button:hover){background:#f2f4f7}
+@media (max-width: 600px){:where(.dfc-upload-file){grid-template-columns:minmax(0,1fr) auto;gap:4px 12px}:where(.dfc-upload-bar){grid-column:1 / -1}}
 `;
 
 /** Add the default stylesheet to the page once. */
