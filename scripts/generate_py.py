@@ -6,8 +6,8 @@ into the subpackage ``dash_file_cache/components/`` instead of the top-level
 package: the generator always writes into a folder named after the namespace,
 so it runs in a scratch folder and only the generated files are copied back.
 
-Output: ``CachedImage.py``, ``CachedDownload.py``, ``_imports_.py`` and
-``metadata.json``. ``dash_file_cache/components/__init__.py`` is written by
+Output: ``CachedImage.py``, ``CachedDownload.py``, ``CachedUpload.py``,
+``_imports_.py`` and ``metadata.json``. ``dash_file_cache/components/__init__.py`` is written by
 hand and is checked here against the chunks webpack built.
 
 Run from the repository root, with ``node_modules`` installed (``npm ci``) and
@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [
     "components/CachedImage.react.js",
     "components/CachedDownload.react.js",
+    "components/CachedUpload.react.js",
     # dash-file-cache 0.2.0 components, on top of CachedDownload
     "components/Downloader.react.js",
     "components/PlainDownloader.react.js",

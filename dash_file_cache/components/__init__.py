@@ -1,8 +1,9 @@
-"""Dash components for dash-file-cache addresses: ``CachedImage``, ``CachedDownload``.
+"""Dash components for dash-file-cache addresses: ``CachedImage``, ``CachedDownload``,
+``CachedUpload``.
 
-The classes (``CachedImage.py``, ``CachedDownload.py``, ``_imports_.py``), the
-bundle and ``metadata.json`` are generated from ``components/`` by
-``npm run build``; this file is not. Dash looks up ``_js_dist`` on the
+The classes (``CachedImage.py``, ``CachedDownload.py``, ``CachedUpload.py``,
+``_imports_.py``), the bundle and ``metadata.json`` are generated from
+``components/`` by ``npm run build``; this file is not. Dash looks up ``_js_dist`` on the
 top-level package (the components' namespace is ``dash_file_cache``), which
 re-exports it from here; ``relative_package_path`` is relative to that package.
 """
@@ -22,6 +23,7 @@ _BUNDLE = "components/dash_file_cache.min.js"
 _ASYNC_CHUNKS = [
     "components/async-CachedDownload.js",
     "components/async-CachedImage.js",
+    "components/async-CachedUpload.js",
 ]
 
 # The service worker of CachedDownload's stream mode: servable (the page
