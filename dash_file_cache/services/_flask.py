@@ -26,6 +26,11 @@ __all__ = ["bind", "is_free", "to_request", "to_response"]
 WSGIEnvironment = Dict[str, Any]
 
 
+def current_environ() -> Optional[WSGIEnvironment]:
+    """The WSGI environ of the current Flask request, or None outside any request."""
+    return flask.request.environ if flask.has_request_context() else None
+
+
 def to_request(environ: WSGIEnvironment) -> http.Request:
     """The neutral request of a WSGI environ."""
     return http.Request(

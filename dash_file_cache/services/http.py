@@ -39,6 +39,7 @@ __all__ = [
     "error",
     "item_error",
     "parse_query",
+    "range_not_satisfiable",
 ]
 
 #: Methods the adapters route explicitly where a framework needs a list; every
@@ -263,6 +264,21 @@ def item_error(exc: OSError, request: Optional[Request]) -> Decision:
     return error(503, UNAVAILABLE, request)
 
 
+def range_not_satisfiable(
+    size: Union[int, str], headers: Iterable[Tuple[str, str]] = ()
+) -> Decision:
+    """The 416 answer: JSON error, ``headers``, then ``Content-Range``.
+
+    ``size`` is the complete length of the content (sent as ``bytes */size``),
+    or a ``Content-Range`` value to pass on as it is (a remote's own 416).
+    """
+    unsatisfied = (
+        ContentRange("bytes", None, None, size).to_header() if isinstance(size, int) else size
+    )
+    extra = [*headers, ("Content-Range", unsatisfied)]
+    return error(416, "Requested range not satisfiable.", None, extra)
+
+
 # -- an item -----------------------------------------------------------------
 #: The request fields preconditions and ranges depend on.
 CONDITIONAL_FIELDS = (
@@ -339,9 +355,7 @@ def decide(
     if status == 412:
         return error(412, "A precondition of the request failed.", None, validators)
     if status == 416:
-        unsatisfied = ContentRange("bytes", None, None, item.size).to_header()
-        extra = [*validators, ("Content-Range", unsatisfied)]
-        return error(416, "Requested range not satisfiable.", None, extra)
+        return range_not_satisfiable(item.size, validators)
     headers = [*common_headers(item.one_time), *validators]
     if status == 304:
         # RFC 9110 15.4.5: ETag and Cache-Control; Last-Modified not, as there is an ETag.

@@ -285,9 +285,7 @@ def _span(
         http.Request("GET", Headers(list(range_fields.items()))), length, etag, 0
     )
     if status == 416:
-        unsatisfied = ContentRange("bytes", None, None, length).to_header()
-        extra = [("Content-Range", unsatisfied)]
-        return http.error(416, "Requested range not satisfiable.", None, extra)
+        return http.range_not_satisfiable(length)
     return (status, start, span, length)
 
 
@@ -321,8 +319,7 @@ def answer_remote(
         method = "HEAD"
     if upstream.status == 416:
         upstream.close()
-        extra = [("Content-Range", upstream.headers.get("Content-Range", "bytes */*"))]
-        return http.error(416, "Requested range not satisfiable.", None, extra), None
+        return http.range_not_satisfiable(upstream.headers.get("Content-Range", "bytes */*")), None
     if not 200 <= upstream.status < 300 or upstream.status == 204:
         upstream.close()
         return _remote_error(upstream.status), None
