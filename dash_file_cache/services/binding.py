@@ -9,24 +9,26 @@ same service twice a no-op and two services on one path an error.
 
 from __future__ import annotations
 
-import importlib
 import re
 import sys
 import weakref
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+
+from .adapter import load_adapter
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data import ServiceData
 
 __all__ = ["bind", "dash_prefixes", "server_of"]
 
-#: ``(module, class name, adapter kind)``: the servers a service can be bound to, in
-#: the order they are tried. A class is looked up only if its module was imported
-#: already: an object of a framework never imported cannot exist.
+#: ``(module, class name, adapter module)``: the servers a service can be bound to,
+#: in the order they are tried, and the module whose ``ADAPTER`` serves on them. A
+#: class is looked up only if its module was imported already: an object of a
+#: framework never imported cannot exist.
 SERVERS: Tuple[Tuple[str, str, str], ...] = (
-    ("flask.app", "Flask", "flask"),
-    ("quart.app", "Quart", "quart"),
-    ("starlette.applications", "Starlette", "starlette"),
+    ("flask.app", "Flask", "._flask"),
+    ("quart.app", "Quart", "._quart"),
+    ("starlette.applications", "Starlette", "._starlette"),
 )
 _SUPPORTED = (
     "app must be a dash.Dash (Flask, FastAPI or Quart backend), flask.Flask, "
@@ -37,31 +39,31 @@ _SUPPORTED = (
 _REGISTRY: weakref.WeakKeyDictionary[Any, Dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-def _kind(obj: Any) -> Optional[str]:
-    """The adapter kind of a server object, or ``None`` if it is not a server."""
-    for module, name, kind in SERVERS:
+def _adapter_module(obj: Any) -> Optional[str]:
+    """The adapter module for a server object, or ``None`` if it is not a server."""
+    for module, name, adapter in SERVERS:
         cls = getattr(sys.modules.get(module), name, None)
         if isinstance(cls, type) and isinstance(obj, cls):
-            return kind
+            return adapter
     return None
 
 
 def server_of(app: Any) -> Tuple[str, Any]:
-    """``(adapter kind, server)`` of an app or of a Dash app's server.
+    """``(adapter module, server)`` of an app or of a Dash app's server.
 
     Raises:
         TypeError: neither ``app`` nor its ``server`` is a supported app.
     """
     for candidate in (app, getattr(app, "server", None)):
-        kind = _kind(candidate)
-        if kind is not None:
-            return kind, candidate
+        adapter_module = _adapter_module(candidate)
+        if adapter_module is not None:
+            return adapter_module, candidate
     raise TypeError(f"{_SUPPORTED}; got {type(app).__name__}.")
 
 
 def dash_prefixes(app: Any) -> Tuple[str, str]:
     """``(routes, requests)`` path prefixes of a Dash app, without trailing slash."""
-    if _kind(app) is not None:
+    if _adapter_module(app) is not None:
         return "", ""
     config = getattr(app, "config", None)
     routes = str(getattr(config, "routes_pathname_prefix", None) or "/")
@@ -80,7 +82,7 @@ def bind(service: ServiceData, app: Any, endpoint: Optional[str], prefix: str) -
         ValueError: another service already uses this path or endpoint, or the
             service already serves under another prefix.
     """
-    kind, server = server_of(app)
+    adapter_module, server = server_of(app)
     routes_prefix, requests_prefix = dash_prefixes(app)
     if prefix and requests_prefix != prefix:
         raise ValueError(
@@ -93,7 +95,7 @@ def bind(service: ServiceData, app: Any, endpoint: Optional[str], prefix: str) -
     existing = registry.get(rule)
     if existing is service:
         return prefix
-    adapter = importlib.import_module(f"{__package__}._{kind}")
+    adapter = load_adapter(adapter_module)
     if existing is not None or not adapter.is_free(server, rule, endpoint):
         raise ValueError(
             f"The path {rule!r} or endpoint {endpoint!r} is already used on this "

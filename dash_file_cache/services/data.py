@@ -301,11 +301,11 @@ class ServiceData:
 
         if not is_valid_uid(uid):
             raise ValueError(f"uid is malformed: {uid!r}.")
-        environ = _flask.current_environ()
-        request = None if environ is None else _flask.to_request(environ)
+        adapter, environ = _flask.ADAPTER, _flask.current_environ()
+        request = None if environ is None else adapter.to_request(environ)
         query = http.Query(uid, bool(download), file_name)
         answer = self._respond(request, lambda: pipeline.answer_item(self, request, query))
-        return _flask.to_response(answer, environ, self._chunk_size * _MB)
+        return adapter.respond(answer, environ or {}, self._chunk_size * _MB)
 
     def answer(self, request: http.Request) -> Answer:
         """Answer a request to the service (blocking: run it off any event loop).
@@ -319,8 +319,9 @@ class ServiceData:
         return self._respond(request, lambda: pipeline.answer_query(self, request))
 
     def _respond(self, request: Optional[http.Request], inner: Callable[[], Answer]) -> Answer:
-        """``inner()``'s answer within CORS: a preflight is answered instead, and the
-        answer gets the headers the request's origin is allowed."""
+        """``inner()``'s answer as sent to ``request``: a CORS preflight is answered
+        instead, the answer gets the CORS headers the request's origin is allowed,
+        and a ``HEAD`` gets no body (:func:`.http.for_request`)."""
         if self._cors is not None and request is not None:
             preflight = self._cors.preflight(request)
             if preflight is not None:
@@ -328,6 +329,7 @@ class ServiceData:
         answer = inner()
         if self._cors is not None:
             answer.decision = self._cors.apply(request, answer.decision)
+        answer.decision = http.for_request(answer.decision, request)
         return answer
 
     def serve(self, app: Any, endpoint: Optional[str] = None) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import json
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 from urllib.parse import parse_qsl, quote
 
@@ -37,6 +37,7 @@ __all__ = [
     "content_disposition",
     "decide",
     "error",
+    "for_request",
     "item_error",
     "parse_query",
     "range_not_satisfiable",
@@ -125,9 +126,10 @@ class ItemFacts:
 class Decision:
     """The answer to send.
 
-    ``body`` is the whole body of an error (or empty); for a 200/206 the
-    content bytes ``[start, start + length)`` follow instead, unless the
-    request is a ``HEAD``. ``claim`` says a one-time item must be claimed
+    ``body`` is the whole body of an error (or empty; always empty once
+    :func:`for_request` made it the answer to a ``HEAD``); for a 200/206 the
+    content bytes ``[start, start + length)`` follow instead when
+    ``send_content`` (never for a ``HEAD``). ``claim`` says a one-time item must be claimed
     (removed from the cache) before any byte is sent; if the claim fails the
     item is gone and :func:`item_error` gives the answer.
     """
@@ -139,6 +141,17 @@ class Decision:
     length: int = 0
     send_content: bool = False
     claim: bool = False
+
+
+def for_request(decision: Decision, request: Optional[Request]) -> Decision:
+    """``decision`` as sent in answer to ``request``: a ``HEAD`` gets no body.
+
+    Its headers (``Content-Length`` included) stay those of the ``GET``
+    (RFC 9110 9.3.2), so adapters send ``body`` as it is, whatever the method.
+    """
+    if request is not None and request.is_head and decision.body:
+        return replace(decision, body=b"")
+    return decision
 
 
 # -- the query ---------------------------------------------------------------
