@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional
 import flask
 from werkzeug.datastructures import EnvironHeaders, Headers
 
+from .._runtime import mark_serving
 from . import http
 from .adapter import Adapter, add_view, view_is_free
 from .content import Answer, FileChunks
@@ -30,6 +31,10 @@ WSGIEnvironment = Dict[str, Any]
 def current_environ() -> Optional[WSGIEnvironment]:
     """The WSGI environ of the current Flask request, or None outside any request."""
     return flask.request.environ if flask.has_request_context() else None
+
+
+def _on_request_started(sender: Any, **extra: Any) -> None:
+    mark_serving()
 
 
 def _body(answer: Answer, environ: WSGIEnvironment, chunk: int) -> Iterable[bytes]:
@@ -56,6 +61,9 @@ class FlaskAdapter:
             return self.respond(answer, environ, service.chunk_size << 20)
 
         add_view(server, rule, endpoint, view)
+        # Flask sends it in the process that dispatches a request, for every
+        # request of every Flask app (a Dash callback's too); connecting twice is one.
+        flask.request_started.connect(_on_request_started, weak=False)
 
     def to_request(self, native: WSGIEnvironment) -> http.Request:
         return http.Request(

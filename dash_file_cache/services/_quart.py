@@ -10,12 +10,13 @@ take longer than it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import quart
 from quart.utils import run_sync, run_sync_iterable
 from werkzeug.datastructures import Headers
 
+from .._runtime import mark_serving
 from . import http
 from ._asgi import body_chunks
 from .adapter import Adapter, add_view, view_is_free
@@ -25,6 +26,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .data import ServiceData
 
 __all__ = ["ADAPTER", "QuartAdapter"]
+
+
+async def _on_request_started(sender: Any, **extra: Any) -> None:
+    # A coroutine, so Quart calls it on the event loop, not in its executor.
+    mark_serving()
 
 
 class QuartAdapter:
@@ -40,6 +46,8 @@ class QuartAdapter:
             return self.respond(answer, native, service.chunk_size << 20)
 
         add_view(server, rule, endpoint, view)
+        # Sent for every request of every Quart app (a Dash callback's too).
+        quart.request_started.connect(_on_request_started, weak=False)
 
     def to_request(self, native: quart.Request) -> http.Request:
         return http.Request(native.method.upper(), native.headers, native.query_string)

@@ -18,8 +18,9 @@ from starlette.applications import Starlette
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .._runtime import mark_serving
 from . import http
 from ._asgi import body_chunks
 from .adapter import Adapter
@@ -28,7 +29,7 @@ from .content import Answer
 if TYPE_CHECKING:  # pragma: no cover
     from .data import ServiceData
 
-__all__ = ["ADAPTER", "AsgiCall", "ServiceEndpoint", "StarletteAdapter"]
+__all__ = ["ADAPTER", "AsgiCall", "MarkServing", "ServiceEndpoint", "StarletteAdapter"]
 
 _PATHSEND = "http.response.pathsend"
 
@@ -82,6 +83,18 @@ async def _send(answer: Answer, call: AsgiCall, chunk: int) -> None:
         answer.close()
 
 
+class MarkServing:
+    """ASGI middleware: every HTTP request the app handles marks this process serving."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            mark_serving()
+        await self.app(scope, receive, send)
+
+
 class ServiceEndpoint:
     """The ASGI endpoint of one service (a Starlette route endpoint)."""
 
@@ -89,6 +102,7 @@ class ServiceEndpoint:
         self._service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        mark_serving()  # also when the middleware came too late (served after start-up)
         call = AsgiCall(scope, receive, send)
         answer = await run_in_threadpool(self._service.answer, ADAPTER.to_request(call))
         await ADAPTER.respond(answer, call, self._service.chunk_size << 20)
@@ -106,6 +120,11 @@ class StarletteAdapter:
         when the app starts) cannot shadow it even if ``serve`` runs after start-up."""
         route = Route(rule, ServiceEndpoint(service), name=endpoint, methods=None)
         server.router.routes.insert(0, route)
+        # Every request marks the process serving (a Dash callback's too), not only
+        # the service's; middleware can only be added before the app starts.
+        started = server.middleware_stack is not None
+        if not started and all(m.cls is not MarkServing for m in server.user_middleware):
+            server.add_middleware(MarkServing)
 
     def to_request(self, native: AsgiCall) -> http.Request:
         scope = native.scope

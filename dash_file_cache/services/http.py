@@ -13,6 +13,7 @@ Preconditions and ranges are :func:`.conditional.evaluate`'s (RFC 9110);
 
 from __future__ import annotations
 
+import codecs
 import html
 import json
 import unicodedata
@@ -20,10 +21,10 @@ from dataclasses import dataclass, field, replace
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 from urllib.parse import parse_qsl, quote
 
-import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" codec error handler)
 from werkzeug.datastructures import ContentRange, Headers, MIMEAccept, MultiDict
 from werkzeug.http import dump_options_header, generate_etag, http_date, parse_accept_header
 
+from ..errors import ItemElsewhereError
 from . import security
 from .conditional import evaluate
 from .uid import is_valid_uid
@@ -51,6 +52,21 @@ _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
 
 HeaderList = List[Tuple[str, str]]
+
+
+def _requote(exc: UnicodeError) -> Tuple[str, int]:
+    """Codec error handler: bytes that are not UTF-8 stay percent-encoded.
+
+    So a query value with ``%FF`` reads as ``"%FF"``, as werkzeug (and so
+    Flask) reads it, on every backend.
+    """
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return quote(exc.object[exc.start : exc.end], safe=""), exc.end
+
+
+_REQUOTE = "dash_file_cache.requote"
+codecs.register_error(_REQUOTE, _requote)
 
 
 @dataclass(frozen=True)
@@ -82,7 +98,7 @@ class Request:
             parse_qsl(
                 self.query_string.decode("utf-8", "replace"),
                 keep_blank_values=True,
-                errors="werkzeug.url_quote",
+                errors=_REQUOTE,
             )
         )
 
@@ -268,8 +284,6 @@ def item_error(exc: OSError, request: Optional[Request]) -> Decision:
     - Any other ``FileNotFoundError`` (unknown, expired, claimed, deleted): 404.
     - Any other ``OSError`` (cache down, out of descriptors): 503.
     """
-    from ..caches.abstract import ItemElsewhereError
-
     if isinstance(exc, ItemElsewhereError):
         return error(404, str(exc), request, page_detail=str(exc))
     if isinstance(exc, FileNotFoundError):
