@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional
 import flask
 from werkzeug.datastructures import EnvironHeaders, Headers
 
+from .._grammar import MB
 from .._runtime import mark_serving
 from . import http
 from .adapter import Adapter, add_view, view_is_free
@@ -58,7 +59,7 @@ class FlaskAdapter:
         def view() -> flask.Response:
             environ = flask.request.environ
             answer = service.answer(self.to_request(environ))
-            return self.respond(answer, environ, service.chunk_size << 20)
+            return self.respond(answer, environ, service.chunk_size * MB)
 
         add_view(server, rule, endpoint, view)
         # Flask sends it in the process that dispatches a request, for every

@@ -16,6 +16,7 @@ import quart
 from quart.utils import run_sync, run_sync_iterable
 from werkzeug.datastructures import Headers
 
+from .._grammar import MB
 from .._runtime import mark_serving
 from . import http
 from ._asgi import body_chunks
@@ -43,7 +44,7 @@ class QuartAdapter:
         async def view() -> quart.Response:
             native = quart.request
             answer = await run_sync(service.answer)(self.to_request(native))
-            return self.respond(answer, native, service.chunk_size << 20)
+            return self.respond(answer, native, service.chunk_size * MB)
 
         add_view(server, rule, endpoint, view)
         # Sent for every request of every Quart app (a Dash callback's too).

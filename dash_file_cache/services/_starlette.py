@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .._grammar import MB
 from .._runtime import mark_serving
 from . import http
 from ._asgi import body_chunks
@@ -105,7 +106,7 @@ class ServiceEndpoint:
         mark_serving()  # also when the middleware came too late (served after start-up)
         call = AsgiCall(scope, receive, send)
         answer = await run_in_threadpool(self._service.answer, ADAPTER.to_request(call))
-        await ADAPTER.respond(answer, call, self._service.chunk_size << 20)
+        await ADAPTER.respond(answer, call, self._service.chunk_size * MB)
 
 
 class StarletteAdapter:

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple, Union
 from urllib.parse import ParseResult
 
+from .._grammar import MB
 from .._validate import check_positive_int
 from ..caches.abstract import CacheAbstract, CachedFileInfo
 from . import binding, http, pipeline, remote, security
@@ -29,7 +30,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ServiceData"]
 
-_MB = 1 << 20
 _SERVICE_NAME = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
 
 
@@ -305,7 +305,7 @@ class ServiceData:
         request = None if environ is None else adapter.to_request(environ)
         query = http.Query(uid, bool(download), file_name)
         answer = self._respond(request, lambda: pipeline.answer_item(self, request, query))
-        return adapter.respond(answer, environ or {}, self._chunk_size * _MB)
+        return adapter.respond(answer, environ or {}, self._chunk_size * MB)
 
     def answer(self, request: http.Request) -> Answer:
         """Answer a request to the service (blocking: run it off any event loop).

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, quote
 from werkzeug.datastructures import ContentRange, Headers, MIMEAccept, MultiDict
 from werkzeug.http import dump_options_header, generate_etag, http_date, parse_accept_header
 
+from .._grammar import HeaderList
 from ..errors import ItemElsewhereError
 from . import security
 from .conditional import evaluate
@@ -50,8 +51,6 @@ ROUTED_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
 _ALLOW = ("Allow", "GET, HEAD, OPTIONS")
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
-
-HeaderList = List[Tuple[str, str]]
 
 
 def _requote(exc: UnicodeError) -> Tuple[str, int]:
