@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple, Union
 from urllib.parse import ParseResult
 
 from .._grammar import MB
+from .._runtime import mark_serving
 from .._validate import check_positive_int
 from ..caches.abstract import CacheAbstract, CachedFileInfo
 from . import binding, http, pipeline, remote, security
@@ -302,7 +303,10 @@ class ServiceData:
         if not is_valid_uid(uid):
             raise ValueError(f"uid is malformed: {uid!r}.")
         adapter, environ = _flask.ADAPTER, _flask.current_environ()
-        request = None if environ is None else adapter.to_request(environ)
+        request = None
+        if environ is not None:
+            mark_serving()  # also when called from the app's own route, never bound
+            request = adapter.to_request(environ)
         query = http.Query(uid, bool(download), file_name)
         answer = self._respond(request, lambda: pipeline.answer_item(self, request, query))
         return adapter.respond(answer, environ or {}, self._chunk_size * MB)
