@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The checks, on a machine prepared by scripts/setup.sh: ruff, mypy, JS lint and unit tests,
+# The checks, on a machine prepared by scripts/setup.sh: ruff (lint and format), mypy, the docs
+# site (mkdocs build --strict, into a temporary directory removed afterwards), JS lint and unit tests,
 # the whole pytest suite on the main interpreter, then the non-browser suite on the oldest
 # and the newest supported Python (those that are present). Every step runs; the summary
 # lists each with its time, and the exit status is 1 if any failed.
@@ -48,6 +49,15 @@ pytest_run() {
   return "$rc"
 }
 
+# docs_build: the docs site builds with no warning (mkdocs --strict); nothing is left behind.
+docs_build() {
+  local site rc=0
+  site=$(mktemp -d)
+  NO_MKDOCS_2_WARNING=1 "$PY" -m mkdocs build --strict --site-dir "$site" || rc=$?
+  rm -rf "$site"
+  return "$rc"
+}
+
 USER_ARGS=$#
 EDGE_RUN=0
 
@@ -57,7 +67,13 @@ if [ ! -x "$PY" ]; then
 fi
 
 step "ruff" "$PY" -m ruff check .
+step "ruff format" "$PY" -m ruff format --check .
 step "mypy" "$PY" -m mypy dash_file_cache
+if "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  step "docs (mkdocs build --strict)" docs_build
+else
+  record "docs (mkdocs build --strict)" "skip: the docs tools need Python >= 3.11" 0
+fi
 if command -v npm >/dev/null; then
   step "npm run lint" npm run --silent --if-present lint
   step "npm run test:js" npm run --silent --if-present test:js

@@ -95,16 +95,12 @@ def _check_chunks_listed() -> None:
     built = {p.name for p in OUT.glob("async-*.js")}
     missing = sorted(built - listed)
     if missing:
-        raise SystemExit(
-            f"Add these chunks to _ASYNC_CHUNKS in {OUT / '__init__.py'}: {missing}"
-        )
+        raise SystemExit(f"Add these chunks to _ASYNC_CHUNKS in {OUT / '__init__.py'}: {missing}")
 
 
 def main() -> None:
     if importlib.util.find_spec("dash") is None:
-        raise SystemExit(
-            f"{sys.executable} has no Dash; run with PYTHON=/path/to/venv/bin/python."
-        )
+        raise SystemExit(f"{sys.executable} has no Dash; run with PYTHON=/path/to/venv/bin/python.")
     if not (ROOT / "node_modules" / "react-docgen").is_dir():
         raise SystemExit("node_modules is missing: run `npm ci` first.")
     import dash

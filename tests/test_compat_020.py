@@ -13,6 +13,8 @@ import inspect
 import io
 import multiprocessing
 import os
+import pkgutil
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -22,6 +24,8 @@ import flask
 import pytest
 
 import dash_file_cache as dfc
+from dash_file_cache import _compat
+from dash_file_cache._legacy import caches as legacy_caches
 from tests.apps.upstream import BODY, Upstream
 
 #: 0.2.0's ``__all__`` of each module, as published.
@@ -100,6 +104,117 @@ def test_every_020_name_imports(module: str, name: str) -> None:
     else:
         with pytest.warns(DeprecationWarning, match=r"deprecated.*; use \S"):
             assert _get(module, name) is not None
+
+
+# -- every deprecation says when it goes -----------------------------------------------
+
+#: What a deprecation warning must say (the decision: deprecated in 0.3, removed in 0.5.0).
+REMOVAL = r"deprecated since dash-file-cache 0\.3 and will be removed in 0\.5\.0; use \S"
+
+
+def test_the_removal_version_is_decided() -> None:
+    assert (_compat.DEPRECATED_SINCE, _compat.REMOVED_IN) == ("0.3", "0.5.0")
+
+
+def _deprecated_tables() -> List[Tuple[str, str]]:
+    """``(module, name)`` for every name of every ``deprecated_names`` table in the package:
+    a module's ``__getattr__``, or the one its ``__getattr__`` dispatches to."""
+    found = []
+    modules = [info.name for info in pkgutil.walk_packages(dfc.__path__, "dash_file_cache.")]
+    for module in ["dash_file_cache", *modules]:
+        try:
+            namespace = vars(importlib.import_module(module))
+        except ImportError:  # an adapter whose optional framework is not installed
+            continue
+        for value in namespace.values():
+            if isinstance(value, _compat.DeprecatedNames):
+                assert value.module == module
+                found.extend((module, name) for name in value.names)
+    return sorted(found)
+
+
+TABLE_NAMES = _deprecated_tables()
+
+
+def test_the_tables_hold_every_deprecated_020_name() -> None:
+    """The 0.2.0 names that warn on import are all in tables (the classes that warn
+    when constructed are tested below)."""
+    assert {case for case in CASES if case not in CURRENT} <= set(TABLE_NAMES)
+
+
+@pytest.mark.parametrize(("module", "name"), TABLE_NAMES)
+def test_every_deprecated_name_says_when_it_goes(module: str, name: str) -> None:
+    with pytest.warns(DeprecationWarning, match=REMOVAL) as record:
+        _get(module, name)
+    assert str(record[0].message).startswith(f"{module}.{name} is deprecated")
+    assert record[0].filename == __file__  # the warning names the code that read the name
+
+
+@pytest.mark.parametrize(
+    "construct",
+    [
+        lambda: dfc.Downloader(id="d"),
+        lambda: dfc.PlainDownloader(id="p"),
+        lambda: dfc.ServiceDownloader(),
+    ],
+    ids=["Downloader", "PlainDownloader", "ServiceDownloader"],
+)
+def test_every_deprecated_class_says_when_it_goes(construct: Any) -> None:
+    with pytest.warns(DeprecationWarning, match=REMOVAL) as record:
+        construct()
+    assert record[0].filename == __file__
+
+
+def _legacy_members() -> List[Tuple[type, str]]:
+    """``(mixin, member)`` for every member of the 0.2.0 mixins of the live caches."""
+    mixins = [getattr(legacy_caches, name) for name in legacy_caches.__all__]
+    return [
+        (mixin, member)
+        for mixin in mixins
+        for member in vars(mixin)
+        if not (member.startswith("__") and member.endswith("__"))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mixin", "member"), _legacy_members(), ids=lambda v: getattr(v, "__name__", v)
+)
+def test_every_deprecated_member_says_when_it_goes(mixin: type, member: str) -> None:
+    """A deprecated member warns with the removal version and works; a removed one
+    raises AttributeError naming the release that removed it and its replacement."""
+    live = next(c for c in [dfc.CachePlain, dfc.CacheQueue, dfc.CacheFile] if issubclass(c, mixin))
+    cache = live(2) if live is not dfc.CacheFile else live(None)
+    key = dfc.ServiceData(cache).register(io.BytesIO(b"abc")).split("uid=")[1]
+    attribute = vars(mixin)[member]
+    if isinstance(attribute, property):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                getattr(cache, member)
+        except AttributeError as exc:
+            assert re.search(
+                r"\(dash-file-cache 0\.2\.0\) was removed in 0\.3: .*; use \S", str(exc)
+            )
+            return
+        with pytest.warns(DeprecationWarning, match=REMOVAL) as record:
+            getattr(cache, member)
+    else:
+        with pytest.warns(DeprecationWarning, match=REMOVAL) as record:
+            result = getattr(cache, member)(key)
+        if hasattr(result, "close"):
+            result.close()
+    assert record[0].filename == __file__
+
+
+def test_only_compat_warns_deprecation() -> None:
+    """Every deprecation goes through ``_compat.warn_deprecated``, which names the version."""
+    root = Path(dfc.__file__).parent
+    direct = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if path.name != "_compat.py" and "DeprecationWarning" in path.read_text(encoding="utf-8")
+    ]
+    assert direct == []
 
 
 _EMPTY = inspect.Parameter.empty

@@ -1,4 +1,6 @@
-"""Every Python code block of README.md and docs/components.md runs as written.
+"""Every Python code block of README.md, CHANGES.md and the docs pages runs as written.
+
+The pages are found by a glob (``docs/**/*.md``), so a new page is covered without listing it.
 
 Each block is saved as a module and imported in a fresh interpreter (so a block's
 ``if __name__ == "__main__":`` server does not start). Then its app is exercised:
@@ -23,7 +25,7 @@ import pytest
 
 from .conftest import ROOT
 
-DOCS = [ROOT / "README.md", ROOT / "docs" / "components.md"]
+DOCS = [ROOT / "README.md", ROOT / "CHANGES.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 DRIVER = r"""
@@ -96,7 +98,7 @@ def python_blocks() -> List[Tuple[str, str]]:
         text = doc.read_text()
         for match in FENCE.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
-            blocks.append((f"{doc.name}:{line}", match.group(1)))
+            blocks.append((f"{doc.relative_to(ROOT)}:{line}", match.group(1)))
     return blocks
 
 
@@ -105,6 +107,14 @@ BLOCKS = python_blocks()
 
 def test_the_docs_have_python_blocks():
     assert len(BLOCKS) >= 6
+
+
+def test_every_docs_page_is_searched():
+    """The glob finds the pages that hold the examples, not only the README."""
+    searched = {doc.relative_to(ROOT).as_posix() for doc in DOCS}
+    assert {"README.md", "docs/index.md", "docs/components.md", "docs/deploying.md"} <= searched
+    pages = {where.split(":")[0] for where, _ in BLOCKS}
+    assert {"README.md", "docs/index.md", "docs/components.md", "docs/backends.md"} <= pages
 
 
 @pytest.mark.parametrize("where, code", BLOCKS, ids=[where for where, _ in BLOCKS])
@@ -127,3 +137,65 @@ def test_python_block_runs_as_written(where, code, tmp_path):
             assert report["addresses"] >= 1, report
     if "@app.route" in code:
         assert report["kind"] == "Flask" and report["addresses"] >= 1, report
+
+
+PACKAGE = '''
+"""A package whose docstrings use Sphinx roles."""
+
+
+class Thing:
+    """A thing. See :meth:`open`, :class:`~pkg.Other`, :class:`Hidden` and ``x == 1``."""
+
+    def open(self):
+        """Open it; then :meth:`close` or :func:`pkg.helper`."""
+
+    def close(self):
+        """Close it."""
+
+
+class Other:
+    """Another thing: :meth:`Thing.open <pkg.Thing.open>`, :meth:`~Thing.undocumented`."""
+
+
+class Hidden:
+    """Not on the reference page."""
+
+
+def helper():
+    """Help: :mod:`.sub`, :meth:`Quiet.hidden`, :class:`Quiet`."""
+
+
+class Quiet:
+    """Rendered without its members."""
+
+    def hidden(self):
+        """Not shown."""
+'''
+
+
+def test_rest_roles_extension_links_what_is_rendered_and_codes_the_rest(tmp_path):
+    """docs/_ext/rest_roles.py: a role links only to what a reference page renders."""
+    griffe = pytest.importorskip("griffe")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text(PACKAGE)
+    page = tmp_path / "reference.md"
+    page.write_text(
+        "::: pkg.Thing\n\n::: pkg.Other\n\n::: pkg.helper\n\n"
+        "::: pkg.Quiet\n    options:\n      members: false\n"
+    )
+    extension = f"{ROOT / 'docs' / '_ext' / 'rest_roles.py'}:RestRoles"
+    pkg = griffe.load(
+        "pkg",
+        search_paths=[str(tmp_path)],
+        extensions=griffe.load_extensions({extension: {"pages": [str(page)]}}),
+    )
+    assert pkg["Thing"].docstring.value == (
+        "A thing. See [`open()`][pkg.Thing.open], [`Other`][pkg.Other], `Hidden` and `x == 1`."
+    )
+    assert pkg["Thing.open"].docstring.value == (
+        "Open it; then [`close()`][pkg.Thing.close] or [`pkg.helper()`][pkg.helper]."
+    )
+    assert pkg["Other"].docstring.value == (
+        "Another thing: [`Thing.open`][pkg.Thing.open], `undocumented()`."
+    )
+    assert pkg["helper"].docstring.value == "Help: `sub`, `Quiet.hidden()`, [`Quiet`][pkg.Quiet]."

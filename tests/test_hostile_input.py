@@ -44,6 +44,8 @@ from tests.support import (
 SECRET = b"HOSTILE-INPUT-SECRET-OUTSIDE-THE-CACHE"
 CONTENT = b"0123456789abcdefghijklmnopqrstuvwxyz" * 7  # 252 bytes
 OTHER = b"OTHER-ITEM-CONTENT-" * 5
+#: A request head larger than every tested server accepts (h11, which uvicorn uses: 16 KiB).
+OVERSIZED_HEAD = 16 * 1024
 
 FAST = settings(
     max_examples=60,
@@ -584,7 +586,14 @@ def test_raw_requests_on_real_server(
     if b"\r" in target or b"\n" in target:
         target = target.replace(b"\r", b"%0D").replace(b"\n", b"%0A")
     request = b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + rng + b"\r\n"
-    status, data = raw_request(raw_server, request)
+    try:
+        status, data = raw_request(raw_server, request)
+    except ConnectionResetError:
+        # A server refuses a head over its limit (h11's 16 KiB) with 400 and closes with our
+        # remaining bytes unread: the kernel then resets, which may drop the 400 before we
+        # read it. Refusing by closing is a fine answer there, and only there.
+        assert len(request) > OVERSIZED_HEAD, request[:80]
+        return
     assert 0 < status < 500, data[:300]
     assert SECRET not in data and CONTENT not in data and OTHER not in data
     head = data.split(b"\r\n\r\n", 1)[0]

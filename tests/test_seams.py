@@ -112,8 +112,11 @@ def test_bench_finds_chromium_like_the_browser_tests(monkeypatch: pytest.MonkeyP
         chromium_paths()
 
 
-def test_readme_states_the_tested_python_range() -> None:
-    """The classifiers are the tested range: the test command runs their oldest and newest."""
+def test_docs_state_the_tested_python_range() -> None:
+    """The classifiers are the tested range: the test command runs their oldest and newest.
+
+    The README and Getting started state the supported range, Development the tested one.
+    """
     pyproject = (ROOT / "pyproject.toml").read_text()
     declared = sorted(
         re.findall(r'"Programming Language :: Python :: (3\.\d+)"', pyproject),
@@ -122,5 +125,8 @@ def test_readme_states_the_tested_python_range() -> None:
     oldest, newest = declared[0], declared[-1]
     assert f'requires-python = ">={oldest}"' in pyproject
     readme = (ROOT / "README.md").read_text()
-    assert f"**{oldest} and {newest} are tested**" in readme
-    assert f"Python {oldest} to {newest}." in readme
+    install = (ROOT / "docs" / "index.md").read_text()
+    development = (ROOT / "docs" / "development.md").read_text()
+    assert f"Python {oldest} to {newest}" in readme
+    assert f"Python {oldest} to {newest}." in install
+    assert f"**{oldest} and {newest} are tested**" in development

@@ -31,6 +31,12 @@ class _Peek(Mapping):  # type: ignore[type-arg]
         return len(self._owner)
 
 
+def _item_part(end: str, index: int, doc: str) -> Any:
+    """A property giving the key (``index`` 0) or the value (1) of the item at ``end``
+    (``"recent"`` or ``"eldest"``), read from its ``<end>_item`` property."""
+    return property(lambda self: getattr(self, f"{end}_item")[index], doc=doc)
+
+
 class LRUDict(MutableMapping):  # type: ignore[type-arg]
     """A mapping of at most ``maxsize`` items; setting a new key beyond it drops
     the least recently set or read one.
@@ -164,23 +170,12 @@ class LRUDict(MutableMapping):  # type: ignore[type-arg]
                 n %= len(keys)
                 self._set_order(keys[-n:] + keys[:-n] if n else keys)
 
-    @property
-    def recent(self) -> Any:
-        """The most recent key."""
-        return self.recent_item[0]
-
-    @property
-    def eldest(self) -> Any:
-        """The eldest key: the one dropped when a new key arrives and the dict is full."""
-        return self.eldest_item[0]
-
-    @property
-    def recent_val(self) -> Any:
-        return self.recent_item[1]
-
-    @property
-    def eldest_val(self) -> Any:
-        return self.eldest_item[1]
+    recent = _item_part("recent", 0, "The most recent key.")
+    eldest = _item_part(
+        "eldest", 0, "The eldest key: the one dropped when a new key arrives and the dict is full."
+    )
+    recent_val = _item_part("recent", 1, "The value of the most recent key.")
+    eldest_val = _item_part("eldest", 1, "The value of the eldest key.")
 
     @property
     def recent_item(self) -> Tuple[Any, Any]:

@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 import functools
-import types
-from typing import Any, Callable, Iterator, Mapping, Optional, Type
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 import flask
 from typing_extensions import Protocol
@@ -105,12 +104,7 @@ class DeferredRequestStream:
             self.info["mime_type"] = headers["Content-Type"].split(";")[0].strip()
         return upstream.response  # type: ignore[no-any-return]
 
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[types.TracebackType],
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def provide(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
@@ -131,7 +125,7 @@ class DeferredRequestStream:
 
 
 class ServiceDownloader:
-    """0.2.0's helper service of the ``Downloader`` component (deprecated).
+    """0.2.0's helper service of the ``Downloader`` component (deprecated; removed in 0.5.0).
 
     0.2.0 served a StreamSaver page and service worker here. The ``Downloader``
     and ``PlainDownloader`` components now run on ``CachedDownload``, which

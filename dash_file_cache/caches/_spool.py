@@ -36,7 +36,6 @@ __all__ = [
     "OwnedPath",
     "create_spool",
     "orphans",
-    "read_head",
     "spool_write",
 ]
 
@@ -121,19 +120,6 @@ def spool_write(spool: str, server_token: str, data: IO[bytes], head: bytes) -> 
             pass
         raise
     return path
-
-
-def read_head(data: IO[bytes], limit: int = SPOOL_MIN_BYTES) -> bytes:
-    """Read up to ``limit`` bytes (fewer only at the end of ``data``)."""
-    parts: List[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = data.read(limit - size)
-        if not chunk:
-            break
-        parts.append(chunk)
-        size += len(chunk)
-    return b"".join(parts)
 
 
 def orphans(spool: str, server_token: str, owned: Callable[[str], bool]) -> List[str]:

@@ -24,12 +24,27 @@ import abc
 import io
 import tempfile
 from contextlib import contextmanager
-from typing import IO, Callable, ContextManager, Generic, Iterator, Tuple, TypeVar, Union
+from typing import (
+    IO,
+    TYPE_CHECKING,
+    Callable,
+    ContextManager,
+    Generic,
+    Iterator,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 from typing_extensions import NotRequired, TypedDict
 
+from .._legacy.caches import CacheAbstract020
+
 # Defined in the neutral module the HTTP layer also imports; re-exported here.
 from ..errors import CacheUnavailableError, ItemElsewhereError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .uploads import UploadStore
 
 __all__ = [
     "CacheAbstract",
@@ -38,6 +53,7 @@ __all__ = [
     "CachedFileInfo",
     "CachedLoader",
     "ItemElsewhereError",
+    "open_content",
 ]
 
 
@@ -71,7 +87,7 @@ S = TypeVar("S")
 T = TypeVar("T")
 
 
-class CacheAbstract(abc.ABC, Generic[S, T]):
+class CacheAbstract(abc.ABC, Generic[S, T], CacheAbstract020):
     """Abstract cache: a key-value store of file items.
 
     Implementations must be safe to call from several threads of one process;
@@ -125,28 +141,6 @@ class CacheAbstract(abc.ABC, Generic[S, T]):
     def prepare(self) -> None:
         """Hook called by :meth:`ServiceData.serve` in the serving process. Default: nothing."""
 
-    def load_info(self, key: str) -> S:
-        """Deprecated (0.2.0): ``load(key)[0]``.
-
-        Raises:
-            FileNotFoundError: ``key`` is not cached.
-        """
-        from .._compat import warn_deprecated
-
-        warn_deprecated("CacheAbstract.load_info", "cache.load(key)[0]")
-        return self.load(key)[0]
-
-    def load_data(self, key: str) -> T:
-        """Deprecated (0.2.0): ``load(key)[1]()``, the content (the caller closes a stream).
-
-        Raises:
-            FileNotFoundError: ``key`` is not cached.
-        """
-        from .._compat import warn_deprecated
-
-        warn_deprecated("CacheAbstract.load_data", "cache.load(key)[1]()")
-        return self.load(key)[1]()
-
     @abc.abstractmethod
     def remove(self, key: str) -> bool:
         """Remove an item. Return ``True`` if this call removed it.
@@ -177,6 +171,35 @@ class CacheAbstract(abc.ABC, Generic[S, T]):
             OSError: the content could not be spooled or stored (as :meth:`dump`).
         """
         return _open_spooled(self, key, info)
+
+    def uploads(self) -> UploadStore:
+        """Where this cache keeps unfinished uploads (see :mod:`.uploads`).
+
+        The built-in caches keep them next to their items, shared exactly as
+        their items are. A custom backend has none unless it overrides this.
+
+        Raises:
+            NotImplementedError: this cache does not store uploads.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not store uploads.")
+
+
+def open_content(cache: CacheAbstract[S, CachedData], key: str) -> Tuple[S, IO[bytes]]:
+    """An item's info and its content as a readable binary file (the caller closes it).
+
+    ``load`` gives a path or an open file, depending on the backend and the
+    item; this gives an open file in both cases, without reading the content.
+
+    Raises:
+        FileNotFoundError: ``key`` is not cached, or its content vanished
+            (:class:`ItemElsewhereError` when another process holds it).
+        CacheUnavailableError: the cache's storage cannot be reached.
+    """
+    info, loader = cache.load(key)
+    data = loader()
+    if isinstance(data, str):
+        return info, open(data, "rb")
+    return info, data
 
 
 def read_block(stream: IO[bytes], size: int) -> bytes:

@@ -16,10 +16,11 @@ from typing import IO, Any, Callable, Dict, Iterator, NamedTuple, Optional, Tupl
 import diskcache
 from diskcache.core import MODE_BINARY, UNKNOWN
 
-from .._compat import removed_member
+from .._legacy.caches import CacheFile020
 from .._validate import check_positive_int
 from ._lifecycle import SigtermCleanup, on_sigterm, owner_tag, reap_dead_dirs
 from .abstract import CacheAbstract, CachedData, CachedFileInfo, CacheUnavailableError
+from .uploads import PartFileStore, UploadStore, link_or_copy
 
 __all__ = ["CacheFile"]
 
@@ -210,7 +211,7 @@ def _make_temp_dir() -> Tuple[str, SigtermCleanup]:
     return path, on_term
 
 
-class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
+class CacheFile(CacheAbstract[CachedFileInfo, CachedData], CacheFile020):
     """Cache on disk, shared by every process on one host.
 
     Use it when items are registered and served by different processes: Dash
@@ -246,12 +247,6 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
         OSError: ``cache_dir`` cannot be created or opened.
     """
 
-    #: 0.2.0 exposed its storage here; reading it raises AttributeError naming the replacement.
-    key_to_path = removed_member(
-        "CacheFile.key_to_path",
-        "cache.load(key)[1]() for the content (a path or an open file), cache.cache_dir",
-    )
-
     def __init__(
         self,
         cache_dir: Union[str, os.PathLike[str], None] = None,
@@ -272,6 +267,7 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
             self._cleanup = None
         self._cache_dir = path
         self._cache = self._open()
+        self._uploads: Optional[PartFileStore] = None
 
     def _open(self) -> diskcache.Cache:
         # With "least-recently-used" every diskcache `get` is a write transaction
@@ -288,14 +284,6 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
         )
 
     @property
-    def dir(self) -> str:
-        """Deprecated (0.2.0, where it was a ``TempDir``): the directory, as :attr:`cache_dir`."""
-        from .._compat import warn_deprecated
-
-        warn_deprecated("CacheFile.dir", "CacheFile.cache_dir")
-        return self.cache_dir
-
-    @property
     def cache_dir(self) -> str:
         """The absolute path of the cache directory."""
         return self._cache_dir
@@ -307,8 +295,10 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
 
     @chunk_size.setter
     def chunk_size(self, value: int) -> None:
-        self._chunk_size = check_positive_int("chunk_size", value)
-        self._cache.reset("disk_chunk_bytes", self._chunk_size * _MB)
+        # The index first: if it cannot be updated, the attribute still says what it uses.
+        chunk_size = check_positive_int("chunk_size", value)
+        self._cache.reset("disk_chunk_bytes", chunk_size * _MB)
+        self._chunk_size = chunk_size
 
     @property
     def size_limit(self) -> Optional[int]:
@@ -419,6 +409,7 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
         state = self.__dict__.copy()
         state["_cache"] = None
         state["_cleanup"] = None  # only the creating process removes the directory
+        state["_uploads"] = None
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
@@ -449,4 +440,47 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData]):
             raise
         # dump indexes it without copying (see _StreamingDisk.store), and removes
         # the file if the index write fails.
+        self.dump(key, info, cast(Any, _Written(filename, full_path, size)))
+
+    def uploads(self) -> UploadStore:
+        """Unfinished uploads, shared by every process of the host (as items are).
+
+        In ``<cache_dir>/uploads``: ``<id>.part`` holds the bytes and
+        ``<id>.json`` the record (see
+        :class:`~dash_file_cache.caches.uploads.PartFileStore`). The lock is an
+        ``flock`` on the part file: exclusive between all threads and
+        processes of the host, released by the kernel if its holder dies, so
+        an upload survives a restart and resumes. One upload may not exceed
+        ``size_limit`` (``UploadFullError``, ``EFBIG``); a full disk gives
+        ``UploadFullError`` (``ENOSPC``). Parts do not count towards
+        ``size_limit`` until finished.
+
+        Finishing hard-links the part file as the item's content file (no
+        copy; a copy in ``chunk_size`` pieces where hard links are not
+        supported) and indexes it in one SQLite transaction, as
+        :meth:`open_item` does: the item is loadable only then.
+        """
+        if self._uploads is None:
+            self._uploads = PartFileStore(
+                os.path.join(self._cache_dir, "uploads"),
+                chunk_bytes=self._chunk_size * _MB,
+                size_limit=self._size_limit,
+                finish_into=self._finish_upload,
+            )
+        return self._uploads
+
+    def _finish_upload(self, part: str, key: str, info: CachedFileInfo, size: int) -> None:
+        """Index a finished part file as the item ``key`` (see :meth:`uploads`)."""
+        disk: _StreamingDisk = self._cache.disk
+        filename, full_path = disk.filename(key)
+        for _ in range(9):  # eviction elsewhere may remove the directory meanwhile
+            with suppress(FileNotFoundError):
+                os.makedirs(os.path.dirname(full_path), exist_ok=True)
+            with suppress(FileNotFoundError):
+                link_or_copy(part, full_path, self._chunk_size * _MB)
+                break
+        else:
+            os.makedirs(os.path.dirname(full_path), exist_ok=True)
+            link_or_copy(part, full_path, self._chunk_size * _MB)
+        # dump indexes it as it is, and removes it if the index write fails.
         self.dump(key, info, cast(Any, _Written(filename, full_path, size)))

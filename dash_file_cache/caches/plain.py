@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
+import secrets
 import threading
 from collections import OrderedDict
-from typing import IO, Any, Callable, ContextManager, Dict, Tuple, Union
+from typing import IO, Any, Callable, ContextManager, Dict, Optional, Tuple, Union
 
-from .._compat import removed_member
+from .._legacy.caches import CachePlain020
 from .._validate import check_positive_int
 from ._process import (
     in_dash_background_job,
@@ -17,8 +19,9 @@ from ._process import (
     process_token,
     tag_key,
 )
-from ._spool import OwnedPath
+from ._spool import OwnedPath, create_spool
 from .abstract import CacheAbstract, CachedData, CachedFileInfo, open_in_memory, read_all
+from .uploads import PartFileStore, UploadStore
 
 __all__ = ["CachePlain"]
 
@@ -26,7 +29,7 @@ __all__ = ["CachePlain"]
 _Stored = Tuple[CachedFileInfo, Union[str, bytes]]
 
 
-class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
+class CachePlain(CacheAbstract[CachedFileInfo, CachedData], CachePlain020):
     """Least-recently-used cache in the memory of the current process.
 
     The fastest backend, and the right one when registering and serving happen
@@ -61,17 +64,13 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
         ValueError: ``cache_size`` is smaller than 1.
     """
 
-    #: 0.2.0 exposed its storage here; reading it raises AttributeError naming the replacement.
-    cache = removed_member(
-        "CachePlain.cache", "`key in cache`, cache.keys(), cache.load(key) and cache.remove(key)"
-    )
-
     def __init__(self, cache_size: int) -> None:
         self._cache_size = check_positive_int("cache_size", cache_size)
         self._owner = process_token()
         self._name = "CachePlain"  # in messages; CacheQueue's LRU says CacheQueue
         self._items: OrderedDict[str, _Stored] = OrderedDict()
         self._lock = threading.Lock()
+        self._uploads: Optional[Tuple[int, PartFileStore]] = None
 
     @property
     def cache_size(self) -> int:
@@ -181,6 +180,7 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
         # Background-callback processes pickle the service; locks do not pickle.
         state = self.__dict__.copy()
         del state["_lock"]
+        state["_uploads"] = None
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
@@ -194,6 +194,45 @@ class CachePlain(CacheAbstract[CachedFileInfo, CachedData]):
         :meth:`dump` without a copy.
         """
         return open_in_memory(self, key, info)
+
+    def uploads(self) -> UploadStore:
+        """Unfinished uploads, kept by this process in files of its spool directory.
+
+        Part files in a private directory of this process (removed when it
+        exits; by the next ``CachePlain`` on the host after a ``SIGKILL``),
+        locked with ``flock`` (between the threads of this process). Ids
+        come from :meth:`new_key`; another process's id raises
+        ``ItemElsewhereError``. A finished upload becomes an item served
+        from its file, renamed (not copied) and deleted with the item.
+
+        Raises:
+            OSError: the spool directory cannot be created.
+        """
+        pid = os.getpid()
+        with self._lock:  # one store (one directory) per process, also under racing requests
+            if self._uploads is None or self._uploads[0] != pid:
+                store = PartFileStore(
+                    os.path.join(create_spool(), "uploads"),
+                    chunk_bytes=1 << 20,
+                    size_limit=None,
+                    finish_into=self._finish_upload,
+                    check_owner=self._check_upload_owner,
+                )
+                self._uploads = (pid, store)
+            return self._uploads[1]
+
+    def _check_upload_owner(self, upload_id: str) -> None:
+        if not self._held_here(upload_id):
+            raise item_elsewhere(self._name, upload_id)
+
+    def _finish_upload(self, part: str, key: str, info: CachedFileInfo, size: int) -> None:
+        """Rename a finished part file into an owned item file (atomic: one rename)."""
+        path = os.path.join(
+            os.path.dirname(os.path.dirname(part)),
+            f"{process_token()}-{os.getpid()}-{secrets.token_hex(8)}.item",
+        )
+        os.rename(part, path)
+        self._put_stored(key, (info, OwnedPath(path)))
 
 
 def _discard(contents: list[Union[str, bytes]]) -> None:

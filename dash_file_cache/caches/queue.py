@@ -7,7 +7,7 @@ import queue
 import threading
 from typing import IO, Any, Callable, ContextManager, Dict, Optional, Protocol, Tuple, Union
 
-from .._compat import removed_member
+from .._legacy.caches import CacheQueue020
 from ._process import (
     in_dash_background_job,
     is_serving_process,
@@ -22,11 +22,18 @@ from ._spool import (
     OwnedPath,
     create_spool,
     orphans,
-    read_head,
     spool_write,
 )
-from .abstract import CacheAbstract, CachedData, CachedFileInfo, open_in_memory, read_all
+from .abstract import (
+    CacheAbstract,
+    CachedData,
+    CachedFileInfo,
+    open_in_memory,
+    read_all,
+    read_block,
+)
 from .plain import CachePlain
+from .uploads import UploadStore
 
 __all__ = ["CacheQueue", "QueueLike"]
 
@@ -41,7 +48,7 @@ class QueueLike(Protocol):
     def get_nowait(self) -> Any: ...  # pragma: no cover
 
 
-class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
+class CacheQueue(CacheAbstract[CachedFileInfo, CachedData], CacheQueue020):
     """LRU cache in the serving process that child processes feed through a queue.
 
     Made for Dash background callbacks with ``dash.DiskcacheManager``: the
@@ -87,11 +94,6 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
         TypeError, ValueError: bad ``cache_size`` or ``qobj``.
     """
 
-    #: 0.2.0 exposed its storage here; reading it raises AttributeError naming the replacement.
-    cache = removed_member(
-        "CacheQueue.cache", "`key in cache`, cache.load(key) and cache.remove(key)"
-    )
-
     def __init__(
         self,
         cache_size: int,
@@ -122,15 +124,6 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
     def cache_size(self) -> int:
         """The maximal number of items kept by the serving process."""
         return self._local.cache_size
-
-    @property
-    def mirror(self) -> CacheQueue:
-        """Deprecated (0.2.0): the cache to use in child processes; now the cache itself,
-        as ``dump`` works from any process."""
-        from .._compat import warn_deprecated
-
-        warn_deprecated("CacheQueue.mirror", "the CacheQueue itself (dump works in children)")
-        return self
 
     @property
     def qobj(self) -> Optional[QueueLike]:
@@ -271,7 +264,7 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
         if isinstance(data, str):
             q.put((key, info, data, False))
             return
-        head = read_head(data)
+        head = read_block(data, SPOOL_MIN_BYTES)
         token = key_tag(key)
         if len(head) < SPOOL_MIN_BYTES or self._spool is None or token is None:
             q.put((key, info, head + read_all(data), False))
@@ -336,6 +329,17 @@ class CacheQueue(CacheAbstract[CachedFileInfo, CachedData]):
         if self._is_server():
             return open_in_memory(self, key, info)
         return super().open_item(key, info)
+
+    def uploads(self) -> UploadStore:
+        """Unfinished uploads, kept by the serving process (as :meth:`CachePlain.uploads`).
+
+        A finished upload becomes an item of the serving process's LRU, served
+        from its file. In any other process its id raises ``ItemElsewhereError``.
+
+        Raises:
+            OSError: the spool directory cannot be created.
+        """
+        return self._local.uploads()
 
 
 def _materialise(data: CachedData) -> Union[str, bytes]:

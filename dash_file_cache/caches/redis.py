@@ -52,6 +52,7 @@ from .abstract import (
     CacheUnavailableError,
     read_block,
 )
+from .uploads import UploadStore
 
 __all__ = ["CacheRedis", "RedisContentStream"]
 
@@ -113,11 +114,12 @@ return 0
 # KEYS: item, index, sizes, bytes.
 # ARGV: prefix, grace_ms, uid, meta_json, accounted_size, n_chunks, version,
 #       ttl_ms, chunk_ttl_ms, size_limit (-1: none), score (registration ms).
-# Returns -1 if a chunk is missing (nothing published), else how many items
-# were evicted to make room.
-_LUA_PUBLISH = (
+# `publish()` returns -1 if a chunk is missing (nothing published), else how
+# many items were evicted to make room.
+_LUA_PUBLISH_FUNCTION = (
     _LUA_PRELUDE
     + """
+local function publish()
 local uid = ARGV[3]
 local size = tonumber(ARGV[5])
 local n = tonumber(ARGV[6])
@@ -152,8 +154,10 @@ if size > 0 then
   redis.call('INCRBY', bytes_key, size)
 end
 return evicted
+end
 """
 )
+_LUA_PUBLISH = _LUA_PUBLISH_FUNCTION + "return publish()\n"
 
 
 @contextmanager
@@ -211,15 +215,12 @@ class RedisContentStream(io.RawIOBase):
         self._cached_index = -1
         self._cached = b""
 
-    # -- io.RawIOBase protocol -------------------------------------------
+    # -- io.RawIOBase protocol (not writable: RawIOBase's default) --------
     def readable(self) -> bool:
         return True
 
     def seekable(self) -> bool:
         return True
-
-    def writable(self) -> bool:
-        return False
 
     @property
     def size(self) -> int:
@@ -428,6 +429,7 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
         self._copy_paths = check_bool("copy_paths", copy_paths)
         self._grace = check_int("grace", grace, 0)
         self._register_scripts()
+        self._uploads: Optional[UploadStore] = None
 
     def _client_from_url(self, url: str) -> redis.Redis:
         # One quick retry: it reconnects a pooled connection that a Redis restart
@@ -527,7 +529,7 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
         """
         if isinstance(data, str) and not self._copy_paths:
             meta = {"info": info, "size": 0, "chunk": 0, "n": 0, "v": "", "path": data}
-            self._publish(key, meta, version="", n_chunks=0, accounted=0, created=info["created"])
+            self._publish(key, meta)
             return
         if isinstance(data, str):
             with open(data, "rb") as handle:
@@ -565,41 +567,56 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
                 "v": version,
                 "path": None,
             }
-            self._publish(key, meta, version, n_chunks, accounted=size, created=info["created"])
+            self._publish(key, meta)
         except BaseException:
             self._discard_chunks(base, n_chunks)
             raise
 
-    def _publish(
-        self,
-        key: str,
-        meta: Dict[str, Any],
-        version: str,
-        n_chunks: int,
-        accounted: int,
-        created: float,
-    ) -> None:
-        args: List[Any] = [
+    def _publish(self, key: str, meta: Dict[str, Any]) -> None:
+        """Publish an item whose chunks are stored (see ``_LUA_PUBLISH``).
+
+        Raises:
+            CacheUnavailableError: Redis cannot be reached, or a chunk is missing.
+            OSError: Redis is out of memory (``ENOSPC``).
+        """
+        args = self._publish_args(key, meta)
+        with _redis_errors("registering an item"):
+            result = self._publish_script(keys=self._script_keys(key), args=args)
+        self._check_published(int(result))
+
+    def _publish_args(self, key: str, meta: Dict[str, Any]) -> List[Any]:
+        """The ``ARGV`` of the publishing script for ``meta`` (see ``_LUA_PUBLISH``).
+
+        ``meta`` is what ``load`` reads: ``info``, ``size`` (the bytes
+        accounted), ``chunk``, ``n`` (chunks), ``v`` (their version), ``path``.
+        """
+        return [
             self._prefix,
             self._grace * 1000,
             key,
             json.dumps(meta, separators=(",", ":")),
-            accounted,
-            n_chunks,
-            version,
+            meta["size"],
+            meta["n"],
+            meta["v"],
             self._ttl * 1000,
             (self._ttl + self._grace) * 1000,
             -1 if self._size_limit is None else self._size_limit,
-            int(created * 1000),
+            int(meta["info"]["created"] * 1000),
         ]
-        with _redis_errors("registering an item"):
-            result = self._publish_script(keys=self._script_keys(key), args=args)
-        if int(result) < 0:
+
+    @staticmethod
+    def _check_published(result: int) -> None:
+        """Raise if publishing found a chunk missing; log evictions.
+
+        Raises:
+            CacheUnavailableError: a chunk was missing (nothing published).
+        """
+        if result < 0:
             raise CacheUnavailableError(
                 "Redis lost part of an item while it was being registered (was Redis "
                 "restarted, or did it evict keys under memory pressure?)."
             )
-        if int(result) > 0:
+        if result > 0:
             _log.debug("dash-file-cache: evicted %d item(s) to respect size_limit.", result)
 
     def _discard_chunks(self, base: str, n_chunks: int) -> None:
@@ -705,6 +722,7 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
         state = self.__dict__.copy()
         for name in ("_client", "_publish_script", "_remove_script"):
             state.pop(name, None)
+        state["_uploads"] = None
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
@@ -712,6 +730,22 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
         assert self._url is not None
         self._client = self._client_from_url(self._url)
         self._register_scripts()
+
+    # -- unfinished uploads -----------------------------------------------------
+    def uploads(self) -> UploadStore:
+        """Unfinished uploads, shared by every process and host using this Redis.
+
+        See :class:`~dash_file_cache.caches._redis_uploads.RedisUploadStore`:
+        bytes in chunk keys appended in place, the record in a hash, a lock
+        that is a ``SET NX PX`` lease checked by every write (fenced), and a
+        finish that renames the chunks into the item's and publishes it in one
+        script (no byte goes through Python).
+        """
+        if self._uploads is None:
+            from ._redis_uploads import RedisUploadStore
+
+            self._uploads = RedisUploadStore(self)
+        return self._uploads
 
     # -- streaming writes -------------------------------------------------------
     @contextmanager
@@ -741,9 +775,7 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
                 "v": sink.version,
                 "path": None,
             }
-            self._publish(
-                key, meta, sink.version, sink.n_chunks, accounted=sink.size, created=info["created"]
-            )
+            self._publish(key, meta)
         except BaseException:
             self._discard_chunks(sink.base, sink.n_chunks)
             raise

@@ -1,5 +1,6 @@
 # ruff: noqa: F822  (the names are given by __getattr__, with a warning)
-"""Deprecated: 0.2.0's ``dash_file_cache.caches.tempfile``; import from ``dash_file_cache``."""
+"""Deprecated (removed in 0.5.0): 0.2.0's ``dash_file_cache.caches.tempfile``; import from
+``dash_file_cache``."""
 
 from .._compat import deprecated_names
 

@@ -1,4 +1,4 @@
-"""Deprecated: 0.2.0's ``dash_file_cache.caches.typehints``.
+"""Deprecated (removed in 0.5.0): 0.2.0's ``dash_file_cache.caches.typehints``.
 
 These described 0.2.0's cache records; the new cache interface is
 :class:`~dash_file_cache.caches.CachedFileInfo` and

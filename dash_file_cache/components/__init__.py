@@ -44,10 +44,9 @@ _css_dist: list = []
 __all__ = [*_components, "_css_dist", "_js_dist", "typehints"]
 
 
-
 class Downloader(_Downloader):  # type: ignore[misc,no-redef]
-    """0.2.0's streamed download component (deprecated): ``CachedDownload(mode="stream")``
-    underneath. Constructing it warns."""
+    """0.2.0's streamed download component (deprecated; removed in 0.5.0):
+    ``CachedDownload(mode="stream")`` underneath. Constructing it warns."""
 
     __doc__ = _Downloader.__doc__
 
@@ -57,8 +56,8 @@ class Downloader(_Downloader):  # type: ignore[misc,no-redef]
 
 
 class PlainDownloader(_PlainDownloader):  # type: ignore[misc,no-redef]
-    """0.2.0's plain download component (deprecated): ``CachedDownload()`` underneath.
-    Constructing it warns."""
+    """0.2.0's plain download component (deprecated; removed in 0.5.0): ``CachedDownload()``
+    underneath. Constructing it warns."""
 
     __doc__ = _PlainDownloader.__doc__
 
@@ -67,10 +66,8 @@ class PlainDownloader(_PlainDownloader):  # type: ignore[misc,no-redef]
         super().__init__(*args, **kwargs)
 
 
-_compat_getattr = _compat.deprecated_names(
-    __name__,
-    _compat.COMPONENT_TYPE_NAMES,
-)
+# Called by __getattr__ below: the warning names the code one frame further out.
+_compat_getattr = _compat.deprecated_names(__name__, _compat.COMPONENT_TYPE_NAMES, stacklevel=4)
 
 
 def __getattr__(name: str) -> Any:

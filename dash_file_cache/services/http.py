@@ -33,6 +33,7 @@ from .uid import is_valid_uid
 __all__ = [
     "ROUTED_METHODS",
     "Decision",
+    "HeaderList",
     "ItemFacts",
     "Query",
     "Request",
