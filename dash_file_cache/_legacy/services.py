@@ -164,6 +164,6 @@ class ServiceDownloader:
         Raises:
             TypeError: ``app`` is none of the apps ``ServiceData.serve`` takes.
         """
-        from ..services.data import _server_of
+        from ..services.binding import server_of
 
-        _server_of(app)
+        server_of(app)

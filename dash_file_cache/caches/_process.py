@@ -9,7 +9,8 @@ Two facts answer that:
 
 - :func:`is_serving_process`: a Dash background job (``DiskcacheManager`` with
   any start method, ``CeleryManager``) never serves; a process that created or
-  prepared the cache, or that handles Flask requests itself, serves; a plain
+  prepared the cache, or that handles requests itself (every server adapter
+  marks it, :func:`dash_file_cache._runtime.mark_serving`), serves; a plain
   fork (a gunicorn worker) serves; any other child of
   ``multiprocess``/``multiprocessing`` does not.
 - :func:`process_token`: a random token of this process, drawn again in every
@@ -28,12 +29,12 @@ import os
 import re
 import secrets
 import sys
-from typing import Any, Optional
+from typing import Optional
 
-import flask
 import multiprocess
 
-from .abstract import ItemElsewhereError
+from .._runtime import KEY_TAG_PATTERN, TOKEN_HEX, serves_requests
+from ..errors import ItemElsewhereError
 
 __all__ = [
     "KEY_TAG_PATTERN",
@@ -49,11 +50,6 @@ __all__ = [
 
 _log = logging.getLogger("dash_file_cache")
 
-#: Hex digits of a process token (48 random bits: distinct processes never collide
-#: in practice; the token is not a secret, the key's random part is).
-_TOKEN_HEX = 12
-#: Regular expression of the ``-<token>`` suffix of a tagged key.
-KEY_TAG_PATTERN = f"-[0-9a-f]{{{_TOKEN_HEX}}}"
 _TAG_RE = re.compile(f"{KEY_TAG_PATTERN}$")
 
 
@@ -61,9 +57,8 @@ class _ProcessState:
     """Facts about the current process, reset in every forked child."""
 
     def __init__(self, parent: Optional[str] = None) -> None:
-        self.token = secrets.token_hex(_TOKEN_HEX // 2)
+        self.token = secrets.token_hex(TOKEN_HEX // 2)
         self.parent_token = parent
-        self.handled_request = False
         self.warned_elsewhere = False
 
 
@@ -75,14 +70,7 @@ def _after_fork_in_child() -> None:
     _state = _ProcessState(parent=_state.token)
 
 
-def _on_request_started(sender: Any, **extra: Any) -> None:
-    _state.handled_request = True
-
-
 os.register_at_fork(after_in_child=_after_fork_in_child)
-# Flask sends `request_started` in the process that dispatches the request; a
-# child forked inside a request inherits the request context, not this flag.
-flask.request_started.connect(_on_request_started, weak=False)
 
 
 def process_token() -> str:
@@ -152,15 +140,15 @@ def is_serving_process(owner_token: str) -> bool:
 
     1. a Dash background job never serves (it ends with its callback);
     2. the process that created or prepared the cache serves, and so does a
-       process that dispatches Flask requests itself (a server run inside a
-       ``multiprocess`` child, as Dash's test runners do);
+       process that handles requests itself, on any backend (a server run
+       inside a ``multiprocess`` child, as Dash's test runners do);
     3. otherwise a child of ``multiprocess``/``multiprocessing`` does not serve
        (its items would vanish with it), and any other process, such as a
        gunicorn worker forked with ``--preload``, does.
     """
     if in_dash_background_job():
         return False
-    if owner_token == _state.token or _state.handled_request:
+    if owner_token == _state.token or serves_requests():
         return True
     return not has_mp_parent()
 

@@ -40,6 +40,9 @@ from typing_extensions import NotRequired, TypedDict
 
 from .._legacy.caches import CacheAbstract020
 
+# Defined in the neutral module the HTTP layer also imports; re-exported here.
+from ..errors import CacheUnavailableError, ItemElsewhereError
+
 if TYPE_CHECKING:  # pragma: no cover
     from .uploads import UploadStore
 
@@ -78,24 +81,6 @@ CachedData = Union[str, IO[bytes]]
 #: Deferred content returned by :meth:`CacheAbstract.load`. Calling it may raise
 #: :class:`FileNotFoundError` when the content vanished since ``load``.
 CachedLoader = Callable[[], CachedData]
-
-
-class CacheUnavailableError(OSError):
-    """The cache's storage cannot be reached (e.g. a Redis server is down).
-
-    Backends raise it from any method; ``register`` lets it propagate, and the
-    served address answers 503 with a JSON error instead of a traceback.
-    """
-
-
-class ItemElsewhereError(FileNotFoundError):
-    """The item is held by another server process, which alone can serve it.
-
-    Raised by per-process caches (:class:`~dash_file_cache.CachePlain`,
-    :class:`~dash_file_cache.CacheQueue`) when a request reaches a process that
-    does not own the item (e.g. another gunicorn worker). Its message names the
-    cause and the fix; the service answers 404 with that message.
-    """
 
 
 S = TypeVar("S")

@@ -15,72 +15,76 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional
 import flask
 from werkzeug.datastructures import EnvironHeaders, Headers
 
+from .._grammar import MB
+from .._runtime import mark_serving
 from . import http
+from .adapter import Adapter, add_view, view_is_free
 from .content import Answer, FileChunks
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data import ServiceData
 
-__all__ = ["bind", "is_free", "to_request", "to_response"]
+__all__ = ["ADAPTER", "FlaskAdapter", "current_environ"]
 
 WSGIEnvironment = Dict[str, Any]
 
 
-def to_request(environ: WSGIEnvironment) -> http.Request:
-    """The neutral request of a WSGI environ."""
-    return http.Request(
-        str(environ.get("REQUEST_METHOD", "GET")).upper(),
-        Headers(EnvironHeaders(environ)),
-        str(environ.get("QUERY_STRING", "")).encode("latin-1"),
-    )
+def current_environ() -> Optional[WSGIEnvironment]:
+    """The WSGI environ of the current Flask request, or None outside any request."""
+    return flask.request.environ if flask.has_request_context() else None
 
 
-def _body(answer: Answer, environ: Optional[WSGIEnvironment], chunk: int) -> Iterable[bytes]:
+def _on_request_started(sender: Any, **extra: Any) -> None:
+    mark_serving()
+
+
+def _body(answer: Answer, environ: WSGIEnvironment, chunk: int) -> Iterable[bytes]:
     decision, content = answer.decision, answer.content
     if content is None:
         return [decision.body]
-    wrapper = (environ or {}).get("wsgi.file_wrapper")
+    wrapper = environ.get("wsgi.file_wrapper")
     if wrapper is not None and answer.whole_file():
         content.stream.seek(decision.start)
         return wrapper(content.stream, chunk)  # type: ignore[no-any-return]
     return FileChunks(content.stream, decision.start, decision.length, chunk)
 
 
-def to_response(answer: Answer, environ: Optional[WSGIEnvironment], chunk: int) -> flask.Response:
-    """The ``flask.Response`` sending ``answer`` (its content closes with the body)."""
-    decision = answer.decision
-    response = flask.Response(
-        _body(answer, environ, chunk),
-        status=decision.status,
-        headers=decision.headers,
-        direct_passthrough=True,
-    )
-    if not any(name == "Content-Type" for name, _ in decision.headers):
-        del response.headers["Content-Type"]  # werkzeug adds a default type
-    return response
+class FlaskAdapter:
+    """The service on a ``flask.Flask`` app (see :class:`.adapter.Adapter`)."""
+
+    def is_free(self, server: flask.Flask, rule: str, endpoint: str) -> bool:
+        return view_is_free(server, endpoint)
+
+    def bind(self, service: ServiceData, server: flask.Flask, rule: str, endpoint: str) -> None:
+        def view() -> flask.Response:
+            environ = flask.request.environ
+            answer = service.answer(self.to_request(environ))
+            return self.respond(answer, environ, service.chunk_size * MB)
+
+        add_view(server, rule, endpoint, view)
+        # Flask sends it in the process that dispatches a request, for every
+        # request of every Flask app (a Dash callback's too); connecting twice is one.
+        flask.request_started.connect(_on_request_started, weak=False)
+
+    def to_request(self, native: WSGIEnvironment) -> http.Request:
+        return http.Request(
+            str(native.get("REQUEST_METHOD", "GET")).upper(),
+            Headers(EnvironHeaders(native)),
+            str(native.get("QUERY_STRING", "")).encode("latin-1"),
+        )
+
+    def respond(self, answer: Answer, native: WSGIEnvironment, chunk: int) -> flask.Response:
+        """The ``flask.Response`` sending ``answer`` (its content closes with the body)."""
+        decision = answer.decision
+        response = flask.Response(
+            _body(answer, native, chunk),
+            status=decision.status,
+            headers=decision.headers,
+            direct_passthrough=True,
+        )
+        if not any(name == "Content-Type" for name, _ in decision.headers):
+            del response.headers["Content-Type"]  # werkzeug adds a default type
+        return response
 
 
-def is_free(server: flask.Flask, rule: str, endpoint: str) -> bool:
-    """Whether ``endpoint`` is not yet taken on ``server``."""
-    return endpoint not in server.view_functions
-
-
-def bind(service: ServiceData, server: flask.Flask, rule: str, endpoint: str) -> None:
-    """Add the view answering ``rule`` to a Flask app."""
-
-    def view() -> flask.Response:
-        environ = flask.request.environ
-        answer = service.answer(to_request(environ))
-        return to_response(answer, environ, service.chunk_size << 20)
-
-    server.add_url_rule(
-        rule,
-        endpoint=endpoint,
-        view_func=view,
-        methods=http.ROUTED_METHODS,
-        provide_automatic_options=False,  # the core answers OPTIONS, alike everywhere
-    )
-    # Every method token reaches the core (its JSON 405, with the security headers),
-    # not the framework's HTML 405: a werkzeug rule without methods matches any.
-    for url_rule in server.url_map.iter_rules(endpoint):
-        url_rule.methods = None
+ADAPTER: Adapter[flask.Flask, WSGIEnvironment, flask.Response] = FlaskAdapter()

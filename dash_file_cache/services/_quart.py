@@ -10,74 +10,64 @@ take longer than it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 import quart
 from quart.utils import run_sync, run_sync_iterable
 from werkzeug.datastructures import Headers
 
+from .._grammar import MB
+from .._runtime import mark_serving
 from . import http
-from .content import Answer, FileChunks
+from ._asgi import body_chunks
+from .adapter import Adapter, add_view, view_is_free
+from .content import Answer
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data import ServiceData
 
-__all__ = ["bind", "is_free", "to_response"]
+__all__ = ["ADAPTER", "QuartAdapter"]
 
 
-def to_request(request: quart.Request) -> http.Request:
-    """The neutral request of a Quart request."""
-    return http.Request(request.method.upper(), request.headers, request.query_string)
+async def _on_request_started(sender: Any, **extra: Any) -> None:
+    # A coroutine, so Quart calls it on the event loop, not in its executor.
+    mark_serving()
 
 
-async def _chunks(answer: Answer, chunk: int) -> AsyncIterator[bytes]:
-    assert answer.content is not None
-    decision = answer.decision
-    pieces = FileChunks(answer.content.stream, decision.start, decision.length, chunk)
-    try:
-        async for data in run_sync_iterable(iter(pieces)):
-            yield data
-    finally:
-        answer.close()
+class QuartAdapter:
+    """The service on a ``quart.Quart`` app (see :class:`.adapter.Adapter`)."""
+
+    def is_free(self, server: quart.Quart, rule: str, endpoint: str) -> bool:
+        return view_is_free(server, endpoint)
+
+    def bind(self, service: ServiceData, server: quart.Quart, rule: str, endpoint: str) -> None:
+        async def view() -> quart.Response:
+            native = quart.request
+            answer = await run_sync(service.answer)(self.to_request(native))
+            return self.respond(answer, native, service.chunk_size * MB)
+
+        add_view(server, rule, endpoint, view)
+        # Sent for every request of every Quart app (a Dash callback's too).
+        quart.request_started.connect(_on_request_started, weak=False)
+
+    def to_request(self, native: quart.Request) -> http.Request:
+        return http.Request(native.method.upper(), native.headers, native.query_string)
+
+    def respond(self, answer: Answer, native: quart.Request, chunk: int) -> quart.Response:
+        """The ``quart.Response`` sending ``answer`` (its content closes with the body)."""
+        decision = answer.decision
+        if answer.content is None or not decision.send_content:
+            answer.close()
+            response = quart.Response(decision.body, decision.status)
+        else:
+            response = quart.Response(
+                body_chunks(answer, chunk, run_sync_iterable), decision.status
+            )
+            response.timeout = None
+        # Exactly the decided headers: Quart would add a default type to a 304
+        # and recount the length of a HEAD's empty body.
+        response.headers = Headers(decision.headers)
+        return response
 
 
-def to_response(answer: Answer, is_head: bool, chunk: int) -> quart.Response:
-    """The ``quart.Response`` sending ``answer`` (its content closes with the body)."""
-    decision = answer.decision
-    if answer.content is None or not decision.send_content:
-        answer.close()
-        body = b"" if is_head else decision.body
-        response = quart.Response(body, decision.status)
-    else:
-        response = quart.Response(_chunks(answer, chunk), decision.status)
-        response.timeout = None
-    # Exactly the decided headers: Quart would add a default type to a 304
-    # and recount the length of a HEAD's empty body.
-    response.headers = Headers(decision.headers)
-    return response
-
-
-def is_free(server: quart.Quart, rule: str, endpoint: str) -> bool:
-    """Whether ``endpoint`` is not yet taken on ``server``."""
-    return endpoint not in server.view_functions
-
-
-def bind(service: ServiceData, server: quart.Quart, rule: str, endpoint: str) -> None:
-    """Add the view answering ``rule`` to a Quart app."""
-
-    async def view() -> quart.Response:
-        request = to_request(quart.request)
-        answer = await run_sync(service.answer)(request)
-        return to_response(answer, request.is_head, service.chunk_size << 20)
-
-    server.add_url_rule(
-        rule,
-        endpoint=endpoint,
-        view_func=view,
-        methods=http.ROUTED_METHODS,
-        provide_automatic_options=False,  # the core answers OPTIONS, alike everywhere
-    )
-    # Every method token reaches the core (its JSON 405, with the security headers),
-    # not the framework's HTML 405: a werkzeug rule without methods matches any.
-    for url_rule in server.url_map.iter_rules(endpoint):
-        url_rule.methods = None
+ADAPTER: Adapter[quart.Quart, quart.Request, quart.Response] = QuartAdapter()

@@ -12,44 +12,35 @@ the same at any offset.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, AsyncIterator, MutableMapping
+from typing import TYPE_CHECKING, Awaitable, NamedTuple
 
 from starlette.applications import Starlette
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .._grammar import MB
+from .._runtime import mark_serving
 from . import http
-from .content import Answer, FileChunks
+from ._asgi import body_chunks
+from .adapter import Adapter
+from .content import Answer
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data import ServiceData
 
-__all__ = ["ServiceEndpoint", "bind", "is_free"]
-
-Scope = MutableMapping[str, Any]
+__all__ = ["ADAPTER", "AsgiCall", "MarkServing", "ServiceEndpoint", "StarletteAdapter"]
 
 _PATHSEND = "http.response.pathsend"
 
 
-def to_request(scope: Scope) -> http.Request:
-    """The neutral request of an ASGI HTTP scope."""
-    return http.Request.from_pairs(
-        scope["method"],
-        ((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
-        scope.get("query_string", b""),
-    )
+class AsgiCall(NamedTuple):
+    """One ASGI HTTP call: what a request is to Starlette."""
 
-
-async def _chunks(answer: Answer, chunk: int) -> AsyncIterator[bytes]:
-    assert answer.content is not None
-    decision = answer.decision
-    pieces = FileChunks(answer.content.stream, decision.start, decision.length, chunk)
-    try:
-        async for data in iterate_in_threadpool(pieces):
-            yield data
-    finally:
-        answer.close()
+    scope: Scope
+    receive: Receive
+    send: Send
 
 
 def _can_pathsend(answer: Answer, scope: Scope) -> bool:
@@ -70,13 +61,14 @@ def _can_pathsend(answer: Answer, scope: Scope) -> bool:
     )
 
 
-async def send_answer(answer: Answer, scope: Scope, receive: Any, send: Any, chunk: int) -> None:
+async def _send(answer: Answer, call: AsgiCall, chunk: int) -> None:
     """Send ``answer`` on an ASGI connection, then close its content."""
     decision = answer.decision
+    scope, receive, send = call
     try:
         if answer.content is None or not decision.send_content:
-            body = b"" if scope["method"] == "HEAD" else decision.body
-            await Response(body, decision.status, dict(decision.headers))(scope, receive, send)
+            response = Response(decision.body, decision.status, dict(decision.headers))
+            await response(scope, receive, send)
         elif _can_pathsend(answer, scope):
             path = answer.content.path
             answer.close()
@@ -84,12 +76,24 @@ async def send_answer(answer: Answer, scope: Scope, receive: Any, send: Any, chu
             await send({"type": "http.response.start", "status": decision.status, "headers": raw})
             await send({"type": _PATHSEND, "path": path})
         else:
-            response = StreamingResponse(
-                _chunks(answer, chunk), decision.status, dict(decision.headers)
+            body = body_chunks(answer, chunk, iterate_in_threadpool)
+            await StreamingResponse(body, decision.status, dict(decision.headers))(
+                scope, receive, send
             )
-            await response(scope, receive, send)
     finally:
         answer.close()
+
+
+class MarkServing:
+    """ASGI middleware: every HTTP request the app handles marks this process serving."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            mark_serving()
+        await self.app(scope, receive, send)
 
 
 class ServiceEndpoint:
@@ -98,21 +102,41 @@ class ServiceEndpoint:
     def __init__(self, service: ServiceData) -> None:
         self._service = service
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        answer = await run_in_threadpool(self._service.answer, to_request(scope))
-        await send_answer(answer, scope, receive, send, self._service.chunk_size << 20)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        mark_serving()  # also when the middleware came too late (served after start-up)
+        call = AsgiCall(scope, receive, send)
+        answer = await run_in_threadpool(self._service.answer, ADAPTER.to_request(call))
+        await ADAPTER.respond(answer, call, self._service.chunk_size * MB)
 
 
-def is_free(server: Starlette, rule: str, endpoint: str) -> bool:
-    """Whether no route of ``server`` has this name."""
-    return all(getattr(route, "name", None) != endpoint for route in server.router.routes)
+class StarletteAdapter:
+    """The service on a Starlette or FastAPI app (see :class:`.adapter.Adapter`)."""
+
+    def is_free(self, server: Starlette, rule: str, endpoint: str) -> bool:
+        """Whether no route of ``server`` has this name."""
+        return all(getattr(route, "name", None) != endpoint for route in server.router.routes)
+
+    def bind(self, service: ServiceData, server: Starlette, rule: str, endpoint: str) -> None:
+        """Put the service's route first, so that a catch-all route (Dash adds one
+        when the app starts) cannot shadow it even if ``serve`` runs after start-up."""
+        route = Route(rule, ServiceEndpoint(service), name=endpoint, methods=None)
+        server.router.routes.insert(0, route)
+        # Every request marks the process serving (a Dash callback's too), not only
+        # the service's; middleware can only be added before the app starts.
+        started = server.middleware_stack is not None
+        if not started and all(m.cls is not MarkServing for m in server.user_middleware):
+            server.add_middleware(MarkServing)
+
+    def to_request(self, native: AsgiCall) -> http.Request:
+        scope = native.scope
+        return http.Request.from_pairs(
+            scope["method"],
+            ((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
+            scope.get("query_string", b""),
+        )
+
+    def respond(self, answer: Answer, native: AsgiCall, chunk: int) -> Awaitable[None]:
+        return _send(answer, native, chunk)
 
 
-def bind(service: ServiceData, server: Starlette, rule: str, endpoint: str) -> None:
-    """Put the service's route first on a Starlette/FastAPI app.
-
-    First, so that a catch-all route (Dash adds one when the app starts)
-    cannot shadow it even if ``serve`` runs after start-up.
-    """
-    route = Route(rule, ServiceEndpoint(service), name=endpoint, methods=None)
-    server.router.routes.insert(0, route)
+ADAPTER: Adapter[Starlette, AsgiCall, Awaitable[None]] = StarletteAdapter()

@@ -25,6 +25,9 @@ from typing import List, Mapping, Optional, Tuple
 from werkzeug.datastructures import ETags
 from werkzeug.http import parse_date, parse_etags
 
+from .._grammar import OWS as _OWS
+from .._grammar import is_token
+
 __all__ = [
     "Plan",
     "evaluate",
@@ -43,7 +46,6 @@ class Plan:
     length: int = 0
 
 
-_OWS = " \t"
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _DAY_L = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _MONTH = r"(?P<month>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
@@ -113,7 +115,6 @@ def parse_entity_tags(value: str) -> Optional[ETags]:
 
 
 ByteRangeSpec = Tuple[Optional[int], Optional[int]]
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _RANGE_SPEC = re.compile(r"(?P<first>[0-9]+)-(?P<last>[0-9]*)|-(?P<suffix>[0-9]+)")
 #: Larger than any size; longer numerals are clamped to it (after comparing them exactly).
 _HUGE = 10**18
@@ -144,7 +145,7 @@ def parse_byte_ranges(value: str) -> Optional[List[ByteRangeSpec]]:
     (``bytes=0 -1``).
     """
     unit, sep, specs = value.strip(_OWS).partition("=")
-    if not sep or not _TOKEN.fullmatch(unit) or unit.lower() != "bytes":
+    if not sep or not is_token(unit) or unit.lower() != "bytes":
         return None
     parsed: List[ByteRangeSpec] = []
     for index, element in enumerate(specs.split(",")):

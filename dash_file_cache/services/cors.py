@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import FrozenSet, Iterable, List, Optional, Tuple, Union
+from typing import FrozenSet, Iterable, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
+from .._grammar import HeaderList, is_token
 from .http import Decision, Request, common_headers
 
 __all__ = ["CorsPolicy", "parse_allowed_origins"]
-
-HeaderList = List[Tuple[str, str]]
 
 #: Response headers a page needs to read for a download or a media element.
 EXPOSED = (
@@ -32,7 +31,6 @@ EXPOSED = (
 METHODS = "GET, HEAD"
 #: How long (seconds) a browser may reuse a preflight answer.
 MAX_AGE = "600"
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _RESOURCE_POLICY = "Cross-Origin-Resource-Policy"
 
 AllowedOrigins = Union[str, Iterable[str], None]
@@ -187,7 +185,7 @@ class CorsPolicy:
         if (
             self.allows(origin)
             and method.strip() in ("GET", "HEAD")
-            and all(_TOKEN.fullmatch(name) for name in wanted)
+            and all(is_token(name) for name in wanted)
         ):
             headers += [
                 *self._allow_headers(origin),

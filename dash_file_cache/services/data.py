@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import io
-import logging
 import re
-import sys
 import time
-import weakref
-from typing import IO, Any, Dict, Mapping, Optional, Tuple, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple, Union
 from urllib.parse import ParseResult
 
-import flask
-
+from .._grammar import MB
+from .._runtime import mark_serving
 from .._validate import check_positive_int
 from ..caches.abstract import CacheAbstract, CachedFileInfo
-from . import http, remote, security
-from .content import Answer, Content, open_content
+from . import binding, http, pipeline, remote, security
+from .content import Answer
 from .cors import AllowedOrigins, CorsPolicy, parse_allowed_origins
 from .offload import Offload, make_offload
 from .source import (
@@ -30,10 +26,11 @@ from .source import (
 from .uid import is_valid_uid, new_uid
 from .writer import DEFAULT_MIME_TYPE, CachedFileWriter, Writer, guess_mime_type, is_writer
 
+if TYPE_CHECKING:  # pragma: no cover
+    import flask
+
 __all__ = ["ServiceData"]
 
-_log = logging.getLogger(__name__)
-_MB = 1 << 20
 _SERVICE_NAME = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
 
 
@@ -168,6 +165,11 @@ class ServiceData:
         return self._allowed_cross_origin
 
     # -- registering ------------------------------------------------------
+    def _address(self, uid: str, download: bool) -> str:
+        """The address of item ``uid``: ``{prefix}{service_name}?uid=...[&download=true]``."""
+        address = f"{self._prefix}{self._service_name}?uid={uid}"
+        return address + "&download=true" if download else address
+
     def register(
         self,
         fobj: Union[FileSource, Writer],
@@ -221,15 +223,9 @@ class ServiceData:
         data = to_cached_data(fobj)
         text_source = isinstance(fobj, io.TextIOBase)
         ctype = make_content_type(content_type, mime_type, text_source)
-        info: CachedFileInfo = {
-            "file_name": make_file_name(file_name, fobj, uid, ctype),
-            "content_type": ctype,
-            "one_time_service": bool(one_time_service),
-            "created": time.time(),
-        }
+        info = _item_info(make_file_name(file_name, fobj, uid, ctype), ctype, one_time_service)
         self._cache.dump(uid, info, data)
-        address = f"{self._prefix}{self._service_name}?uid={uid}"
-        return address + "&download=true" if download else address
+        return self._address(uid, download)
 
     def register_request(
         self,
@@ -275,16 +271,11 @@ class ServiceData:
                 f"file_name_fallback must be a str, got {type(file_name_fallback).__name__}."
             )
         uid = self._cache.new_key(new_uid())
-        info: CachedFileInfo = {
-            "file_name": spec.file_name_fallback,
-            "content_type": "application/octet-stream",
-            "one_time_service": bool(one_time_service),
-            "created": time.time(),
-            "remote": True,
-        }
+        info = _item_info(
+            spec.file_name_fallback, "application/octet-stream", one_time_service, remote=True
+        )
         self._cache.dump(uid, info, io.BytesIO(spec.to_bytes()))
-        address = f"{self._prefix}{self._service_name}?uid={uid}"
-        return address + "&download=true" if download else address
+        return self._address(uid, download)
 
     # -- serving ----------------------------------------------------------
     def stream(
@@ -311,12 +302,14 @@ class ServiceData:
 
         if not is_valid_uid(uid):
             raise ValueError(f"uid is malformed: {uid!r}.")
-        environ = flask.request.environ if flask.has_request_context() else None
-        request = None if environ is None else _flask.to_request(environ)
-        answer = self._answer_item(request, uid, bool(download), file_name)
-        if self._cors is not None:
-            answer.decision = self._cors.apply(request, answer.decision)
-        return _flask.to_response(answer, environ, self._chunk_size * _MB)
+        adapter, environ = _flask.ADAPTER, _flask.current_environ()
+        request = None
+        if environ is not None:
+            mark_serving()  # also when called from the app's own route, never bound
+            request = adapter.to_request(environ)
+        query = http.Query(uid, bool(download), file_name)
+        answer = self._respond(request, lambda: pipeline.answer_item(self, request, query))
+        return adapter.respond(answer, environ or {}, self._chunk_size * MB)
 
     def answer(self, request: http.Request) -> Answer:
         """Answer a request to the service (blocking: run it off any event loop).
@@ -327,124 +320,21 @@ class ServiceData:
         and closes it. Never raises for bad input or a missing item: those
         are answers (4xx JSON, or a small HTML page for a browser's 404).
         """
-        if self._cors is not None:
+        return self._respond(request, lambda: pipeline.answer_query(self, request))
+
+    def _respond(self, request: Optional[http.Request], inner: Callable[[], Answer]) -> Answer:
+        """``inner()``'s answer as sent to ``request``: a CORS preflight is answered
+        instead, the answer gets the CORS headers the request's origin is allowed,
+        and a ``HEAD`` gets no body (:func:`.http.for_request`)."""
+        if self._cors is not None and request is not None:
             preflight = self._cors.preflight(request)
             if preflight is not None:
                 return Answer(preflight)
-        answer = self._answer_query(request)
+        answer = inner()
         if self._cors is not None:
             answer.decision = self._cors.apply(request, answer.decision)
+        answer.decision = http.for_request(answer.decision, request)
         return answer
-
-    def _answer_query(self, request: http.Request) -> Answer:
-        query = http.parse_query(request)
-        if isinstance(query, http.Decision):
-            return Answer(query)
-        try:
-            return self._answer_item(request, query.uid, query.download, query.file_name)
-        except FileNotFoundError as exc:
-            return Answer(http.item_error(exc, request))
-        except OSError as exc:  # CacheUnavailableError, or the server is out of descriptors...
-            _log.exception("dash-file-cache: cannot serve %s", query.uid)
-            return Answer(http.item_error(exc, request))
-
-    def _answer_item(
-        self,
-        request: Optional[http.Request],
-        uid: str,
-        download: bool,
-        file_name: Optional[str],
-    ) -> Answer:
-        """Look up, decide, claim and open (blocking).
-
-        Raises:
-            FileNotFoundError: no such item, or a one-time item already claimed.
-            OSError: the cache or the file cannot be read now.
-        """
-        override = sanitize_file_name(file_name) if file_name else ""
-        info, loader = self._cache.load(uid)
-        if info.get("remote"):
-            return self._answer_remote(request, uid, info, loader(), download, override)
-        if override:
-            info = {**info, "file_name": override}
-        content = open_content(loader(), info["created"])
-        try:
-            facts = http.ItemFacts(
-                uid=uid,
-                size=content.size,
-                mtime=content.mtime,
-                content_type=info["content_type"],
-                file_name=info["file_name"],
-                one_time=info["one_time_service"],
-                download=download,
-            )
-            decision = http.decide(
-                request, facts, active_content_policy=self._active_content_policy
-            )
-            # A one-time item is claimed by the first GET that will send its
-            # bytes; `remove` is atomic, so of two racing requests one gets 404.
-            if decision.claim and not self._cache.remove(uid):
-                raise FileNotFoundError(f"One-time item {uid} was already served.")
-        except BaseException:
-            content.stream.close()
-            raise
-        if not decision.send_content:
-            content.stream.close()
-            return Answer(decision)
-        offloaded = self._offloaded(request, decision, content)
-        if offloaded is not None:
-            content.stream.close()
-            return Answer(offloaded)
-        return Answer(decision, content)
-
-    def _offloaded(
-        self, request: Optional[http.Request], decision: http.Decision, content: Content
-    ) -> Optional[http.Decision]:
-        """The header-only answer handing the bytes to the front server, or None."""
-        if self._offload is None or not content.is_file:
-            return None
-        headers = self._offload.headers(request, decision, content.stream)
-        if headers is None:
-            return None
-        return http.Decision(decision.status, headers)
-    def _answer_remote(
-        self,
-        request: Optional[http.Request],
-        uid: str,
-        info: CachedFileInfo,
-        data: Any,
-        download: bool,
-        file_name: str,
-    ) -> Answer:
-        """Ask the remote of a remote item, claim it if one-time, and stream its answer.
-
-        Raises:
-            FileNotFoundError: a one-time item already claimed.
-            OSError: the stored description cannot be read now.
-        """
-        if isinstance(data, str):  # never stored as a path; a foreign item
-            raise FileNotFoundError(f"Remote item {uid} has no description.")
-        with data:
-            spec = remote.RemoteSpec.from_bytes(data.read())
-        decision, stream = remote.answer_remote(
-            request,
-            spec,
-            one_time=info["one_time_service"],
-            download=download,
-            file_name=file_name,
-            timeout=self.remote_timeout,
-        )
-        try:
-            if decision.claim and not self._cache.remove(uid):
-                raise FileNotFoundError(f"One-time item {uid} was already served.")
-        except BaseException:
-            if stream is not None:
-                stream.close()
-            raise
-        if stream is None:
-            return Answer(decision)
-        body = cast(IO[bytes], stream)  # forward-only: FileChunks seeks forward, then reads
-        return Answer(decision, Content(body, decision.start + decision.length, info["created"]))
 
     def serve(self, app: Any, endpoint: Optional[str] = None) -> None:
         """Add the service to an application.
@@ -468,29 +358,7 @@ class ServiceData:
             ValueError: another service already uses this path or endpoint,
                 or this service is already served under another prefix.
         """
-        kind, server = _server_of(app)
-        routes_prefix, requests_prefix = _dash_prefixes(app)
-        if self._prefix and requests_prefix != self._prefix:
-            raise ValueError(
-                f"This service already serves under {self._prefix!r}; addresses can carry "
-                f"one prefix only, not also {requests_prefix!r}. Use one service per app."
-            )
-        rule = routes_prefix + self._service_name
-        endpoint = endpoint or "dash_file_cache" + re.sub(r"\W", "_", rule)
-        registry = _REGISTRY.setdefault(server, {})
-        existing = registry.get(rule)
-        if existing is self:
-            return
-        adapter = importlib.import_module(f"{__package__}._{kind}")
-        if existing is not None or not adapter.is_free(server, rule, endpoint):
-            raise ValueError(
-                f"The path {rule!r} or endpoint {endpoint!r} is already used on this "
-                "app; give this service another service_name or endpoint."
-            )
-        self._cache.prepare()
-        adapter.bind(self, server, rule, endpoint)
-        registry[rule] = self
-        self._prefix = requests_prefix
+        self._prefix = binding.bind(self, app, endpoint, self._prefix)
 
     # -- writing into the cache -----------------------------------------------
     def open(
@@ -528,17 +396,10 @@ class ServiceData:
 
         def make_info(wrote_text: bool) -> CachedFileInfo:
             ctype = make_content_type(content_type, mime_type or guessed, wrote_text)
-            return {
-                "file_name": make_file_name(file_name, None, uid, ctype),
-                "content_type": ctype,
-                "one_time_service": bool(one_time_service),
-                "created": time.time(),
-            }
+            return _item_info(make_file_name(file_name, None, uid, ctype), ctype, one_time_service)
 
         make_info(False)  # bad arguments raise now, not after the content is written
-        address = f"{self._prefix}{self._service_name}?uid={uid}"
-        address += "&download=true" if download else ""
-        return CachedFileWriter(self._cache, uid, address, make_info)
+        return CachedFileWriter(self._cache, uid, self._address(uid, download), make_info)
 
     def _register_writer(
         self,
@@ -558,55 +419,16 @@ class ServiceData:
         return out.address
 
 
-#: Services bound per server object: rule -> service.
-_REGISTRY: weakref.WeakKeyDictionary[Any, Dict[str, Any]] = weakref.WeakKeyDictionary()
-_SUPPORTED = (
-    "app must be a dash.Dash (Flask, FastAPI or Quart backend), flask.Flask, "
-    "fastapi.FastAPI, starlette.applications.Starlette or quart.Quart"
-)
-
-
-def _is_instance(obj: Any, module: str, name: str) -> bool:
-    """``isinstance`` against a class of a module only if it is already imported.
-
-    An object of a framework that was never imported cannot exist, so the base
-    install never imports FastAPI, Starlette or Quart to check.
-    """
-    cls = getattr(sys.modules.get(module), name, None)
-    return isinstance(cls, type) and isinstance(obj, cls)
-
-
-def _kind(obj: Any) -> Optional[str]:
-    if isinstance(obj, flask.Flask):
-        return "flask"
-    if _is_instance(obj, "quart.app", "Quart"):
-        return "quart"
-    if _is_instance(obj, "starlette.applications", "Starlette"):
-        return "starlette"
-    return None
-
-
-def _server_of(app: Any) -> Tuple[str, Any]:
-    """``(adapter name, server)`` of an app or of a Dash app's server.
-
-    Raises:
-        TypeError: neither ``app`` nor its ``server`` is a supported app.
-    """
-    kind = _kind(app)
-    if kind is not None:
-        return kind, app
-    server = getattr(app, "server", None)
-    kind = _kind(server)
-    if kind is not None:
-        return kind, server
-    raise TypeError(f"{_SUPPORTED}; got {type(app).__name__}.")
-
-
-def _dash_prefixes(app: Any) -> Tuple[str, str]:
-    """``(routes, requests)`` path prefixes of a Dash app, without trailing slash."""
-    if _kind(app) is not None:
-        return "", ""
-    config = getattr(app, "config", None)
-    routes = str(getattr(config, "routes_pathname_prefix", None) or "/")
-    requests = str(getattr(config, "requests_pathname_prefix", None) or "/")
-    return routes.rstrip("/"), requests.rstrip("/")
+def _item_info(
+    file_name: str, content_type: str, one_time_service: object, *, remote: bool = False
+) -> CachedFileInfo:
+    """The info of an item registered now (``remote``: a remote request's description)."""
+    info: CachedFileInfo = {
+        "file_name": file_name,
+        "content_type": content_type,
+        "one_time_service": bool(one_time_service),
+        "created": time.time(),
+    }
+    if remote:
+        info["remote"] = True
+    return info

@@ -13,17 +13,19 @@ Preconditions and ranges are :func:`.conditional.evaluate`'s (RFC 9110);
 
 from __future__ import annotations
 
+import codecs
 import html
 import json
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 from urllib.parse import parse_qsl, quote
 
-import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" codec error handler)
 from werkzeug.datastructures import ContentRange, Headers, MIMEAccept, MultiDict
 from werkzeug.http import dump_options_header, generate_etag, http_date, parse_accept_header
 
+from .._grammar import HeaderList
+from ..errors import ItemElsewhereError
 from . import security
 from .conditional import evaluate
 from .uid import is_valid_uid
@@ -31,14 +33,17 @@ from .uid import is_valid_uid
 __all__ = [
     "ROUTED_METHODS",
     "Decision",
+    "HeaderList",
     "ItemFacts",
     "Query",
     "Request",
     "content_disposition",
     "decide",
     "error",
+    "for_request",
     "item_error",
     "parse_query",
+    "range_not_satisfiable",
 ]
 
 #: Methods the adapters route explicitly where a framework needs a list; every
@@ -48,7 +53,20 @@ _ALLOW = ("Allow", "GET, HEAD, OPTIONS")
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
 
-HeaderList = List[Tuple[str, str]]
+
+def _requote(exc: UnicodeError) -> Tuple[str, int]:
+    """Codec error handler: bytes that are not UTF-8 stay percent-encoded.
+
+    So a query value with ``%FF`` reads as ``"%FF"``, as werkzeug (and so
+    Flask) reads it, on every backend.
+    """
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return quote(exc.object[exc.start : exc.end], safe=""), exc.end
+
+
+_REQUOTE = "dash_file_cache.requote"
+codecs.register_error(_REQUOTE, _requote)
 
 
 @dataclass(frozen=True)
@@ -80,7 +98,7 @@ class Request:
             parse_qsl(
                 self.query_string.decode("utf-8", "replace"),
                 keep_blank_values=True,
-                errors="werkzeug.url_quote",
+                errors=_REQUOTE,
             )
         )
 
@@ -124,9 +142,10 @@ class ItemFacts:
 class Decision:
     """The answer to send.
 
-    ``body`` is the whole body of an error (or empty); for a 200/206 the
-    content bytes ``[start, start + length)`` follow instead, unless the
-    request is a ``HEAD``. ``claim`` says a one-time item must be claimed
+    ``body`` is the whole body of an error (or empty; always empty once
+    :func:`for_request` made it the answer to a ``HEAD``); for a 200/206 the
+    content bytes ``[start, start + length)`` follow instead when
+    ``send_content`` (never for a ``HEAD``). ``claim`` says a one-time item must be claimed
     (removed from the cache) before any byte is sent; if the claim fails the
     item is gone and :func:`item_error` gives the answer.
     """
@@ -138,6 +157,17 @@ class Decision:
     length: int = 0
     send_content: bool = False
     claim: bool = False
+
+
+def for_request(decision: Decision, request: Optional[Request]) -> Decision:
+    """``decision`` as sent in answer to ``request``: a ``HEAD`` gets no body.
+
+    Its headers (``Content-Length`` included) stay those of the ``GET``
+    (RFC 9110 9.3.2), so adapters send ``body`` as it is, whatever the method.
+    """
+    if request is not None and request.is_head and decision.body:
+        return replace(decision, body=b"")
+    return decision
 
 
 # -- the query ---------------------------------------------------------------
@@ -254,13 +284,26 @@ def item_error(exc: OSError, request: Optional[Request]) -> Decision:
     - Any other ``FileNotFoundError`` (unknown, expired, claimed, deleted): 404.
     - Any other ``OSError`` (cache down, out of descriptors): 503.
     """
-    from ..caches.abstract import ItemElsewhereError
-
     if isinstance(exc, ItemElsewhereError):
         return error(404, str(exc), request, page_detail=str(exc))
     if isinstance(exc, FileNotFoundError):
         return error(404, NOT_FOUND, request)
     return error(503, UNAVAILABLE, request)
+
+
+def range_not_satisfiable(
+    size: Union[int, str], headers: Iterable[Tuple[str, str]] = ()
+) -> Decision:
+    """The 416 answer: JSON error, ``headers``, then ``Content-Range``.
+
+    ``size`` is the complete length of the content (sent as ``bytes */size``),
+    or a ``Content-Range`` value to pass on as it is (a remote's own 416).
+    """
+    unsatisfied = (
+        ContentRange("bytes", None, None, size).to_header() if isinstance(size, int) else size
+    )
+    extra = [*headers, ("Content-Range", unsatisfied)]
+    return error(416, "Requested range not satisfiable.", None, extra)
 
 
 # -- an item -----------------------------------------------------------------
@@ -339,9 +382,7 @@ def decide(
     if status == 412:
         return error(412, "A precondition of the request failed.", None, validators)
     if status == 416:
-        unsatisfied = ContentRange("bytes", None, None, item.size).to_header()
-        extra = [*validators, ("Content-Range", unsatisfied)]
-        return error(416, "Requested range not satisfiable.", None, extra)
+        return range_not_satisfiable(item.size, validators)
     headers = [*common_headers(item.one_time), *validators]
     if status == 304:
         # RFC 9110 15.4.5: ETag and Cache-Control; Last-Modified not, as there is an ETag.

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import IO, Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import quote
 
-from .http import CONDITIONAL_FIELDS, Decision, HeaderList, Request
+from .._grammar import HeaderList, has_control, is_visible_ascii
+from .http import CONDITIONAL_FIELDS, Decision, Request
 
 __all__ = ["MODES", "Offload", "make_offload"]
 
@@ -105,7 +106,7 @@ class Offload:
 
 def _is_plain_ascii(value: str) -> bool:
     """Whether ``value`` is printable ASCII without ``%`` (read the same by every server)."""
-    return all(0x20 <= ord(c) < 0x7F for c in value) and "%" not in value
+    return is_visible_ascii(value) and "%" not in value
 
 
 def _path_of(stream: IO[bytes]) -> Optional[str]:
@@ -167,7 +168,7 @@ def make_offload(mode: Optional[str], locations: Optional[Mapping[str, str]]) ->
 
 
 def _check_prefix(mode: str, prefix: str) -> None:
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in prefix) or "?" in prefix:
+    if has_control(prefix) or "?" in prefix:
         raise ValueError(f"offload_locations: prefix {prefix!r} has a control character or '?'.")
     if mode == "x-accel-redirect" and not (prefix.startswith("/") and prefix.endswith("/")):
         raise ValueError(

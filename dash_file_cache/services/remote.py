@@ -21,12 +21,13 @@ import json
 import logging
 import posixpath
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Union
 from urllib.parse import ParseResult, unquote, urlsplit
 
 from werkzeug.datastructures import ContentRange, Headers
 from werkzeug.http import parse_content_range_header, parse_options_header
 
+from .._grammar import MB, HeaderList, breaks_field
 from . import http
 from .source import sanitize_file_name
 
@@ -94,7 +95,7 @@ def check_remote_url(url: Union[str, ParseResult]) -> str:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValueError(f"url must be an absolute http or https URL, got {url!r}.")
-    if any(ch in url for ch in "\r\n\x00"):
+    if breaks_field(url):
         raise ValueError("url must not contain control characters.")
     return url
 
@@ -114,7 +115,7 @@ def check_remote_headers(headers: Optional[Mapping[str, str]]) -> Dict[str, str]
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise TypeError("headers must be a mapping of str to str.")
-        if any(ch in name + value for ch in "\r\n\x00") or not name.strip():
+        if breaks_field(name) or breaks_field(value) or not name.strip():
             raise ValueError(f"headers has a malformed field: {name!r}.")
         checked[name.strip()] = value
     return checked
@@ -168,7 +169,7 @@ class RemoteStream(io.RawIOBase):
         if whence != io.SEEK_SET or offset < self._position:
             raise io.UnsupportedOperation("a remote body only skips forward")
         while self._position < offset:
-            if not self.read(min(offset - self._position, 1 << 20)):
+            if not self.read(min(offset - self._position, MB)):
                 break
         return self._position
 
@@ -285,9 +286,7 @@ def _span(
         http.Request("GET", Headers(list(range_fields.items()))), length, etag, 0
     )
     if status == 416:
-        unsatisfied = ContentRange("bytes", None, None, length).to_header()
-        extra = [("Content-Range", unsatisfied)]
-        return http.error(416, "Requested range not satisfiable.", None, extra)
+        return http.range_not_satisfiable(length)
     return (status, start, span, length)
 
 
@@ -321,8 +320,7 @@ def answer_remote(
         method = "HEAD"
     if upstream.status == 416:
         upstream.close()
-        extra = [("Content-Range", upstream.headers.get("Content-Range", "bytes */*"))]
-        return http.error(416, "Requested range not satisfiable.", None, extra), None
+        return http.range_not_satisfiable(upstream.headers.get("Content-Range", "bytes */*")), None
     if not 200 <= upstream.status < 300 or upstream.status == 204:
         upstream.close()
         return _remote_error(upstream.status), None
@@ -334,7 +332,7 @@ def answer_remote(
     name = file_name or file_name_of(
         upstream.headers.get("Content-Disposition"), spec.url, spec.file_name_fallback
     )
-    headers: List[Tuple[str, str]] = [
+    headers: HeaderList = [
         *http.common_headers(one_time),
         ("Content-Type", upstream.headers.get("Content-Type") or "application/octet-stream"),
         ("Content-Disposition", http.content_disposition(name, download)),

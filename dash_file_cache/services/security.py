@@ -21,7 +21,9 @@ comma-separated list, so a list is never trusted).
 from __future__ import annotations
 
 import re
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
+
+from .._grammar import TOKEN_PATTERN, HeaderList, check_field_value
 
 __all__ = [
     "CROSS_ORIGIN_RESOURCE_POLICY",
@@ -45,15 +47,11 @@ REFERRER_POLICY = "no-referrer"
 #: this value: a CORS-enabled service relaxes it here.
 CROSS_ORIGIN_RESOURCE_POLICY = "same-origin"
 
-_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_ESSENCE = re.compile(rf"\s*({_TOKEN})/({_TOKEN})\s*")
+_ESSENCE = re.compile(rf"\s*({TOKEN_PATTERN})/({TOKEN_PATTERN})\s*")
 #: Top-level types a browser decodes as media, never as a document (with ``nosniff``).
 _MEDIA = frozenset({"image", "audio", "video"})
 #: Types shown by a browser's built-in viewer that a sandbox would break.
 _VIEWER_TYPES = frozenset({"application/pdf"})
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-HeaderList = List[Tuple[str, str]]
 
 
 def _essence(content_type: str) -> Optional[Tuple[str, str]]:
@@ -119,14 +117,7 @@ def check_active_content_policy(value: Optional[str]) -> Optional[str]:
         return None
     if not isinstance(value, str):
         raise TypeError(f"active_content_policy must be a str or None, got {type(value).__name__}.")
-    if _CONTROL.search(value):
-        raise ValueError(f"active_content_policy must not contain control characters: {value!r}.")
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ValueError(
-            f"active_content_policy must be latin-1 text, as HTTP header values are: {value!r}."
-        ) from None
+    check_field_value("active_content_policy", value)
     value = value.strip()
     if not value:
         raise ValueError(

@@ -8,6 +8,7 @@ import os
 import re
 from typing import IO, Union
 
+from .._grammar import check_field_value, replace_controls
 from ..caches.abstract import CachedData
 
 __all__ = [
@@ -21,7 +22,6 @@ __all__ = [
 #: What ``ServiceData.register`` accepts as ``fobj``.
 FileSource = Union[str, "os.PathLike[str]", io.StringIO, io.BytesIO, bytes, bytearray, IO[bytes]]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Lone surrogates (``os.fsdecode`` of a non-UTF-8 name) cannot be encoded in a header.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MAX_NAME = 255
@@ -77,7 +77,7 @@ def sanitize_file_name(file_name: str) -> str:
     """
     if not isinstance(file_name, str):
         raise TypeError(f"file_name must be a str, got {type(file_name).__name__}.")
-    name = _CONTROL.sub("_", _SURROGATE.sub("_", file_name))
+    name = replace_controls(_SURROGATE.sub("_", file_name), "_")
     name = name.replace("/", "_").replace("\\", "_").strip()
     if name in (".", ".."):
         return ""
@@ -117,14 +117,7 @@ def make_content_type(content_type: str, mime_type: str, text_source: bool) -> s
     for name, value in (("content_type", content_type), ("mime_type", mime_type)):
         if not isinstance(value, str):
             raise TypeError(f"{name} must be a str, got {type(value).__name__}.")
-        if _CONTROL.search(value):
-            raise ValueError(f"{name} must not contain control characters: {value!r}.")
-        try:
-            value.encode("latin-1")
-        except UnicodeEncodeError:
-            raise ValueError(
-                f"{name} must be latin-1 text, as HTTP header values are: {value!r}."
-            ) from None
+        check_field_value(name, value, c1=True)
     value = content_type.strip() or mime_type.strip()
     if not value:
         raise ValueError("mime_type must not be empty when content_type is empty.")

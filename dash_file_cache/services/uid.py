@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from ..caches._process import KEY_TAG_PATTERN
+from .._runtime import KEY_TAG_PATTERN
 
 __all__ = ["is_valid_uid", "new_uid"]
 
