@@ -33,6 +33,7 @@ import uuid
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, cast
 
+from .._grammar import MB
 from .abstract import CachedFileInfo, CacheUnavailableError
 from .redis import _LUA_PUBLISH_FUNCTION, RedisContentStream, _glob_escape, _redis_errors
 from .uploads import (
@@ -51,7 +52,6 @@ __all__ = ["LEASE_MS", "RedisUploadStore"]
 
 #: How long a lock holder may go without writing before it loses the lock.
 LEASE_MS = 60_000
-_MB = 1 << 20
 
 _LUA_CREATE = """
 if redis.call('EXISTS', ARGV[1]) == 1 then return 0 end
@@ -251,8 +251,8 @@ class _LockedChunks(LockedUpload):
     """An upload of :class:`RedisUploadStore` whose lock holds ``token``."""
 
     def __init__(self, store: RedisUploadStore, upload_id: str, token: str) -> None:
-        self._chunk = store.cache.chunk_size * _MB
-        super().__init__(upload_id, min(self._chunk, _MB))
+        self._chunk = store.cache.chunk_size * MB
+        super().__init__(upload_id, min(self._chunk, MB))
         self._store = store
         self._token = token
 

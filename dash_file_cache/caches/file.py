@@ -16,6 +16,7 @@ from typing import IO, Any, Callable, Dict, Iterator, NamedTuple, Optional, Tupl
 import diskcache
 from diskcache.core import MODE_BINARY, UNKNOWN
 
+from .._grammar import MB
 from .._legacy.caches import CacheFile020
 from .._validate import check_positive_int
 from ._lifecycle import SigtermCleanup, on_sigterm, owner_tag, reap_dead_dirs
@@ -24,7 +25,6 @@ from .uploads import PartFileStore, UploadStore, link_or_copy
 
 __all__ = ["CacheFile"]
 
-_MB = 1 << 20
 # diskcache's "no limit" in practice: it needs a number.
 _UNLIMITED = 1 << 62
 # Temporary directories are named <prefix><owner tag><random>: see _make_temp_dir.
@@ -38,7 +38,7 @@ class _StreamingDisk(diskcache.Disk):
     when the copy fails (e.g. disk full); this copy removes it.
     """
 
-    def __init__(self, directory: str, chunk_bytes: int = _MB, **kwargs: Any) -> None:
+    def __init__(self, directory: str, chunk_bytes: int = MB, **kwargs: Any) -> None:
         super().__init__(directory, **kwargs)
         self.chunk_bytes = chunk_bytes
         self._written = threading.local()
@@ -277,7 +277,7 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData], CacheFile020):
         return _Index(
             self._cache_dir,
             disk=_StreamingDisk,
-            disk_chunk_bytes=self._chunk_size * _MB,
+            disk_chunk_bytes=self._chunk_size * MB,
             size_limit=self._size_limit or _UNLIMITED,
             eviction_policy="none" if self._size_limit is None else "least-recently-used",
             cull_limit=0,  # eviction is ours: see _evict
@@ -297,7 +297,7 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData], CacheFile020):
     def chunk_size(self, value: int) -> None:
         # The index first: if it cannot be updated, the attribute still says what it uses.
         chunk_size = check_positive_int("chunk_size", value)
-        self._cache.reset("disk_chunk_bytes", chunk_size * _MB)
+        self._cache.reset("disk_chunk_bytes", chunk_size * MB)
         self._chunk_size = chunk_size
 
     @property
@@ -463,7 +463,7 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData], CacheFile020):
         if self._uploads is None:
             self._uploads = PartFileStore(
                 os.path.join(self._cache_dir, "uploads"),
-                chunk_bytes=self._chunk_size * _MB,
+                chunk_bytes=self._chunk_size * MB,
                 size_limit=self._size_limit,
                 finish_into=self._finish_upload,
             )
@@ -477,10 +477,10 @@ class CacheFile(CacheAbstract[CachedFileInfo, CachedData], CacheFile020):
             with suppress(FileNotFoundError):
                 os.makedirs(os.path.dirname(full_path), exist_ok=True)
             with suppress(FileNotFoundError):
-                link_or_copy(part, full_path, self._chunk_size * _MB)
+                link_or_copy(part, full_path, self._chunk_size * MB)
                 break
         else:
             os.makedirs(os.path.dirname(full_path), exist_ok=True)
-            link_or_copy(part, full_path, self._chunk_size * _MB)
+            link_or_copy(part, full_path, self._chunk_size * MB)
         # dump indexes it as it is, and removes it if the index write fails.
         self.dump(key, info, cast(Any, _Written(filename, full_path, size)))

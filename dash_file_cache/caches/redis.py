@@ -38,6 +38,7 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
         "CacheRedis needs the 'redis' package: pip install \"dash-file-cache[redis]\"."
     ) from _exc
 
+from .._grammar import MB
 from .._validate import (
     check_bool,
     check_int,
@@ -57,7 +58,6 @@ from .uploads import UploadStore
 __all__ = ["CacheRedis", "RedisContentStream"]
 
 _log = logging.getLogger(__name__)
-_MB = 1 << 20
 #: Redis refuses strings above 512 MB; a chunk is one string.
 _MAX_CHUNK_MB = 512
 _URL_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -540,7 +540,7 @@ class CacheRedis(CacheAbstract[CachedFileInfo, CachedData]):
     def _dump_stream(self, key: str, info: CachedFileInfo, stream: IO[bytes]) -> None:
         version = uuid.uuid4().hex
         base = self._chunk_base(key, version)
-        chunk_bytes = self._chunk_size * _MB
+        chunk_bytes = self._chunk_size * MB
         chunk_ttl_ms = (self._ttl + self._grace) * 1000
         n_chunks = 0
         size = 0
@@ -797,7 +797,7 @@ class _ChunkSink(io.RawIOBase):
         self._cache = cache
         self.version = uuid.uuid4().hex
         self.base = cache._chunk_base(key, self.version)
-        self.chunk_bytes = cache.chunk_size * _MB
+        self.chunk_bytes = cache.chunk_size * MB
         self._chunk_ttl_ms = (cache.ttl + cache.grace) * 1000
         self._buffer = bytearray()
         self.n_chunks = 0
