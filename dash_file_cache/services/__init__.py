@@ -5,6 +5,8 @@ The modules, by job:
 - ``data``: :class:`ServiceData`, the public front (register, serve, answer).
 - ``source``, ``writer``: what ``register``/``open`` receive, made cache content.
 - ``uid``: item identifiers.
+- ``upload_policy``, ``upload_endpoint``: the tus upload endpoint (its
+  decisions are ``tus``'s), opt-in with ``ServiceData(uploads=...)``.
 - ``pipeline``: one request to an answer (look up, decide, claim, open,
   offload, remote); blocking.
 - ``http`` (with ``conditional``, ``security``, ``cors``): the HTTP decisions,
@@ -23,12 +25,14 @@ are kept from dash-file-cache 0.2.0 and deprecated.
 from . import data, downloader, reqstream, utilities
 from .data import ServiceData
 from .downloader import ServiceDownloader
+from .upload_policy import UploadPolicy
 from .writer import CachedFileWriter, Writer
 
 __all__ = [
     "CachedFileWriter",
     "ServiceData",
     "ServiceDownloader",
+    "UploadPolicy",
     "Writer",
     "data",
     "downloader",

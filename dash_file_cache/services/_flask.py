@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional
 
 import flask
 from werkzeug.datastructures import EnvironHeaders, Headers
+from werkzeug.wsgi import get_input_stream
 
 from .._grammar import MB
 from .._runtime import mark_serving
@@ -65,6 +66,20 @@ class FlaskAdapter:
         # Flask sends it in the process that dispatches a request, for every
         # request of every Flask app (a Dash callback's too); connecting twice is one.
         flask.request_started.connect(_on_request_started, weak=False)
+
+    def bind_uploads(
+        self, service: ServiceData, server: flask.Flask, rule: str, endpoint: str
+    ) -> None:
+        def view(segment: Optional[str] = None) -> flask.Response:
+            environ = flask.request.environ
+            # Bounded by Content-Length (or the server's end of a chunked body; else empty),
+            # read by the store in blocks; never Flask's whole-body parsing.
+            body = get_input_stream(environ)
+            answer = service.answer_upload(self.to_request(environ), segment, body)
+            return self.respond(answer, environ, service.chunk_size * MB)
+
+        add_view(server, rule, endpoint, view)
+        add_view(server, rule + "/<path:segment>", endpoint, view)
 
     def to_request(self, native: WSGIEnvironment) -> http.Request:
         return http.Request(

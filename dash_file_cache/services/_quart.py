@@ -19,7 +19,7 @@ from werkzeug.datastructures import Headers
 from .._grammar import MB
 from .._runtime import mark_serving
 from . import http
-from ._asgi import body_chunks
+from ._asgi import UploadApp, UploadsFirst, body_chunks
 from .adapter import Adapter, add_view, view_is_free
 from .content import Answer
 
@@ -49,6 +49,18 @@ class QuartAdapter:
         add_view(server, rule, endpoint, view)
         # Sent for every request of every Quart app (a Dash callback's too).
         quart.request_started.connect(_on_request_started, weak=False)
+
+    def bind_uploads(
+        self, service: ServiceData, server: quart.Quart, rule: str, endpoint: str
+    ) -> None:
+        """Put the upload endpoint before Quart's routing, as ASGI middleware.
+
+        A Quart view would get a body Quart buffers as fast as it arrives and
+        caps at ``MAX_CONTENT_LENGTH``; the endpoint reads ``receive`` itself.
+        """
+        inner: Any = server.asgi_app
+        wrapped: Any = UploadsFirst(inner, UploadApp(service, rule))
+        server.asgi_app = wrapped  # type: ignore[method-assign]
 
     def to_request(self, native: quart.Request) -> http.Request:
         return http.Request(native.method.upper(), native.headers, native.query_string)

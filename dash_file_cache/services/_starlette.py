@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .._grammar import MB
 from .._runtime import mark_serving
 from . import http
-from ._asgi import body_chunks
+from ._asgi import UploadApp, body_chunks
 from .adapter import Adapter
 from .content import Answer
 
@@ -126,6 +126,15 @@ class StarletteAdapter:
         started = server.middleware_stack is not None
         if not started and all(m.cls is not MarkServing for m in server.user_middleware):
             server.add_middleware(MarkServing)
+
+    def bind_uploads(
+        self, service: ServiceData, server: Starlette, rule: str, endpoint: str
+    ) -> None:
+        """Route the upload endpoint first (see :meth:`bind`); it reads ``receive`` itself."""
+        app = UploadApp(service, rule)
+        routes = server.router.routes
+        routes.insert(0, Route(rule + "/{segment:path}", app, name=endpoint + "_upload"))
+        routes.insert(0, Route(rule, app, name=endpoint, methods=None))
 
     def to_request(self, native: AsgiCall) -> http.Request:
         scope = native.scope

@@ -44,6 +44,14 @@ class Adapter(Protocol[ServerT, NativeT, ResponseT]):
         :func:`dash_file_cache._runtime.mark_serving` (the serving-process rule).
         """
 
+    def bind_uploads(self, service: ServiceData, server: ServerT, rule: str, endpoint: str) -> None:
+        """Route ``rule`` and ``rule/<segment>`` (every method) to ``service.answer_upload``.
+
+        The request body is streamed: passed as a source read in bounded
+        blocks (WSGI input; on ASGI, blocks pulled from ``receive`` into the
+        worker thread that runs ``answer_upload``), never read whole first.
+        """
+
     def to_request(self, native: NativeT) -> http.Request:
         """The neutral request of a native one."""
 
@@ -66,7 +74,7 @@ def view_is_free(server: Any, endpoint: str) -> bool:
     return endpoint not in server.view_functions
 
 
-def add_view(server: Any, rule: str, endpoint: str, view: Callable[[], Any]) -> None:
+def add_view(server: Any, rule: str, endpoint: str, view: Callable[..., Any]) -> None:
     """Route every method of ``rule`` to ``view`` on a Flask or Quart app."""
     server.add_url_rule(
         rule,

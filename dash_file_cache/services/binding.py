@@ -35,6 +35,9 @@ _SUPPORTED = (
     "fastapi.FastAPI, starlette.applications.Starlette or quart.Quart"
 )
 
+#: The path of the upload endpoint, under the service's.
+UPLOADS = "/uploads"
+
 #: Services bound per server object: rule -> service.
 _REGISTRY: weakref.WeakKeyDictionary[Any, Dict[str, Any]] = weakref.WeakKeyDictionary()
 
@@ -96,12 +99,19 @@ def bind(service: ServiceData, app: Any, endpoint: Optional[str], prefix: str) -
     if existing is service:
         return prefix
     adapter = load_adapter(adapter_module)
-    if existing is not None or not adapter.is_free(server, rule, endpoint):
+    uploads = service.uploads is not None
+    if (
+        existing is not None
+        or not adapter.is_free(server, rule, endpoint)
+        or (uploads and not adapter.is_free(server, rule + UPLOADS, endpoint + "_uploads"))
+    ):
         raise ValueError(
             f"The path {rule!r} or endpoint {endpoint!r} is already used on this "
             "app; give this service another service_name or endpoint."
         )
     service.cache.prepare()
     adapter.bind(service, server, rule, endpoint)
+    if uploads:
+        adapter.bind_uploads(service, server, rule + UPLOADS, endpoint + "_uploads")
     registry[rule] = service
     return requests_prefix

@@ -143,14 +143,17 @@ class CorsPolicy:
             ("Access-Control-Allow-Credentials", "true"),
         ]
 
-    def apply(self, request: Optional[Request], decision: Decision) -> Decision:
+    def apply(
+        self, request: Optional[Request], decision: Decision, exposed: str = EXPOSED
+    ) -> Decision:
         """``decision`` with the CORS headers ``request``'s origin gets.
 
         Every answer varies by ``Origin`` once CORS is on (a listed origin is
         echoed), so ``Vary: Origin`` is always added. An allowed origin also
         gets the exposed headers and ``Cross-Origin-Resource-Policy:
         cross-origin`` (replacing a stricter one), so ``<img crossorigin>``
-        and ``fetch`` from that origin may read the bytes.
+        and ``fetch`` from that origin may read the bytes. ``exposed``: the
+        ``Access-Control-Expose-Headers`` value (the upload endpoint's differs).
         """
         headers = _add_vary(decision.headers, "Origin")
         origin = None if request is None else request.headers.get("Origin")
@@ -158,19 +161,20 @@ class CorsPolicy:
             headers = [h for h in headers if h[0].lower() != _RESOURCE_POLICY.lower()]
             headers += [
                 *self._allow_headers(origin),
-                ("Access-Control-Expose-Headers", EXPOSED),
+                ("Access-Control-Expose-Headers", exposed),
                 (_RESOURCE_POLICY, "cross-origin"),
             ]
         return replace(decision, headers=headers)
 
-    def preflight(self, request: Request) -> Optional[Decision]:
+    def preflight(self, request: Request, methods: str = METHODS) -> Optional[Decision]:
         """The answer to a CORS preflight, or ``None`` if ``request`` is not one.
 
         A preflight is an ``OPTIONS`` with ``Origin`` and
         ``Access-Control-Request-Method``. An allowed origin asking for GET or
-        HEAD gets 204 allowing the request headers it asked for (when they are
-        well-formed field names); any other preflight gets a 204 without CORS
-        headers, which the browser reads as a refusal.
+        HEAD (or one of ``methods``, comma-separated) gets 204 allowing the
+        request headers it asked for (when they are well-formed field names);
+        any other preflight gets a 204 without CORS headers, which the browser
+        reads as a refusal.
         """
         origin = request.headers.get("Origin")
         method = request.headers.get("Access-Control-Request-Method")
@@ -184,12 +188,12 @@ class CorsPolicy:
         ]
         if (
             self.allows(origin)
-            and method.strip() in ("GET", "HEAD")
+            and method.strip() in [m.strip() for m in methods.split(",")]
             and all(is_token(name) for name in wanted)
         ):
             headers += [
                 *self._allow_headers(origin),
-                ("Access-Control-Allow-Methods", METHODS),
+                ("Access-Control-Allow-Methods", methods),
                 ("Access-Control-Max-Age", MAX_AGE),
             ]
             if wanted:

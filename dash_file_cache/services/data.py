@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple, Union
-from urllib.parse import ParseResult
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple, Union
+from urllib.parse import ParseResult, parse_qs, urlsplit
 
 from .._grammar import MB
 from .._runtime import mark_serving
 from .._validate import check_positive_int
-from ..caches.abstract import CacheAbstract, CachedFileInfo
-from . import binding, http, pipeline, remote, security
+from ..caches.abstract import CacheAbstract, CachedFileInfo, open_content
+from ..caches.uploads import UploadSource
+from . import binding, http, pipeline, remote, security, upload_endpoint
 from .content import Answer
 from .cors import AllowedOrigins, CorsPolicy, parse_allowed_origins
 from .offload import Offload, make_offload
@@ -24,6 +26,7 @@ from .source import (
     to_cached_data,
 )
 from .uid import is_valid_uid, new_uid
+from .upload_policy import UploadPolicy
 from .writer import DEFAULT_MIME_TYPE, CachedFileWriter, Writer, guess_mime_type, is_writer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,6 +80,11 @@ class ServiceData:
         offload_locations: ``{app-side directory: prefix}``: for nginx the
             URI of the ``internal`` location serving that directory, for
             X-Sendfile the directory as the front server sees it.
+        uploads: ``None`` (the default): no upload endpoint. An
+            :class:`~dash_file_cache.UploadPolicy`: :meth:`serve` also mounts
+            a tus 1.0.0 endpoint at ``{service_name}/uploads``
+            (:attr:`upload_address`); each finished upload becomes an
+            ordinary item of the cache.
 
     Raises:
         TypeError: ``cache`` is not a ``CacheAbstract``, or another argument
@@ -101,6 +109,7 @@ class ServiceData:
         active_content_policy: Optional[str] = security.DEFAULT_ACTIVE_CONTENT_POLICY,
         offload: Optional[str] = None,
         offload_locations: Optional[Mapping[str, str]] = None,
+        uploads: Optional[UploadPolicy] = None,
     ) -> None:
         if not isinstance(cache, CacheAbstract):
             raise TypeError(
@@ -123,6 +132,12 @@ class ServiceData:
         self._offload = make_offload(offload, offload_locations)
         self._allowed_cross_origin = " ".join(parse_allowed_origins(allowed_cross_origin))
         self._cors = CorsPolicy.of(allowed_cross_origin)
+        if uploads is not None and not isinstance(uploads, UploadPolicy):
+            raise TypeError(
+                f"uploads must be an UploadPolicy or None, got {type(uploads).__name__}."
+            )
+        self._uploads = uploads
+        self._upload_endpoint: Optional[upload_endpoint.UploadEndpoint] = None
 
     # -- properties -------------------------------------------------------
     @property
@@ -134,6 +149,31 @@ class ServiceData:
     def service_name(self) -> str:
         """The URL path of this service."""
         return self._service_name
+
+    @property
+    def uploads(self) -> Optional[UploadPolicy]:
+        """The upload policy, or ``None`` when the service takes no uploads."""
+        return self._uploads
+
+    @property
+    def upload_address(self) -> str:
+        """The upload endpoint's creation URL (``{prefix}{service_name}/uploads``).
+
+        Give it to a tus client (``CachedUpload(endpoint=...)``, tus-js-client, tuspy).
+
+        Raises:
+            RuntimeError: the service takes no uploads, or :meth:`serve` was not called yet.
+        """
+        if self._uploads is None:
+            raise RuntimeError(
+                "This service takes no uploads: create it with "
+                "ServiceData(..., uploads=UploadPolicy())."
+            )
+        if self._upload_endpoint is None:
+            raise RuntimeError(
+                "upload_address is known once the service is served: call serve(app) first."
+            )
+        return self._upload_endpoint.creation_url
 
     @property
     def offload(self) -> Optional[Offload]:
@@ -322,6 +362,54 @@ class ServiceData:
         """
         return self._respond(request, lambda: pipeline.answer_query(self, request))
 
+    def answer_upload(
+        self, request: http.Request, segment: Optional[str], body: UploadSource
+    ) -> Answer:
+        """Answer a request to the upload endpoint (blocking: run it off any event loop).
+
+        ``segment``: the path segment after ``/uploads/`` (``None`` on the
+        creation URL); ``body``: the request body as a readable source, read
+        in bounded blocks and only once the headers are accepted. Never
+        raises for bad input (see :class:`.upload_endpoint.UploadEndpoint`).
+        """
+        endpoint = self._upload_endpoint
+        if endpoint is None:
+            return Answer(http.error(404, "This service takes no uploads.", request))
+        cors = self._cors
+        if cors is not None:
+            preflight = cors.preflight(request, upload_endpoint.METHODS)
+            if preflight is not None:
+                return Answer(preflight)
+        decision = endpoint.answer(request, segment, body)
+        if cors is not None:
+            decision = cors.apply(request, decision, upload_endpoint.EXPOSED)
+        return Answer(http.for_request(decision, request))
+
+    def read(self, address_or_uid: str) -> IO[bytes]:
+        """The content of an item as a readable binary file (close it, or use ``with``).
+
+        Any item: registered, written or uploaded; a remote item is streamed
+        from its remote. Reading does not claim a one-time item.
+
+        Arguments:
+            address_or_uid: an address this service gave (``...?uid=...``) or a uid.
+
+        Raises:
+            TypeError: ``address_or_uid`` is not a ``str``.
+            ValueError: ``address_or_uid`` is neither an address nor a uid.
+            FileNotFoundError: no such item (unknown, expired, removed).
+            OSError: the cache cannot be read now.
+        """
+        uid = _uid_of(address_or_uid, self._service_name)
+        info, stream = open_content(self._cache, uid)
+        if not info.get("remote"):
+            return stream
+        stream.close()
+        answer = pipeline.answer_item(self, None, http.Query(uid, False, None))
+        if answer.content is None:
+            raise FileNotFoundError(f"The remote item {uid} gave no content.")
+        return answer.content.stream
+
     def _respond(self, request: Optional[http.Request], inner: Callable[[], Answer]) -> Answer:
         """``inner()``'s answer as sent to ``request``: a CORS preflight is answered
         instead, the answer gets the CORS headers the request's origin is allowed,
@@ -359,6 +447,13 @@ class ServiceData:
                 or this service is already served under another prefix.
         """
         self._prefix = binding.bind(self, app, endpoint, self._prefix)
+        if self._uploads is not None:
+            self._upload_endpoint = upload_endpoint.UploadEndpoint(
+                self._cache,
+                self._uploads,
+                f"{self._prefix}{self._service_name}/uploads",
+                functools.partial(self._address, download=False),
+            )
 
     # -- writing into the cache -----------------------------------------------
     def open(
@@ -417,6 +512,27 @@ class ServiceData:
         ) as out:
             writer(out)
         return out.address
+
+
+def _uid_of(address_or_uid: object, service_name: str) -> str:
+    """The uid a uid or an address names.
+
+    Raises:
+        TypeError: not a ``str``.
+        ValueError: neither a uid nor an address of ``service_name`` with one valid uid.
+    """
+    if not isinstance(address_or_uid, str):
+        raise TypeError(f"address_or_uid must be a str, got {type(address_or_uid).__name__}.")
+    if is_valid_uid(address_or_uid):
+        return address_or_uid
+    parts = urlsplit(address_or_uid)
+    uids = parse_qs(parts.query).get("uid", [])
+    if parts.path.endswith(service_name) and len(uids) == 1 and is_valid_uid(uids[0]):
+        return uids[0]
+    raise ValueError(
+        f"address_or_uid must be an address of {service_name!r} (with one 'uid') or a uid, "
+        f"got {address_or_uid!r}."
+    )
 
 
 def _item_info(

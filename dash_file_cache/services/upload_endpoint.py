@@ -1,0 +1,353 @@
+"""The tus endpoint's I/O layer: the pure decisions of :mod:`.tus` meet the cache.
+
+One blocking call per request (:meth:`UploadEndpoint.answer`): authorize,
+route by method, look the upload up under its lock, ask the decision, write
+the body into the cache's :class:`~..caches.uploads.UploadStore` in bounded
+blocks, store the new state, and turn a finished upload into an ordinary
+item. The adapters run it off any event loop and pass the body as a
+readable source (a WSGI input stream, or blocks pulled from ASGI
+``receive``). Never raises for bad input: refusals are answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import Any, Callable, Dict, Optional, Tuple
+
+from ..caches.abstract import CacheAbstract, CachedFileInfo, open_content
+from ..caches.uploads import LockedUpload, UploadBusyError, UploadFullError, UploadSource
+from ..errors import ItemElsewhereError
+from . import tus
+from .http import Decision, Request
+from .source import make_content_type, make_file_name
+from .tus import TusError, UploadState
+from .uid import new_uid
+from .upload_policy import UploadPolicy
+
+__all__ = ["CACHED_ADDRESS", "EXPOSED", "METHODS", "REQUEST_HEADERS", "UploadEndpoint"]
+
+_log = logging.getLogger(__name__)
+
+#: The header naming the item a finished upload became.
+CACHED_ADDRESS = "Cached-Address"
+#: Response headers a page needs to read from the tus answers (CORS).
+EXPOSED = (
+    "Location, Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires, Upload-Concat, "
+    "Upload-Defer-Length, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, "
+    "Tus-Checksum-Algorithm, Cached-Address"
+)
+#: Methods a page may send to the endpoint (CORS preflight).
+METHODS = "POST, HEAD, PATCH, DELETE, OPTIONS"
+#: Request headers a tus client sends, allowed by a preflight even if not asked.
+REQUEST_HEADERS = (
+    "Tus-Resumable, Upload-Length, Upload-Defer-Length, Upload-Offset, Upload-Metadata, "
+    "Upload-Checksum, Upload-Concat, Content-Type, X-HTTP-Method-Override, X-Requested-With"
+)
+_UNKNOWN = "No such upload: it expired, was terminated or never existed."
+#: Seconds between two sweeps of expired uploads (one per creation at most).
+SWEEP_EVERY = 60.0
+
+
+def _refuse(status: int, message: str) -> Decision:
+    return TusError(status, message).decision()
+
+
+class UploadEndpoint:
+    """The tus endpoint of one service.
+
+    Arguments:
+        cache: the service's cache (uploads live in ``cache.uploads()``).
+        policy: the service's :class:`UploadPolicy`.
+        creation_url: the path clients post to (with the app's prefix).
+        address_of: the address of an item, given its uid.
+    """
+
+    def __init__(
+        self,
+        cache: CacheAbstract[Any, Any],
+        policy: UploadPolicy,
+        creation_url: str,
+        address_of: Callable[[str], str],
+    ) -> None:
+        self.cache = cache
+        self.policy = policy
+        self.tus = policy.tus
+        self.creation_url = creation_url
+        self.address_of = address_of
+        self._swept = 0.0
+
+    # -- the entry --------------------------------------------------------------
+    def answer(self, request: Request, segment: Optional[str], body: UploadSource) -> Decision:
+        """The answer to a tus request (blocking).
+
+        ``segment`` is the path segment after the creation URL (``None`` on
+        the creation URL itself); ``body`` the request body, read only once
+        the headers are accepted.
+        """
+        authorize = self.policy.authorize
+        if authorize is not None and not authorize(request):
+            return _refuse(403, "This upload request is not authorized.")
+        method = tus.method_of(request)
+        try:
+            if segment is None:
+                return self._on_creation_url(request, method, body)
+            upload_id = tus.upload_id_of(segment)
+            return self._on_upload(request, method, upload_id, body)
+        except UploadBusyError:
+            return _refuse(423, "The upload is busy with another request; retry later.")
+        except UploadFullError:
+            return _refuse(507, "No room left for this upload.")
+        except ItemElsewhereError as exc:
+            return _refuse(404, str(exc))
+        except FileNotFoundError:
+            return _refuse(404, _UNKNOWN)
+        except OSError:
+            _log.exception("dash-file-cache: upload storage failed")
+            return _refuse(503, "The upload storage is unavailable; try again later.")
+
+    def _on_creation_url(self, request: Request, method: str, body: UploadSource) -> Decision:
+        if method == "OPTIONS":
+            return tus.decide_options(self.tus)
+        if method == "POST":
+            return self._create(request, body)
+        return _refuse(405, f"Method {method} is not allowed here.")
+
+    def _on_upload(
+        self, request: Request, method: str, upload_id: Optional[str], body: UploadSource
+    ) -> Decision:
+        if method == "OPTIONS":
+            return tus.decide_options(self.tus)
+        if method == "HEAD":
+            return self._head(request, upload_id)
+        if method == "PATCH":
+            return self._patch(request, upload_id, body)
+        if method == "DELETE":
+            return self._delete(request, upload_id)
+        return _refuse(405, f"Method {method} is not allowed on an upload.")
+
+    # -- state ------------------------------------------------------------------
+    @staticmethod
+    def _state(upload: LockedUpload) -> UploadState:
+        return UploadState.from_record(upload.record())
+
+    def _lookup(self, upload_id: Optional[str]) -> Optional[UploadState]:
+        """The stored state of ``upload_id`` without the lock; ``None`` if unknown.
+
+        Raises:
+            ItemElsewhereError: a per-process cache, and another process's id.
+        """
+        if upload_id is None:
+            return None
+        try:
+            return UploadState.from_record(self.cache.uploads().record(upload_id))
+        except ItemElsewhereError:
+            raise
+        except (FileNotFoundError, ValueError):
+            return None
+
+    # -- HEAD -------------------------------------------------------------------
+    def _head(self, request: Request, upload_id: Optional[str]) -> Decision:
+        now = time.time()
+        state = self._lookup(upload_id)
+        address = None
+        if state is None and upload_id is not None:
+            state, address = self._finished(request, upload_id)
+        decision = tus.decide_head(request, state, creation_url=self.creation_url, now=now)
+        if address is not None and decision.status == 200:
+            decision = _with_address(decision, address)
+        return decision
+
+    def _finished(self, request: Request, uid: str) -> Tuple[Optional[UploadState], Optional[str]]:
+        """The state and address of an upload that became item ``uid``, if it did."""
+        try:
+            tus.check_version(request)
+            _, stream = open_content(self.cache, uid)
+        except (TusError, FileNotFoundError):  # ItemElsewhereError too
+            return None, None
+        with stream:
+            size = stream.seek(0, 2)
+        return UploadState(uid, offset=size, length=size), self.address_of(uid)
+
+    # -- POST -------------------------------------------------------------------
+    def _create(self, request: Request, body: UploadSource) -> Decision:
+        now = time.time()
+        self._sweep(now)
+        upload_id = self.cache.new_key(new_uid())
+        plan = tus.decide_create(
+            request, self.tus, creation_url=self.creation_url, upload_id=upload_id, now=now
+        )
+        if isinstance(plan, Decision):
+            return plan
+        if isinstance(plan, tus.Concatenate):
+            return self._concatenate(plan, now)
+        store = self.cache.uploads()
+        store.create(upload_id, plan.state.to_record())
+        with store.lock(upload_id) as upload:
+            if plan.body is None:
+                outcome = tus.finish_create(plan, self.tus, creation_url=self.creation_url, now=now)
+            else:
+                hasher = (
+                    None
+                    if plan.body.checksum is None
+                    else tus.new_hasher(plan.body.checksum.algorithm)
+                )
+                written = upload.write(
+                    plan.body.offset,
+                    body,
+                    limit=plan.body.limit,
+                    observe=None if hasher is None else hasher.update,
+                )
+                outcome = tus.finish_create(
+                    plan,
+                    self.tus,
+                    creation_url=self.creation_url,
+                    now=time.time(),
+                    stored=written.stored,
+                    complete=written.complete,
+                    overflow=written.overflow,
+                    digest=None if hasher is None else hasher.digest(),
+                )
+                upload.update(outcome.state.to_record())
+            return self._settled(upload, outcome)
+
+    def _concatenate(self, plan: tus.Concatenate, now: float) -> Decision:
+        store = self.cache.uploads()
+        partials = [self._lookup(uid) for uid in plan.partial_ids]
+        final = tus.decide_concatenate(plan, partials, self.tus, now=now)
+        if isinstance(final, Decision):
+            return final
+        joining = UploadState(plan.upload_id, length=final.state.length, metadata=plan.metadata)
+        store.create(plan.upload_id, joining.to_record())
+        with store.lock(plan.upload_id) as upload:
+            offset = 0
+            for uid in plan.partial_ids:
+                with store.lock(uid) as partial, partial.open() as content:
+                    offset += upload.write(offset, content).stored
+            if offset != final.state.length:
+                upload.remove()
+                return _refuse(409, "A partial upload changed while it was joined.")
+            upload.update(final.state.to_record())
+            outcome = tus.finish_create(final, self.tus, creation_url=self.creation_url, now=now)
+            decision = self._settled(upload, outcome)
+        for uid in plan.partial_ids:  # their bytes now live in the final upload
+            try:
+                store.remove(uid)
+            except OSError:
+                continue
+        return decision
+
+    # -- PATCH ------------------------------------------------------------------
+    def _patch(self, request: Request, upload_id: Optional[str], body: UploadSource) -> Decision:
+        if upload_id is None:  # not of the uid form: unknown, nothing looked up
+            refusal = tus.decide_patch(request, None, self.tus, now=time.time())
+            return refusal if isinstance(refusal, Decision) else _refuse(404, _UNKNOWN)
+        with self.cache.uploads().lock(upload_id) as upload:
+            state = self._state(upload)
+            plan = tus.decide_patch(request, state, self.tus, now=time.time())
+            if isinstance(plan, Decision):
+                return plan
+            hasher = None if plan.checksum is None else tus.new_hasher(plan.checksum.algorithm)
+            written = upload.write(
+                plan.offset,
+                body,
+                limit=plan.limit,
+                observe=None if hasher is None else hasher.update,
+            )
+            outcome = tus.finish_patch(
+                state,
+                plan,
+                self.tus,
+                now=time.time(),
+                stored=written.stored,
+                complete=written.complete,
+                overflow=written.overflow,
+                digest=None if hasher is None else hasher.digest(),
+            )
+            upload.update(outcome.state.to_record())
+            return self._settled(upload, outcome)
+
+    # -- DELETE -----------------------------------------------------------------
+    def _delete(self, request: Request, upload_id: Optional[str]) -> Decision:
+        if upload_id is None:
+            plan = tus.decide_delete(request, None, self.tus, now=time.time())
+            return plan if isinstance(plan, Decision) else _refuse(404, _UNKNOWN)
+        with self.cache.uploads().lock(upload_id) as upload:
+            plan = tus.decide_delete(request, self._state(upload), self.tus, now=time.time())
+            if isinstance(plan, Decision):
+                return plan
+            upload.remove()
+            return plan.decision
+
+    # -- becoming an item -------------------------------------------------------
+    def _settled(self, upload: LockedUpload, outcome: tus.Outcome) -> Decision:
+        """The answer after a state was stored: a ready upload becomes an item first."""
+        decision = outcome.decision
+        if decision.status >= 300 or not outcome.state.ready:
+            return decision
+        refusal = self._to_item(upload, outcome.state)
+        if refusal is not None:
+            return refusal
+        return _with_address(decision, self.address_of(outcome.state.upload_id))
+
+    def _to_item(self, upload: LockedUpload, state: UploadState) -> Optional[Decision]:
+        """Validate the finished upload and make it an item; the refusal, or ``None``."""
+        uid = state.upload_id
+        metadata = dict(state.metadata)
+        content_type = _content_type(metadata.get("filetype", b""))
+        name = make_file_name(_text(metadata.get("filename", b"")), None, uid, content_type)
+        validate = self.policy.validate
+        if validate is not None:
+            info: Dict[str, Any] = {
+                "name": name,
+                "size": state.offset,
+                "type": content_type,
+                "uid": uid,
+                "metadata": metadata,
+            }
+            try:
+                with upload.open() as content:
+                    validate(content, info)
+            except ValueError as exc:
+                upload.remove()
+                return _refuse(422, str(exc) or "The upload was refused.")
+        item: CachedFileInfo = {
+            "file_name": name,
+            "content_type": content_type,
+            "one_time_service": False,
+            "created": time.time(),
+        }
+        upload.finish(uid, item)
+        return None
+
+    # -- expiry -----------------------------------------------------------------
+    def _sweep(self, now: float) -> None:
+        """Remove expired uploads, at most once per :data:`SWEEP_EVERY` seconds.
+
+        Two threads may both sweep once in a while: harmless (busy uploads are skipped).
+        """
+        if now - self._swept < SWEEP_EVERY:
+            return
+        self._swept = now
+        try:
+            self.cache.uploads().sweep(now)
+        except OSError:
+            _log.warning("dash-file-cache: the sweep of expired uploads failed", exc_info=True)
+
+
+def _with_address(decision: Decision, address: str) -> Decision:
+    return replace(decision, headers=[*decision.headers, (CACHED_ADDRESS, address)])
+
+
+def _text(value: bytes) -> str:
+    """A metadata value as text (untrusted: invalid UTF-8 is replaced)."""
+    return value.decode("utf-8", "replace")
+
+
+def _content_type(value: bytes) -> str:
+    """The ``filetype`` metadata as a type label, else ``application/octet-stream``."""
+    try:
+        return make_content_type(_text(value), "application/octet-stream", False)
+    except ValueError:
+        return "application/octet-stream"
