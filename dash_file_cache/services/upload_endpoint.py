@@ -188,26 +188,9 @@ class UploadEndpoint:
             if plan.body is None:
                 outcome = tus.finish_create(plan, self.tus, creation_url=self.creation_url, now=now)
             else:
-                hasher = (
-                    None
-                    if plan.body.checksum is None
-                    else tus.new_hasher(plan.body.checksum.algorithm)
-                )
-                written = upload.write(
-                    plan.body.offset,
-                    body,
-                    limit=plan.body.limit,
-                    observe=None if hasher is None else hasher.update,
-                )
+                report = _take(upload, plan.body, body)
                 outcome = tus.finish_create(
-                    plan,
-                    self.tus,
-                    creation_url=self.creation_url,
-                    now=time.time(),
-                    stored=written.stored,
-                    complete=written.complete,
-                    overflow=written.overflow,
-                    digest=None if hasher is None else hasher.digest(),
+                    plan, self.tus, creation_url=self.creation_url, now=time.time(), **report
                 )
                 upload.update(outcome.state.to_record())
             return self._settled(upload, outcome)
@@ -248,23 +231,8 @@ class UploadEndpoint:
             plan = tus.decide_patch(request, state, self.tus, now=time.time())
             if isinstance(plan, Decision):
                 return plan
-            hasher = None if plan.checksum is None else tus.new_hasher(plan.checksum.algorithm)
-            written = upload.write(
-                plan.offset,
-                body,
-                limit=plan.limit,
-                observe=None if hasher is None else hasher.update,
-            )
-            outcome = tus.finish_patch(
-                state,
-                plan,
-                self.tus,
-                now=time.time(),
-                stored=written.stored,
-                complete=written.complete,
-                overflow=written.overflow,
-                digest=None if hasher is None else hasher.digest(),
-            )
+            report = _take(upload, plan, body)
+            outcome = tus.finish_patch(state, plan, self.tus, now=time.time(), **report)
             upload.update(outcome.state.to_record())
             return self._settled(upload, outcome)
 
@@ -334,6 +302,23 @@ class UploadEndpoint:
             self.cache.uploads().sweep(now)
         except OSError:
             _log.warning("dash-file-cache: the sweep of expired uploads failed", exc_info=True)
+
+
+def _take(upload: LockedUpload, plan: tus.Write, body: UploadSource) -> Dict[str, Any]:
+    """Write ``body`` as ``plan`` says; the report ``finish_patch``/``finish_create`` take.
+
+    Raises:
+        UploadFullError, UploadBusyError, OSError: as :meth:`LockedUpload.write`.
+    """
+    hasher = None if plan.checksum is None else tus.new_hasher(plan.checksum.algorithm)
+    observe = None if hasher is None else hasher.update
+    written = upload.write(plan.offset, body, limit=plan.limit, observe=observe)
+    return {
+        "stored": written.stored,
+        "complete": written.complete,
+        "overflow": written.overflow,
+        "digest": None if hasher is None else hasher.digest(),
+    }
 
 
 def _with_address(decision: Decision, address: str) -> Decision:
