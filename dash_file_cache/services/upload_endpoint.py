@@ -46,7 +46,7 @@ REQUEST_HEADERS = (
     "Upload-Checksum, Upload-Concat, Content-Type, X-HTTP-Method-Override, X-Requested-With"
 )
 _UNKNOWN = "No such upload: it expired, was terminated or never existed."
-#: Seconds between two sweeps of expired uploads (one per creation at most).
+#: Seconds between two sweeps of expired uploads (each by a creation).
 SWEEP_EVERY = 60.0
 
 
@@ -291,11 +291,13 @@ class UploadEndpoint:
 
     # -- expiry -----------------------------------------------------------------
     def _sweep(self, now: float) -> None:
-        """Remove expired uploads, at most once per :data:`SWEEP_EVERY` seconds.
+        """Remove expired uploads, at most once per :data:`SWEEP_EVERY` seconds
+        (or per ``expires``, when shorter).
 
         Two threads may both sweep once in a while: harmless (busy uploads are skipped).
         """
-        if now - self._swept < SWEEP_EVERY:
+        every = min(SWEEP_EVERY, self.tus.expires or SWEEP_EVERY)
+        if now - self._swept < every:
             return
         self._swept = now
         try:

@@ -1,0 +1,140 @@
+"""The upload endpoint's I/O rules on every backend, against real servers.
+
+A client gone mid-``PATCH`` keeps what arrived; a chunked body longer than
+the upload stores nothing past it; expired uploads answer 410, then are
+swept; an id held by another process gets the items' clear 404.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from typing import Any, Tuple
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+import dash_file_cache as dfc
+from dash_file_cache._runtime import TOKEN_HEX
+from dash_file_cache.services.uid import new_uid
+from tests.apps.app import build_app
+from tests.support import BACKENDS, make_cache, serve_in_thread
+
+TUS = {"Tus-Resumable": "1.0.0"}
+PATCH = {**TUS, "Content-Type": "application/offset+octet-stream"}
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _serve(
+    backend: str, tmp_path: Path, policy: dfc.UploadPolicy, kind: str = "file"
+) -> Tuple[dfc.ServiceData, Any]:
+    cache = make_cache(kind, tmp_path / "cache")
+    service = dfc.ServiceData(cache, uploads=policy)
+    return service, build_app(service, backend)
+
+
+def _create(url: str, length: int) -> str:
+    created = requests.post(url, headers={**TUS, "Upload-Length": str(length)}, timeout=10)
+    assert created.status_code == 201
+    return str(requests.compat.urljoin(url, created.headers["Location"]))
+
+
+def _offset(location: str) -> int:
+    return int(requests.head(location, headers=TUS, timeout=10).headers["Upload-Offset"])
+
+
+def test_client_gone_mid_patch_keeps_what_arrived(backend: str, tmp_path: Path) -> None:
+    service, app = _serve(backend, tmp_path, dfc.UploadPolicy())
+    with serve_in_thread(app, backend) as base:
+        url = base + service.upload_address
+        location = _create(url, 100_000)
+        parts = urlsplit(location)
+        head = (
+            f"PATCH {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nTus-Resumable: 1.0.0\r\n"
+            "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
+            "Content-Length: 100000\r\n\r\n"
+        ).encode()
+        with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+            sock.sendall(head + b"k" * 40_000)
+            time.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while _offset(location) != 40_000 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _offset(location) == 40_000
+        rest = requests.patch(
+            location, data=b"k" * 60_000, headers={**PATCH, "Upload-Offset": "40000"}, timeout=10
+        )
+        assert rest.status_code == 204
+        with service.read(rest.headers["Cached-Address"]) as stream:
+            assert stream.read() == b"k" * 100_000
+
+
+def test_chunked_body_past_the_length_stores_nothing(backend: str, tmp_path: Path) -> None:
+    service, app = _serve(backend, tmp_path, dfc.UploadPolicy())
+    with serve_in_thread(app, backend) as base:
+        location = _create(base + service.upload_address, 10)
+        # A generator makes requests send the body chunked: no declared length.
+        answer = requests.patch(
+            location,
+            data=iter([b"0123", b"456789", b"extra"]),
+            headers={**PATCH, "Upload-Offset": "0"},
+            timeout=10,
+        )
+        assert answer.status_code == 413
+        assert _offset(location) == 0
+        whole = requests.patch(
+            location,
+            data=iter([b"0123", b"456789"]),
+            headers={**PATCH, "Upload-Offset": "0"},
+            timeout=10,
+        )
+        assert whole.status_code == 204
+        with service.read(whole.headers["Cached-Address"]) as stream:
+            assert stream.read() == b"0123456789"
+
+
+def test_expired_uploads_answer_410_then_are_swept(backend: str, tmp_path: Path) -> None:
+    service, app = _serve(backend, tmp_path, dfc.UploadPolicy(expires=1))
+    with serve_in_thread(app, backend) as base:
+        url = base + service.upload_address
+        created = requests.post(url, headers={**TUS, "Upload-Length": "10"}, timeout=10)
+        assert "Upload-Expires" in created.headers
+        location = str(requests.compat.urljoin(url, created.headers["Location"]))
+        time.sleep(1.2)
+        assert requests.head(location, headers=TUS, timeout=10).status_code == 410
+        late = requests.patch(
+            location, data=b"0123456789", headers={**PATCH, "Upload-Offset": "0"}, timeout=10
+        )
+        assert late.status_code == 410
+        _create(url, 10)  # a creation sweeps expired uploads
+        assert requests.head(location, headers=TUS, timeout=10).status_code == 404
+        assert location.rsplit("/", 1)[1] not in service.cache.uploads().ids()
+
+
+def test_upload_of_another_process_is_a_clear_404(backend: str, tmp_path: Path) -> None:
+    service, app = _serve(backend, tmp_path, dfc.UploadPolicy(), kind="plain")
+    with serve_in_thread(app, backend) as base:
+        elsewhere = f"{base}{service.upload_address}/{new_uid()}-{'0' * TOKEN_HEX}"
+        answer = requests.patch(
+            elsewhere, data=b"x", headers={**PATCH, "Upload-Offset": "0"}, timeout=10
+        )
+        assert answer.status_code == 404
+        assert answer.headers["Tus-Resumable"] == "1.0.0"
+        assert "process" in answer.json()["error"]
+        assert requests.head(elsewhere, headers=TUS, timeout=10).status_code == 404
+
+
+def test_uploads_off_by_default(backend: str, tmp_path: Path) -> None:
+    service = dfc.ServiceData(make_cache("plain"))
+    app = build_app(service, backend)
+    with serve_in_thread(app, backend) as base:
+        answer = requests.post(
+            base + "/cached-data/uploads", headers={**TUS, "Upload-Length": "3"}, timeout=10
+        )
+        assert answer.status_code in (404, 405)
