@@ -138,3 +138,30 @@ def test_uploads_off_by_default(backend: str, tmp_path: Path) -> None:
             base + "/cached-data/uploads", headers={**TUS, "Upload-Length": "3"}, timeout=10
         )
         assert answer.status_code in (404, 405)
+
+
+def test_dash_prefix_and_pickling(tmp_path: Path) -> None:
+    """Under ``url_base_pathname`` the endpoint and the addresses carry the prefix;
+    the service still pickles (background callbacks)."""
+    import pickle
+
+    import dash
+    from dash import html
+
+    service = dfc.ServiceData(make_cache("file", tmp_path / "cache"), uploads=dfc.UploadPolicy())
+    app = dash.Dash(__name__, url_base_pathname="/app/")
+    app.layout = html.Div()
+    service.serve(app)
+    assert service.upload_address == "/app/cached-data/uploads"
+    with serve_in_thread(app.server, "flask") as base:
+        location = _create(base + service.upload_address, 3)
+        assert urlsplit(location).path.startswith("/app/cached-data/uploads/")
+        done = requests.patch(
+            location, data=b"abc", headers={**PATCH, "Upload-Offset": "0"}, timeout=10
+        )
+        assert done.headers["Cached-Address"].startswith("/app/cached-data?uid=")
+        assert requests.get(base + done.headers["Cached-Address"], timeout=10).content == b"abc"
+    copy = pickle.loads(pickle.dumps(service))
+    assert copy.upload_address == service.upload_address
+    with copy.read(done.headers["Cached-Address"]) as stream:
+        assert stream.read() == b"abc"
