@@ -165,3 +165,38 @@ def test_dash_prefix_and_pickling(tmp_path: Path) -> None:
     assert copy.upload_address == service.upload_address
     with copy.read(done.headers["Cached-Address"]) as stream:
         assert stream.read() == b"abc"
+
+
+@pytest.mark.parametrize("dash_backend", ["fastapi", "quart"])
+def test_dash_asgi_backends_take_uploads(dash_backend: str, tmp_path: Path) -> None:
+    """A Dash app on an ASGI backend, with its own catch-all routes, under a prefix."""
+    import dash
+    from dash import html
+
+    service = dfc.ServiceData(make_cache("file", tmp_path / "cache"), uploads=dfc.UploadPolicy())
+    app = dash.Dash(f"uploads-{dash_backend}", backend=dash_backend, url_base_pathname="/p/")
+    app.layout = html.Div()
+    service.serve(app)
+    with serve_in_thread(app.server, dash_backend) as base:
+        location = _create(base + service.upload_address, 4)
+        done = requests.patch(
+            location, data=b"dash", headers={**PATCH, "Upload-Offset": "0"}, timeout=10
+        )
+        assert done.status_code == 204
+        assert requests.get(base + done.headers["Cached-Address"], timeout=10).content == b"dash"
+        assert requests.get(base + "/p/", timeout=10).status_code == 200  # Dash still answers
+
+
+def test_cache_full_is_507_and_nothing_servable(backend: str, tmp_path: Path) -> None:
+    cache = make_cache("file", tmp_path / "cache", size_limit=1000)
+    service = dfc.ServiceData(cache, uploads=dfc.UploadPolicy())
+    with serve_in_thread(build_app(service, backend), backend) as base:
+        location = _create(base + service.upload_address, 2000)
+        full = requests.patch(
+            location, data=b"z" * 2000, headers={**PATCH, "Upload-Offset": "0"}, timeout=10
+        )
+        assert full.status_code == 507
+        assert "Cached-Address" not in full.headers
+        assert _offset(location) == 0
+        with pytest.raises(FileNotFoundError):
+            service.read(location.rsplit("/", 1)[1])

@@ -7,6 +7,7 @@ worker thread (Starlette's thread pool, Quart's executor).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Dict, Iterator, Optional
 
@@ -52,13 +53,18 @@ async def body_chunks(answer: Answer, chunk: int, iterate: IterateInThread) -> A
 
 
 # -- the upload endpoint (a plain ASGI app, for Starlette routes and Quart alike) --
+#: Seconds a worker thread waits for the next block of an upload's body.
+BODY_TIMEOUT = 60.0
+
+
 class ReceivedBody:
     """A request body as an iterator of blocks, for a worker thread.
 
     Each ``next`` asks the event loop for one ``receive`` message and waits
     for it: one block at a time is in flight, so a slow store slows the
     client down (back-pressure) and memory stays bounded. A client gone
-    raises ``ConnectionError`` (the store keeps what arrived).
+    raises ``ConnectionError``, one silent for :data:`BODY_TIMEOUT` seconds
+    ``TimeoutError`` (the store keeps what arrived, the thread is freed).
     """
 
     def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
@@ -81,7 +87,13 @@ class ReceivedBody:
         return self
 
     def __next__(self) -> bytes:
-        block = asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
+        future = asyncio.run_coroutine_threadsafe(self._next(), self._loop)
+        try:
+            block = future.result(BODY_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            self._done = True
+            raise TimeoutError(f"No body bytes for {BODY_TIMEOUT} s.") from None
         if block is None:
             raise StopIteration
         return block
