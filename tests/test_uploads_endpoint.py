@@ -200,3 +200,40 @@ def test_cache_full_is_507_and_nothing_servable(backend: str, tmp_path: Path) ->
         assert _offset(location) == 0
         with pytest.raises(FileNotFoundError):
             service.read(location.rsplit("/", 1)[1])
+
+
+@pytest.mark.parametrize("kind", ["file", "redis"])
+def test_server_restart_mid_upload_then_resume(
+    backend: str, kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The state and bytes live in the cache: a new server (and service) resumes the upload."""
+    redis_url = ""
+    if kind == "redis":
+        server = request.getfixturevalue("redis_session")
+        server.flush()
+        redis_url = server.url
+    data = bytes(range(256)) * 40
+
+    def serve_new() -> Tuple[dfc.ServiceData, Any]:
+        cache = make_cache(kind, tmp_path / "cache", redis_url=redis_url)
+        service = dfc.ServiceData(cache, uploads=dfc.UploadPolicy())
+        return service, build_app(service, backend)
+
+    first, app = serve_new()
+    with serve_in_thread(app, backend) as base:
+        location = _create(base + first.upload_address, len(data))
+        half = requests.patch(
+            location, data=data[:4000], headers={**PATCH, "Upload-Offset": "0"}, timeout=10
+        )
+        assert half.status_code == 204
+    path = urlsplit(location).path
+    second, app = serve_new()
+    with serve_in_thread(app, backend) as base:
+        assert _offset(base + path) == 4000
+        rest = requests.patch(
+            base + path, data=data[4000:], headers={**PATCH, "Upload-Offset": "4000"}, timeout=10
+        )
+        assert rest.status_code == 204
+        assert requests.get(base + rest.headers["Cached-Address"], timeout=10).content == data
+        with second.read(rest.headers["Cached-Address"]) as stream:
+            assert stream.read() == data

@@ -258,7 +258,10 @@ def test_hostile_input_is_answered_never_500(backend: str, tmp_path: Path) -> No
         assert create(url, -1).status_code == 400
         assert create(url, 1001).status_code == 413
         assert create(url, 10, **{"Upload-Metadata": "name !!notbase64"}).status_code == 400
-        assert requests.post(url, headers={"Upload-Length": "5"}, timeout=10).status_code == 412
+        unversioned = requests.post(url, headers={"Upload-Length": "5"}, timeout=10)
+        assert unversioned.status_code == 412 and unversioned.headers["Tus-Version"] == "1.0.0"
+        old_version = create(url, 5, **{"Tus-Resumable": "0.2.2"})
+        assert old_version.status_code == 412
         created = create(url, 10)
         location = requests.compat.urljoin(url, created.headers["Location"])
 
