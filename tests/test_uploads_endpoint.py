@@ -237,3 +237,38 @@ def test_server_restart_mid_upload_then_resume(
         assert requests.get(base + rest.headers["Cached-Address"], timeout=10).content == data
         with second.read(rest.headers["Cached-Address"]) as stream:
             assert stream.read() == data
+
+
+def test_untrusted_type_and_method_override(backend: str, tmp_path: Path) -> None:
+    """``filetype`` is a label: active content is sandboxed as any item; the tus
+    ``X-HTTP-Method-Override`` lets a POST act as a PATCH; HEAD is never stored."""
+    service, app = _serve(backend, tmp_path, dfc.UploadPolicy())
+    page = b"<script>alert(document.cookie)</script>"
+    with serve_in_thread(app, backend) as base:
+        url = base + service.upload_address
+        created = requests.post(
+            url,
+            headers={
+                **TUS,
+                "Upload-Length": str(len(page)),
+                "Upload-Metadata": "filename eC5odG1s,filetype dGV4dC9odG1s",  # x.html, text/html
+            },
+            timeout=10,
+        )
+        location = str(requests.compat.urljoin(url, created.headers["Location"]))
+        head = requests.head(location, headers=TUS, timeout=10)
+        assert head.headers["Cache-Control"] == "no-store"
+        assert "filename eC5odG1s" in head.headers["Upload-Metadata"]
+        done = requests.post(
+            location,
+            data=page,
+            headers={**PATCH, "Upload-Offset": "0", "X-HTTP-Method-Override": "PATCH"},
+            timeout=10,
+        )
+        assert done.status_code == 204
+        item = requests.get(base + done.headers["Cached-Address"], timeout=10)
+        assert item.content == page
+        assert item.headers["Content-Type"].startswith("text/html")
+        assert item.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in item.headers["Content-Security-Policy"]
+        assert item.headers["Content-Disposition"] == "inline; filename=x.html"
