@@ -103,6 +103,7 @@ def test_tuspy_upload_becomes_an_item(served: Served, chunk_size: int) -> None:
     assert head.status_code == 200
     assert head.headers["Upload-Offset"] == head.headers["Upload-Length"] == str(len(data))
     address = head.headers["Cached-Address"]
+    assert "filename cmVwb3J0LmNzdg==" in head.headers["Upload-Metadata"]  # report.csv
     check_item(service, base, address, data)
     served_item = requests.get(base + address, timeout=10)
     assert "report.csv" in served_item.headers["Content-Disposition"]

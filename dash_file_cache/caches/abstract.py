@@ -70,6 +70,8 @@ class CachedFileInfo(TypedDict):
     created: float
     #: The content is a remote request's description (``register_request``), not the file.
     remote: NotRequired[bool]
+    #: An uploaded item: the client's ``Upload-Metadata`` as sent (tus ``HEAD`` repeats it).
+    upload_metadata: NotRequired[str]
 
 
 #: Content of an item. A ``str`` is the absolute path of a file to serve from where

@@ -163,12 +163,16 @@ class UploadEndpoint:
         """The state and address of an upload that became item ``uid``, if it did."""
         try:
             tus.check_version(request)
-            _, stream = open_content(self.cache, uid)
+            info, stream = open_content(self.cache, uid)
         except (TusError, FileNotFoundError):  # ItemElsewhereError too
             return None, None
         with stream:
             size = stream.seek(0, 2)
-        return UploadState(uid, offset=size, length=size), self.address_of(uid)
+        try:
+            metadata = tus.parse_metadata(info.get("upload_metadata", ""))
+        except TusError:  # not stored by this endpoint
+            metadata = {}
+        return UploadState(uid, size, size, metadata), self.address_of(uid)
 
     # -- POST -------------------------------------------------------------------
     def _create(self, request: Request, body: UploadSource) -> Decision:
@@ -286,6 +290,8 @@ class UploadEndpoint:
             "one_time_service": False,
             "created": time.time(),
         }
+        if metadata:
+            item["upload_metadata"] = tus.encode_metadata(metadata)
         upload.finish(uid, item)
         return None
 
