@@ -205,16 +205,20 @@ class UploadEndpoint:
         final = tus.decide_concatenate(plan, partials, self.tus, now=now)
         if isinstance(final, Decision):
             return final
-        joining = UploadState(plan.upload_id, length=final.state.length, metadata=plan.metadata)
+        # Until joined it is an ordinary unfinished upload, expiring as any.
+        joining = UploadState(
+            plan.upload_id,
+            length=final.state.length,
+            metadata=plan.metadata,
+            expires_at=self.tus.expires_at(now),
+        )
         store.create(plan.upload_id, joining.to_record())
         with store.lock(plan.upload_id) as upload:
-            offset = 0
-            for uid in plan.partial_ids:
-                with store.lock(uid) as partial, partial.open() as content:
-                    offset += upload.write(offset, content).stored
-            if offset != final.state.length:
+            try:
+                self._join(upload, plan.partial_ids)
+            except BaseException:  # a partial busy or gone: no half-joined upload stays
                 upload.remove()
-                return _refuse(409, "A partial upload changed while it was joined.")
+                raise
             upload.update(final.state.to_record())
             outcome = tus.finish_create(final, self.tus, creation_url=self.creation_url, now=now)
             decision = self._settled(upload, outcome)
@@ -224,6 +228,24 @@ class UploadEndpoint:
             except OSError:
                 continue
         return decision
+
+    def _join(self, upload: LockedUpload, partial_ids: Tuple[str, ...]) -> None:
+        """Write the partial uploads' bytes, in order, into ``upload``.
+
+        Raises:
+            UploadBusyError: a partial is busy with another request.
+            FileNotFoundError: a partial is gone, or changed meanwhile.
+        """
+        store = self.cache.uploads()
+        offset = 0
+        for uid in partial_ids:
+            with store.lock(uid) as partial:
+                state = self._state(partial)
+                with partial.open() as content:
+                    stored = upload.write(offset, content).stored
+                if not state.completed or stored != state.offset:
+                    raise FileNotFoundError(f"The partial upload {uid} changed while joined.")
+                offset += stored
 
     # -- PATCH ------------------------------------------------------------------
     def _patch(self, request: Request, upload_id: Optional[str], body: UploadSource) -> Decision:
