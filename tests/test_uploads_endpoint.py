@@ -272,3 +272,28 @@ def test_untrusted_type_and_method_override(backend: str, tmp_path: Path) -> Non
         assert item.headers["X-Content-Type-Options"] == "nosniff"
         assert "sandbox" in item.headers["Content-Security-Policy"]
         assert item.headers["Content-Disposition"] == "inline; filename=x.html"
+
+
+def test_concatenation_of_a_busy_partial_leaves_nothing(tmp_path: Path) -> None:
+    import flask
+
+    service = dfc.ServiceData(make_cache("file", tmp_path / "cache"), uploads=dfc.UploadPolicy())
+    app = flask.Flask("concat")
+    service.serve(app)
+    client = app.test_client()
+    created = client.post(
+        service.upload_address,
+        data=b"part",
+        headers={**PATCH, "Upload-Length": "4", "Upload-Concat": "partial"},
+    )
+    assert created.status_code == 201
+    partial_id = created.headers["Location"].rsplit("/", 1)[1]
+    final = {**TUS, "Upload-Concat": "final;" + created.headers["Location"]}
+    with service.cache.uploads().lock(partial_id):  # another request holds it
+        busy = client.post(service.upload_address, headers=final)
+    assert busy.status_code == 423
+    assert service.cache.uploads().ids() == [partial_id]
+    joined = client.post(service.upload_address, headers=final)
+    assert joined.status_code == 201
+    assert client.get(joined.headers["Cached-Address"]).data == b"part"
+    assert service.cache.uploads().ids() == []
