@@ -297,3 +297,26 @@ def test_concatenation_of_a_busy_partial_leaves_nothing(tmp_path: Path) -> None:
     assert joined.status_code == 201
     assert client.get(joined.headers["Cached-Address"]).data == b"part"
     assert service.cache.uploads().ids() == []
+
+
+def test_read_any_item_registered_written_or_remote(tmp_path: Path) -> None:
+    service = dfc.ServiceData(make_cache("file", tmp_path / "cache"))
+    with serve_in_thread(build_app(service, "flask"), "flask") as base:
+        shared = service.register(b"shared bytes", file_name="s.bin")
+        registered = service.register(b"registered bytes", file_name="r.bin", one_time_service=True)
+        with service.open(file_name="w.txt") as out:
+            out.write("written")
+        remote = service.register_request(base + shared, one_time_service=True)
+        for _ in range(2):  # streamed from its remote, never claimed
+            with service.read(remote) as stream:
+                assert stream.read() == b"shared bytes"
+        with service.read(out.address) as stream:
+            assert stream.read() == b"written"
+        uid = urlsplit(registered).query.split("uid=")[1]
+        with service.read(uid) as stream:  # reading does not claim a one-time item
+            assert stream.read() == b"registered bytes"
+        assert requests.get(base + registered, timeout=10).content == b"registered bytes"
+        with pytest.raises(FileNotFoundError):
+            service.read(registered)  # claimed by the GET
+        with pytest.raises(TypeError, match="address_or_uid"):
+            service.read(b"abc")  # type: ignore[arg-type]

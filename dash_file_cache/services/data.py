@@ -6,7 +6,7 @@ import functools
 import io
 import re
 import time
-from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Optional, Tuple, Union, cast
 from urllib.parse import ParseResult, parse_qs, urlsplit
 
 from .._grammar import MB
@@ -404,11 +404,14 @@ class ServiceData:
         info, stream = open_content(self._cache, uid)
         if not info.get("remote"):
             return stream
-        stream.close()
-        answer = pipeline.answer_item(self, None, http.Query(uid, False, None))
-        if answer.content is None:
-            raise FileNotFoundError(f"The remote item {uid} gave no content.")
-        return answer.content.stream
+        with stream:
+            spec = remote.RemoteSpec.from_bytes(stream.read())
+        decision, body = remote.answer_remote(
+            None, spec, one_time=False, download=False, file_name="", timeout=self.remote_timeout
+        )
+        if body is None:
+            raise FileNotFoundError(f"The remote of item {uid} answered {decision.status}.")
+        return cast(IO[bytes], body)
 
     def _respond(self, request: Optional[http.Request], inner: Callable[[], Answer]) -> Answer:
         """``inner()``'s answer as sent to ``request``: a CORS preflight is answered
