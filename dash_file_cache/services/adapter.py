@@ -6,6 +6,8 @@ the service's path on a server, turns the framework's request into a neutral
 :meth:`ServiceData.answer` gives back, the framework's way. Everything else
 (the decisions, the body of a ``HEAD``, CORS) is decided before it, the same
 for every framework. :mod:`.binding` picks the adapter of a server from a table.
+A service taking uploads also gets its tus endpoint routed
+(:meth:`Adapter.bind_uploads`), whose body the adapter streams, never buffers.
 """
 
 from __future__ import annotations
