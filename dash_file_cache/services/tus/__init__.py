@@ -18,11 +18,10 @@ socket, a file, a cache or the clock; no request makes a decision raise.
   ``decide_concatenate``, ``finish_create``, ``decide_head``,
   ``decide_patch``, ``finish_patch``, ``decide_delete``.
 
-Deliberately NOT here (next steps): storage of the bytes and states (the
-service's cache), locking, the endpoint's routes in the Flask/Starlette/Quart
-adapters, ``authorize``/``validate``, CORS (``Access-Control-Expose-Headers``
-for the tus fields), and turning a finished upload into a cache item
-(``Cached-Address``).
+Deliberately NOT here: storage of the bytes and states (the service's
+cache), locking, ``authorize``/``validate``, CORS and turning a finished
+upload into a cache item (``Cached-Address``): that is the I/O layer,
+:mod:`..upload_endpoint`, routed by the Flask/Starlette/Quart adapters.
 
 What the I/O layer must still enforce (the rules a pure function cannot):
 
