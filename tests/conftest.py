@@ -21,25 +21,17 @@ from tests.fd_guard import (  # noqa: F401 (hooks: the descriptor guard of the r
     pytest_sessionstart,
     pytest_terminal_summary,
 )
-from tests.support import (
+from tests.support.caches import CACHE_KINDS, DATA, PAYLOAD, close_cache, make_cache
+from tests.support.polling import wait_http
+from tests.support.processes import ROOT, free_port, stop_processes
+from tests.support.redis import REDIS_SERVER, RedisServer, shared_redis
+from tests.support.servers import (
     BACKENDS,
-    CACHE_KINDS,
-    DATA,
     DEFAULT_SERVER,
-    PAYLOAD,
-    REDIS_SERVER,
-    ROOT,
-    RedisServer,
     Server,
     app_env,
-    close_cache,
-    free_port,
-    make_cache,
     serve_in_thread,
-    shared_redis,
     start_server,
-    stop_processes,
-    wait_http,
 )
 
 __all__ = ["CACHE_KINDS", "ROOT", "free_port", "make_cache", "stop_processes", "wait_http"]

@@ -36,16 +36,10 @@ import requests
 
 import dash_file_cache as dfc
 from tests.apps.app import build_app, make_client
-from tests.support import (
-    ROOT,
-    SHARED_KINDS,
-    app_env,
-    item_count,
-    read_item,
-    running_server,
-    start_server,
-    wait_until,
-)
+from tests.support.caches import SHARED_KINDS, item_count, read_item
+from tests.support.polling import wait_until
+from tests.support.processes import ROOT
+from tests.support.servers import app_env, running_server, start_server
 
 KB = 1 << 10
 

@@ -26,7 +26,9 @@ import pytest
 
 import dash_file_cache as dfc
 from tests.apps.app import build_app, make_client
-from tests.support import REDIS_SERVER, ROOT, RedisServer, assert_json_error, uid_of
+from tests.support.http import assert_json_error, uid_of
+from tests.support.processes import ROOT
+from tests.support.redis import REDIS_SERVER, RedisServer
 
 pytestmark = pytest.mark.skipif(
     REDIS_SERVER is None,

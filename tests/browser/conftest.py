@@ -20,7 +20,7 @@ from typing import Iterable, List, Optional
 
 import pytest
 
-from tests.support import wait_for as wait_for  # re-exported for the browser tests
+from tests.support.polling import wait_for as wait_for  # re-exported for the browser tests
 
 CHROMIUM = os.environ.get("DASH_TEST_CHROMEPATH") or next(
     filter(None, map(shutil.which, ["chromium", "chromium-browser", "google-chrome"])), None
