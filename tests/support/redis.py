@@ -93,9 +93,15 @@ def shared_redis() -> RedisServer:
     if not _shared_redis:
         server = RedisServer()
         server.start()
-        atexit.register(server.close)
         _shared_redis.append(server)
     return _shared_redis[0]
+
+
+@atexit.register
+def close_shared_redis() -> None:
+    """Stop the shared Redis, if one was started, and remove its folder (also run at exit)."""
+    while _shared_redis:
+        _shared_redis.pop().close()
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from typing import Any, Callable, ContextManager, Dict, Iterator, List, Mapping,
 import requests
 
 from tests.support.polling import wait_http, wait_until
-from tests.support.processes import ROOT, free_port
+from tests.support.processes import ROOT, descendants, free_port, stop_tree
 
 #: Web frameworks the test app can be built on (see :mod:`tests.apps.app`).
 BACKENDS = ["flask", "fastapi", "quart"]
@@ -121,10 +122,14 @@ BACKEND_SERVERS = {
 class Server:
     """A real server process (in its own process group) running the test app."""
 
-    def __init__(self, url: str, proc: subprocess.Popen, log: Path) -> None:
+    def __init__(
+        self, url: str, proc: subprocess.Popen, log: Path, own_dir: Optional[Path] = None
+    ) -> None:
         self.url = url
         self.proc = proc
         self.log = log
+        #: A folder made for the log, removed by :meth:`stop`.
+        self.own_dir = own_dir
 
     def stats(self, gc: bool = False) -> Dict[str, Any]:
         """``/stats`` of whichever worker answers (pid, fds, RSS, threads, items...)."""
@@ -159,7 +164,12 @@ class Server:
         self.proc.wait(15)
 
     def stop(self) -> None:
-        """Graceful stop (SIGTERM), then SIGKILL of the group (workers a dead master left)."""
+        """Graceful stop (SIGTERM), then SIGKILL of the group (workers a dead master left).
+
+        Processes that left the group (``setsid``) are stopped through the
+        process tree; the log's own folder, if one was made, is removed.
+        """
+        tree = descendants(self.proc.pid)
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -170,6 +180,9 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(15)
+        stop_tree(tree)
+        if self.own_dir is not None:
+            shutil.rmtree(self.own_dir, ignore_errors=True)
 
     def log_text(self) -> str:
         """What the server wrote to its log so far."""
@@ -227,7 +240,9 @@ def start_server(
     port = free_port()
     options = {"workers": workers, "threads": threads, "keep_alive": keep_alive, "preload": preload}
     cmd = SERVER_COMMANDS[server](target, port, options)
-    folder = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="dfc-log-"))
+    own_dir = None if log_dir is not None else Path(tempfile.mkdtemp(prefix="dfc-log-"))
+    folder = Path(log_dir) if log_dir is not None else own_dir
+    assert folder is not None
     log = folder / f"{server}-{port}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -238,12 +253,13 @@ def start_server(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    started = Server(f"http://127.0.0.1:{port}", proc, log)
+    started = Server(f"http://127.0.0.1:{port}", proc, log, own_dir)
     try:
         wait_http(started.url + ready_path, timeout=timeout, proc=proc, status=200)
     except BaseException:
+        log_tail = started.log_text()[-3000:]
         started.stop()
-        print(started.log_text()[-3000:])
+        print(log_tail)
         raise
     return started
 
