@@ -37,6 +37,32 @@ from tests.support.servers import (
 __all__ = ["CACHE_KINDS", "ROOT", "free_port", "make_cache", "stop_processes", "wait_http"]
 
 
+#: Tests that run one at a time, on one xdist worker (``--dist loadgroup``), by group:
+#: ``browser``: one Chromium at a time (dash.testing's servers also take ports in one
+#: sequence per process); ``heavy``: timing- or load-sensitive tests, kept apart from one another.
+SERIAL_GROUPS = {
+    "heavy": (
+        "tests/test_backends.py::test_event_loop_never_blocks",
+        "tests/test_concurrency.py::",
+        "tests/test_nginx_slow_clients.py::",
+        "tests/test_soak.py::",
+        "tests/test_bench_smoke.py::",
+    ),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    """Put each test of a serial group in its ``xdist_group`` (no effect without xdist)."""
+    browser_dir = ROOT / "tests" / "browser"
+    for item in items:
+        if item.get_closest_marker("browser") or browser_dir in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+            continue
+        for group, prefixes in SERIAL_GROUPS.items():
+            if item.nodeid.startswith(prefixes):
+                item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def redis_session() -> RedisServer:
     """The session's ``redis-server`` (``tests.support.shared_redis``; tests flush it first)."""
