@@ -6,7 +6,8 @@ process (each ``xdist`` worker has its own), it:
 - gives the run a private temporary directory (``TMPDIR`` and
   :data:`tempfile.tempdir`), so that the folders a test makes, and those of the
   processes it starts, are told apart from other runs on the machine and from
-  the other workers; the directory is removed when the process exits;
+  the other workers; the directory is removed when the process exits (and,
+  should it be killed, by the next run);
 - marks each test's processes: ``DFC_TEST_NODE`` (the test's id) and
   ``DFC_TEST_RUN`` are in the environment while a test runs, so every process
   started with it carries them, even one re-parented to init;
@@ -100,6 +101,16 @@ def descendant_pids() -> Set[int]:
     return found
 
 
+def _reap(root: str) -> None:
+    """Remove the directories of test processes that were killed (an interrupted run)."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(root):
+            parts = name.split("-")
+            if len(parts) == 3 and parts[0] == "dfct" and parts[1].isdigit():
+                if not psutil.pid_exists(int(parts[1])):
+                    shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
 class _Ledger:
     """What each test started: processes by key, folders by name, with the test's id."""
 
@@ -114,8 +125,10 @@ class _Ledger:
     def make_tmp(self) -> None:
         # pytest's own tmp_path stays where it was: paths below it stay short
         # enough for the Unix sockets some tests make there.
-        os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
-        self.tmp = tempfile.mkdtemp(prefix="dfct-")
+        root = tempfile.gettempdir()
+        os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", root)
+        _reap(root)
+        self.tmp = tempfile.mkdtemp(prefix=f"dfct-{os.getpid()}-", dir=root)
         os.environ["TMPDIR"] = self.tmp
         tempfile.tempdir = self.tmp
 
