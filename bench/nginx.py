@@ -1,7 +1,7 @@
 """Behind nginx: ``python -m bench.nginx [--quick] [--slow N]``.
 
 Two experiments on 127.0.0.1, with the shipped site config (``docs/deploy/``)
-and the test harness's servers (``tests/support.py``):
+and the test harness's servers (``tests/support/``):
 
 1. **Slow clients.** ``N`` readers each open a large item and read it at a few
    KiB/s (a small receive buffer, a little read per tick) while one normal
@@ -39,7 +39,9 @@ if __package__ in (None, ""):  # `python bench/nginx.py`
     __package__ = "bench"
 
 from bench.client import fetch
-from tests.support import app_env, free_port, nginx_site, running_nginx, running_server
+from tests.support.nginx import nginx_site, running_nginx
+from tests.support.processes import free_port
+from tests.support.servers import app_env, running_server
 
 __all__ = ["Setup", "main", "slow_clients", "small_latencies", "started"]
 

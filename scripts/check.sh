@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The checks, on a machine prepared by scripts/setup.sh: ruff (lint and format), mypy, the docs
 # site (mkdocs build --strict, into a temporary directory removed afterwards), JS lint and unit tests,
-# the whole pytest suite on the main interpreter, then the non-browser suite on the oldest
+# the whole pytest suite on the main interpreter, and the non-browser suite on the oldest
 # and the newest supported Python (those that are present). Every step runs; the summary
 # lists each with its time, and the exit status is 1 if any failed.
+# The pytest runs are parallel (pytest-xdist, docs/testing.md): the edge Pythons' runs start
+# first, in the background, and their output is printed after the main run's.
 # Usage: bash scripts/check.sh [pytest arguments]   (given to every pytest run)
-# DFC_EDGE_PYTHONS="3.9 3.13" chooses the other interpreters ("" for none).
+# DFC_EDGE_PYTHONS="3.9 3.13" chooses the other interpreters ("" for none);
+# DFC_TEST_WORKERS=N sets the workers of each run (0: no xdist, one process).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -59,12 +62,37 @@ docs_build() {
 }
 
 USER_ARGS=$#
-EDGE_RUN=0
 
 if [ ! -x "$PY" ]; then
   echo "No $VENV: run 'bash scripts/setup.sh' first (or 'bash scripts/test.sh')." >&2
   exit 2
 fi
+
+# The edge Pythons' non-browser runs, in the background while the rest runs (half the workers).
+EDGE_RUN=1
+edge_labels=()
+edge_states=()  # "skip: reason", or the folder holding the run's log and status
+main_version=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+for version in ${DFC_EDGE_PYTHONS-$(edge_pythons)}; do
+  edge_labels+=("pytest -m 'not browser', Python $version")
+  venv=$(venv_for "$version")
+  if [ "$version" = "$main_version" ]; then
+    edge_states+=("skip: the main run is this Python")
+  elif [ ! -x "$venv/bin/python" ]; then
+    edge_states+=("skip: Python $version not found by setup.sh")
+  else
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/check-edge-XXXXXX")
+    edge_states+=("$dir")
+    (
+      start=$SECONDS rc=0
+      pytest_run "$venv/bin/python" -m "not browser" -n "$(test_workers 50)" --dist loadgroup \
+        "$@" >"$dir/log" 2>&1 || rc=$?
+      echo "$rc $((SECONDS - start))" >"$dir/status"
+    ) &
+  fi
+done
+EDGE_RUN=0
+trap 'kill $(jobs -p) 2>/dev/null' EXIT
 
 step "ruff" "$PY" -m ruff check .
 step "ruff format" "$PY" -m ruff format --check .
@@ -81,20 +109,21 @@ else
   record "npm run lint / test:js" "skip: npm not found" 0
 fi
 
-main_version=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-step "pytest, Python $main_version" pytest_run "$PY" "$@"
+step "pytest, Python $main_version" \
+  pytest_run "$PY" -n "$(test_workers)" --dist loadgroup "$@"
 
-EDGE_RUN=1
-for version in ${DFC_EDGE_PYTHONS-$(edge_pythons)}; do
-  label="pytest -m 'not browser', Python $version"
-  venv=$(venv_for "$version")
-  if [ "$version" = "$main_version" ]; then
-    record "$label" "skip: the main run is this Python" 0
-  elif [ ! -x "$venv/bin/python" ]; then
-    record "$label" "skip: Python $version not found by setup.sh" 0
-  else
-    step "$label" pytest_run "$venv/bin/python" -m "not browser" "$@"
+wait
+for i in "${!edge_labels[@]}"; do
+  state="${edge_states[$i]}"
+  if [ "${state#skip:}" != "$state" ]; then
+    record "${edge_labels[$i]}" "$state" 0
+    continue
   fi
+  echo "== ${edge_labels[$i]} (ran alongside)"
+  cat "$state/log"
+  read -r rc seconds <"$state/status" || { rc=1; seconds=0; }
+  record "${edge_labels[$i]}" "$rc" "$seconds"
+  rm -rf "$state"
 done
 
 echo

@@ -53,3 +53,16 @@ find_python() {
 venv_for() {
   echo ".venv-py${1/./}"
 }
+
+# test_workers [SHARE]: the pytest-xdist worker count for a run that gets SHARE percent of the
+# machine (default 100): $DFC_TEST_WORKERS if set, else twice the CPUs (the tests mostly wait
+# on servers and sockets, not on the CPU), at least 2.
+test_workers() {
+  local share="${1:-100}" cpus
+  if [ -n "${DFC_TEST_WORKERS:-}" ]; then
+    echo "$DFC_TEST_WORKERS"
+    return
+  fi
+  cpus=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+  echo $(( (2 * cpus * share / 100) > 2 ? (2 * cpus * share / 100) : 2 ))
+}

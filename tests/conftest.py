@@ -21,28 +21,46 @@ from tests.fd_guard import (  # noqa: F401 (hooks: the descriptor guard of the r
     pytest_sessionstart,
     pytest_terminal_summary,
 )
-from tests.support import (
+from tests.support.caches import CACHE_KINDS, DATA, PAYLOAD, close_cache, make_cache
+from tests.support.polling import wait_http
+from tests.support.processes import ROOT, free_port, stop_processes
+from tests.support.redis import REDIS_SERVER, RedisServer, shared_redis
+from tests.support.servers import (
     BACKENDS,
-    CACHE_KINDS,
-    DATA,
     DEFAULT_SERVER,
-    PAYLOAD,
-    REDIS_SERVER,
-    ROOT,
-    RedisServer,
     Server,
     app_env,
-    close_cache,
-    free_port,
-    make_cache,
     serve_in_thread,
-    shared_redis,
     start_server,
-    stop_processes,
-    wait_http,
 )
 
 __all__ = ["CACHE_KINDS", "ROOT", "free_port", "make_cache", "stop_processes", "wait_http"]
+
+
+#: Tests that run one at a time, on one xdist worker (``--dist loadgroup``), by group:
+#: ``browser``: one Chromium at a time (dash.testing's servers also take ports in one
+#: sequence per process); ``heavy``: timing- or load-sensitive tests, kept apart from one another.
+SERIAL_GROUPS = {
+    "heavy": (
+        "tests/test_backends.py::test_event_loop_never_blocks",
+        "tests/test_concurrency.py::",
+        "tests/test_nginx_slow_clients.py::",
+        "tests/test_soak.py::",
+        "tests/test_bench_smoke.py::",
+    ),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    """Put each test of a serial group in its ``xdist_group`` (no effect without xdist)."""
+    browser_dir = ROOT / "tests" / "browser"
+    for item in items:
+        if item.get_closest_marker("browser") or browser_dir in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+            continue
+        for group, prefixes in SERIAL_GROUPS.items():
+            if item.nodeid.startswith(prefixes):
+                item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

@@ -80,22 +80,49 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         _ledger.enter(module.__name__)
 
 
+#: xdist's controller: ``(worker, growth, worst modules)`` of each worker (they run the tests).
+_workers: List[Tuple[str, int, List[Tuple[str, int]]]] = []
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _ledger.leave()
     growth = _ledger.total()
-    if growth is not None and growth > FAIL_GROWTH and exitstatus == 0:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports and fails the run
+        workeroutput["dfc_fd_growth"] = (growth, _ledger.worst())
+        return
+    worst = max([growth or 0] + [grown for _, grown, _ in _workers])
+    if worst > FAIL_GROWTH and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """xdist's controller: take a worker's descriptor growth."""
+    output = getattr(node, "workeroutput", None) or {}
+    growth, worst = output.get("dfc_fd_growth", (None, []))
+    if growth is not None:
+        worker = str(getattr(getattr(node, "gateway", None), "id", "?"))
+        _workers.append((worker, growth, worst))
+
+
+def _report(
+    terminalreporter: pytest.TerminalReporter, who: str, growth: int, worst: List[Tuple[str, int]]
+) -> None:
+    verdict = "FAILED" if growth > FAIL_GROWTH else "warning"
+    terminalreporter.write_sep("=", f"file descriptors: {verdict}", red=True)
+    terminalreporter.write_line(
+        f"{who} holds {growth} more descriptors than when the run started "
+        f"(fails beyond {FAIL_GROWTH}). Growth per module:"
+    )
+    for module, grown in worst:
+        terminalreporter.write_line(f"  {grown:+5d}  {module}")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     growth = _ledger.total()
-    if growth is None or growth <= WARN_GROWTH:
-        return
-    verdict = "FAILED" if growth > FAIL_GROWTH else "warning"
-    terminalreporter.write_sep("=", f"file descriptors: {verdict}", red=True)
-    terminalreporter.write_line(
-        f"The test process holds {growth} more descriptors than when the run started "
-        f"(fails beyond {FAIL_GROWTH}). Growth per module:"
-    )
-    for module, grown in _ledger.worst():
-        terminalreporter.write_line(f"  {grown:+5d}  {module}")
+    if growth is not None and growth > WARN_GROWTH and not _workers:
+        _report(terminalreporter, "The test process", growth, _ledger.worst())
+    for worker, grown, worst in _workers:
+        if grown > WARN_GROWTH:
+            _report(terminalreporter, f"The test process of worker {worker}", grown, worst)

@@ -31,7 +31,8 @@ import pytest
 import requests
 
 import dash_file_cache as dfc
-from tests.support import uid_of, wait_until
+from tests.support.http import uid_of
+from tests.support.polling import wait_until
 
 MB = 1 << 20
 PAYLOAD = os.urandom(4 * MB)

@@ -15,7 +15,8 @@ import dash_file_cache as dfc
 import dash_file_cache.caches
 import dash_file_cache.services
 import dash_file_cache.services.data
-from tests.support import SHARED_KINDS, make_cache, uid_of
+from tests.support.caches import SHARED_KINDS, make_cache
+from tests.support.http import uid_of
 
 ADDRESS = re.compile(r"/cached-data\?uid=[0-9a-f]{32}(-[0-9a-f]{12})?")
 

@@ -26,7 +26,8 @@ import requests
 import dash_file_cache as dfc
 from tests.apps.upstream import BODY as UPSTREAM_BODY
 from tests.apps.upstream import Upstream
-from tests.support import ROOT, free_port, stop_processes, wait_http
+from tests.support.polling import wait_http
+from tests.support.processes import ROOT, free_port, stop_processes
 
 pytest.importorskip("dash.backends", reason="Dash < 4.2 has no FastAPI/Quart backends")
 pytestmark = pytest.mark.slow

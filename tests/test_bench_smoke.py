@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support import ROOT
+import pytest
+
+from tests.support.processes import ROOT
 
 SECTIONS = [
     "ondisk", "memory_items", "range", "parallel", "rss", "dcc", "register", "writers", "browser",
@@ -58,3 +60,15 @@ def test_bench_quick_writes_json(tmp_path: Path) -> None:
         assert writers[case]["median_s"] > 0
     assert result["table_md"].startswith("| Measure |")
     assert "| Measure |" in proc.stdout
+
+
+def test_bench_finds_chromium_like_the_browser_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.browser import chromium_paths
+
+    monkeypatch.setenv("DASH_TEST_CHROMEPATH", "/opt/chrome/chrome")
+    monkeypatch.setenv("DASH_TEST_CHROMEDRIVER", "/opt/chrome/chromedriver")
+    assert chromium_paths() == ("/opt/chrome/chrome", "/opt/chrome/chromedriver")
+    monkeypatch.delenv("DASH_TEST_CHROMEPATH")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(FileNotFoundError, match="DASH_TEST_CHROMEPATH"):
+        chromium_paths()

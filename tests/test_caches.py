@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 import dash_file_cache as dfc
-from tests.support import item_info as info
-from tests.support import make_cache, run_python
-from tests.support import read_loaded as read
+from tests.support.caches import item_info as info
+from tests.support.caches import make_cache
+from tests.support.caches import read_loaded as read
+from tests.support.processes import run_python
 
 
 def test_dump_load_remove(cache: dfc.CacheAbstract, tmp_path: Path) -> None:

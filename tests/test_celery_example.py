@@ -19,14 +19,9 @@ import pytest
 import requests
 
 from tests.browser.conftest import CHROME_ARGS, CHROMEDRIVER, CHROMIUM
-from tests.support import (
-    REDIS_SERVER,
-    ROOT,
-    RedisServer,
-    redis_server,
-    start_server,
-    stop_processes,
-)
+from tests.support.processes import ROOT, stop_processes
+from tests.support.redis import REDIS_SERVER, RedisServer, redis_server
+from tests.support.servers import start_server
 
 pytest.importorskip("redis", reason="the redis package is not installed")
 pytest.importorskip("celery", reason="celery is not installed (pip install celery)")

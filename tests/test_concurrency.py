@@ -35,7 +35,7 @@ import requests
 
 import dash_file_cache as dfc
 from tests.apps.app import build_app, make_client
-from tests.support import Server
+from tests.support.servers import Server
 
 CLIENTS = 64
 ROUNDS = 8

@@ -17,7 +17,8 @@ import requests
 
 import dash_file_cache as dfc
 from tests.apps.app import build_app, make_client
-from tests.support import DATA, assert_json_error, copies_paths, uid_of
+from tests.support.caches import DATA, copies_paths
+from tests.support.http import assert_json_error, uid_of
 
 
 def test_get_whole(client, address: str) -> None:

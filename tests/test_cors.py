@@ -17,7 +17,8 @@ import requests
 import dash_file_cache as dfc
 from dash_file_cache.services.cors import CorsPolicy, parse_allowed_origins
 from tests.apps.app import build_app
-from tests.support import DATA, serve_in_thread
+from tests.support.caches import DATA
+from tests.support.servers import serve_in_thread
 
 ALLOWED = "http://127.0.0.1:8051"
 OTHER = "http://127.0.0.1:9999"

@@ -14,7 +14,9 @@ from typing import Callable, Dict, Iterator, Tuple
 import pytest
 import requests
 
-from tests.support import REDIS_SERVER, SHARED_KINDS, RedisServer, Server, redis_server
+from tests.support.caches import SHARED_KINDS
+from tests.support.redis import REDIS_SERVER, RedisServer, redis_server
+from tests.support.servers import Server
 
 pytestmark = pytest.mark.slow
 

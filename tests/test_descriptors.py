@@ -23,7 +23,10 @@ import requests
 
 import dash_file_cache as dfc
 from tests.apps.app import build_app, make_client
-from tests.support import make_cache, serve_in_thread, uid_of, wait_until
+from tests.support.caches import make_cache
+from tests.support.http import uid_of
+from tests.support.polling import wait_until
+from tests.support.servers import serve_in_thread
 from tests.test_aborts import abort_download
 
 pytestmark = pytest.mark.skipif(

@@ -31,21 +31,16 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
 import multiprocess
+import psutil
 import pytest
 import requests
 
 import dash_file_cache as dfc
 from tests.apps.app import build_app, make_client
-from tests.support import (
-    ROOT,
-    SHARED_KINDS,
-    app_env,
-    item_count,
-    read_item,
-    running_server,
-    start_server,
-    wait_until,
-)
+from tests.support.caches import SHARED_KINDS, item_count, read_item
+from tests.support.polling import wait_until
+from tests.support.processes import ROOT, listener_dirs, remove_dirs
+from tests.support.servers import app_env, running_server, start_server
 
 KB = 1 << 10
 
@@ -302,6 +297,7 @@ def test_cache_queue_survives_its_manager_being_killed() -> None:
     ``OSError`` instead of returning an address that cannot work.
     """
     manager = multiprocess.Manager()
+    leftovers: List[Path] = []
     try:
         service = dfc.ServiceData(dfc.CacheQueue(8, manager.Queue()))
         client = make_client(build_app(service))
@@ -311,6 +307,8 @@ def test_cache_queue_survives_its_manager_being_killed() -> None:
         assert client.get(drained[1]).data == b"drained before"
         queued = _in_child(service, b"still queued")
         assert queued[0] == "ok"
+        # Killed, the Manager cannot remove its folder: this test does (if not this process's).
+        leftovers = listener_dirs([psutil.Process(manager._process.pid)])  # type: ignore[attr-defined]
         os.kill(manager._process.pid, signal.SIGKILL)  # type: ignore[attr-defined]
         manager._process.join(10)  # type: ignore[attr-defined]
         assert client.get(local).data == b"in the serving process"
@@ -322,6 +320,7 @@ def test_cache_queue_survives_its_manager_being_killed() -> None:
     finally:
         with contextlib.suppress(Exception):
             manager.shutdown()
+        remove_dirs(leftovers)
 
 
 # -- full disk ------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.fd_guard import FAIL_GROWTH, WARN_GROWTH
-from tests.support import ROOT
+from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.skipif(
     not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc/self/fd"

@@ -118,28 +118,6 @@ def test_load_opens_the_content_once(cache: _Tracked, monkeypatch: pytest.Monkey
     assert len(opened) == 1, opened
 
 
-def test_real_file_object_is_file_backed(tmp_path: Path) -> None:
-    path = tmp_path / "f.bin"
-    path.write_bytes(b"abc")
-    os.utime(path, (1_000_000, 1_000_000))
-    with open(path, "rb") as handle:
-        content = open_content(handle, created=5.0)
-        assert (content.is_file, content.size, content.mtime) == (True, 3, 1_000_000)
-    memory = open_content(io.BytesIO(b"abcd"), created=5.0)
-    assert (memory.is_file, memory.size, memory.mtime) == (False, 4, 5.0)
-
-
-def test_open_content_closes_the_stream_when_it_fails() -> None:
-    class Broken(io.BytesIO):
-        def seek(self, offset: int, whence: int = 0) -> int:
-            raise OSError(5, "I/O error")
-
-    stream = Broken(b"abc")
-    with pytest.raises(OSError):
-        open_content(stream, created=0.0)
-    assert stream.closed
-
-
 def test_cache_file_content_goes_to_the_file_wrapper(
     client: flask.testing.FlaskClient, service: dfc.ServiceData, cache: _Tracked
 ) -> None:

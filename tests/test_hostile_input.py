@@ -29,17 +29,15 @@ from werkzeug.http import parse_options_header
 import dash_file_cache as dfc
 from dash_file_cache.services.uid import is_valid_uid
 from tests.apps.app import build_app, make_client
-from tests.support import (
+from tests.support.caches import is_redis, item_count, read_item
+from tests.support.http import (
     assert_json_error,
     check_headers,
-    is_redis,
-    item_count,
     parse_content_range,
     raw_request,
-    read_item,
-    serve_in_thread,
     uid_of,
 )
+from tests.support.servers import serve_in_thread
 
 SECRET = b"HOSTILE-INPUT-SECRET-OUTSIDE-THE-CACHE"
 CONTENT = b"0123456789abcdefghijklmnopqrstuvwxyz" * 7  # 252 bytes

@@ -25,6 +25,7 @@ import requests
 
 import dash_file_cache as dfc
 from dash_file_cache.caches import _lifecycle
+from tests.support.processes import listener_dirs, remove_dirs
 
 from .conftest import ROOT, free_port, stop_processes, wait_http
 
@@ -257,17 +258,22 @@ def test_sigkill_dev_server_manager_stops_and_next_cachefile_reaps(procs):
     ((_, live_dir),) = serving_dirs(live_port, 1).items()
     helpers = psutil.Process(killed.pid).children(recursive=True)
     assert helpers
+    # A killed process's Manager ends at once (os._exit): this test removes its folder.
+    leftovers = listener_dirs(helpers)
 
     killed.kill()
     killed.wait(10)
-    assert gone(helpers), [h.pid for h in helpers]  # the Manager saw its parent die
-    assert killed_dir.is_dir()
-
-    reaper = run_python(HOLD_A_CACHE)
     try:
-        assert Path(reaper.stdout.readline().strip()).is_dir()
-        assert not killed_dir.exists()
-        assert live_dir.is_dir()  # a live server's directory is never reaped
+        assert gone(helpers), [h.pid for h in helpers]  # the Manager saw its parent die
+        assert killed_dir.is_dir()
+
+        reaper = run_python(HOLD_A_CACHE)
+        try:
+            assert Path(reaper.stdout.readline().strip()).is_dir()
+            assert not killed_dir.exists()
+            assert live_dir.is_dir()  # a live server's directory is never reaped
+        finally:
+            reaper.terminate()
+            reaper.wait(10)
     finally:
-        reaper.terminate()
-        reaper.wait(10)
+        remove_dirs(leftovers)

@@ -11,7 +11,7 @@ import pytest
 
 import dash_file_cache as dfc
 from tests.apps.app import build_app, make_client
-from tests.support import uid_of
+from tests.support.http import uid_of
 
 
 def _register_in_child(service: dfc.ServiceData, payload: bytes) -> str:

@@ -18,18 +18,11 @@ from typing import Dict, Iterator, List, Mapping, Tuple
 import pytest
 import requests
 
-from tests.support import (
-    NGINX,
-    PAYLOAD,
-    Nginx,
-    Server,
-    app_env,
-    assert_json_error,
-    free_port,
-    nginx_site,
-    running_nginx,
-    running_server,
-)
+from tests.support.caches import PAYLOAD
+from tests.support.http import assert_json_error
+from tests.support.nginx import NGINX, Nginx, nginx_site, running_nginx
+from tests.support.processes import free_port
+from tests.support.servers import Server, app_env, running_server
 
 pytestmark = [
     pytest.mark.slow,

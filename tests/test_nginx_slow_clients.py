@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench.nginx import slow_clients, started
-from tests.support import NGINX
+from tests.support.nginx import NGINX
 
 pytestmark = [
     pytest.mark.slow,

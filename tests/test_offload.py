@@ -17,7 +17,9 @@ import pytest
 import dash_file_cache as dfc
 from dash_file_cache.services.offload import make_offload
 from tests.apps.app import build_app, make_client
-from tests.support import BACKENDS, PAYLOAD, uid_of
+from tests.support.caches import PAYLOAD
+from tests.support.http import uid_of
+from tests.support.servers import BACKENDS
 
 
 @pytest.fixture()

@@ -15,7 +15,8 @@ import psutil
 import pytest
 import requests
 
-from tests.support import DATA, PAYLOAD, assert_json_error
+from tests.support.caches import DATA, PAYLOAD
+from tests.support.http import assert_json_error
 
 MB = 1 << 20
 

@@ -19,7 +19,8 @@ import requests
 import dash_file_cache as dfc
 from tests.apps.app import build_app
 from tests.apps.upstream import BODY, Upstream
-from tests.support import assert_json_error, serve_in_thread
+from tests.support.http import assert_json_error
+from tests.support.servers import serve_in_thread
 
 
 @pytest.fixture(scope="module")

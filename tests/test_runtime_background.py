@@ -122,7 +122,7 @@ def test_cache_plain_refuses_in_a_celery_job(tmp_path: Path) -> None:
     """``CeleryManager``: the job runs in a Celery worker (which imported the app itself)."""
     pytest.importorskip("celery")
     pytest.importorskip("redis")
-    from tests.support import REDIS_SERVER, redis_server
+    from tests.support.redis import REDIS_SERVER, redis_server
 
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed")

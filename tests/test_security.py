@@ -23,7 +23,7 @@ import requests
 
 import dash_file_cache as dfc
 from dash_file_cache.services import http, security
-from tests.support import Server
+from tests.support.servers import Server
 
 SANDBOX = security.DEFAULT_ACTIVE_CONTENT_POLICY
 BASELINE = {"Referrer-Policy": "no-referrer", "Cross-Origin-Resource-Policy": "same-origin"}

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 import dash_file_cache as dfc
-from tests.support import PAYLOAD
+from tests.support.caches import PAYLOAD
 
 MB = 1 << 20
 

@@ -22,7 +22,7 @@ import requests
 
 import dash_file_cache as dfc
 from dash_file_cache.caches.abstract import CacheAbstract, CachedFileInfo, read_all
-from tests.support import RedisServer
+from tests.support.redis import RedisServer
 
 MB = 1 << 20
 BIG = random.Random(14).randbytes(3 * MB + 4321)  # several Redis chunks of 1 MB

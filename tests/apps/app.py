@@ -40,7 +40,7 @@ from typing import Any, Callable, Dict, Mapping
 import psutil
 
 import dash_file_cache as dfc
-from tests.support import item_count, make_cache
+from tests.support.caches import item_count, make_cache
 
 _stats_lock = threading.Lock()
 

@@ -91,8 +91,10 @@ def create_app(
 def main(port: int, kind: str, start_method: str, work_dir: str) -> None:
     multiprocess.set_start_method(start_method, force=True)
     if kind == "queue":
-        with multiprocess.Manager() as manager:
-            create_app(kind, work_dir, manager.Queue()).run(host="127.0.0.1", port=port)
+        # The helper users are told to use: its Manager stops with this process,
+        # SIGTERM and SIGKILL included (a bare Manager() would be orphaned).
+        manager = dfc.start_manager()
+        create_app(kind, work_dir, manager.Queue()).run(host="127.0.0.1", port=port)
     else:
         create_app(kind, work_dir).run(host="127.0.0.1", port=port)
 

@@ -16,7 +16,6 @@ import io
 import os
 
 import flask
-import multiprocess
 
 import dash_file_cache as dfc
 
@@ -24,7 +23,7 @@ KIND = os.environ.get("DFC_WORKERS_CACHE", "plain")
 if KIND == "plain":
     cache: dfc.CacheAbstract = dfc.CachePlain(64)
 else:
-    cache = dfc.CacheQueue(64, lambda: multiprocess.Manager().Queue())
+    cache = dfc.CacheQueue(64, dfc.manager_queue)
 
 service = dfc.ServiceData(cache)
 app = flask.Flask(__name__)

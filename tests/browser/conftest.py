@@ -20,7 +20,8 @@ from typing import Iterable, List, Optional
 
 import pytest
 
-from tests.support import wait_for as wait_for  # re-exported for the browser tests
+from tests.support.polling import wait_for as wait_for  # re-exported for the browser tests
+from tests.support.processes import free_port
 
 CHROMIUM = os.environ.get("DASH_TEST_CHROMEPATH") or next(
     filter(None, map(shutil.which, ["chromium", "chromium-browser", "google-chrome"])), None
@@ -167,3 +168,13 @@ def read(dash_duo, selector: str, attribute: str = "textContent"):
         selector,
         attribute,
     )
+
+
+@pytest.fixture(autouse=True)
+def _free_dash_port() -> None:
+    """dash.testing's threaded server numbers its ports from 58050 in every process: start
+    each test's from a free port, so parallel runs (xdist workers, other checkouts) never
+    collide on one."""
+    from dash.testing.application_runners import BaseDashRunner
+
+    BaseDashRunner._next_port = free_port()

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import ROOT, free_port, wait_http
+from tests.support.polling import wait_http
+from tests.support.processes import ROOT, free_port
 
 from ..test_backends import start_server, stop_processes
 from .conftest import console_errors, finished_downloads, read, wait_for

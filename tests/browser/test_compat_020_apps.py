@@ -280,7 +280,7 @@ def test_020_flask_services_app(browser, tmp_path: Path) -> None:
     import flask
 
     from dash_file_cache import CachePlain, ServiceData
-    from tests.support import serve_in_thread
+    from tests.support.servers import serve_in_thread
 
     svg = tmp_path / "image.svg"
     svg.write_text(SVG.format(w=90))

@@ -18,7 +18,7 @@ from dash import Input, Output, html
 
 import dash_file_cache as dfc
 from tests.apps.app import build_app
-from tests.support import serve_in_thread
+from tests.support.servers import serve_in_thread
 
 from .conftest import finished_downloads, sha256, wait_for
 

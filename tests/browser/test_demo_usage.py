@@ -13,7 +13,8 @@ import psutil
 import pytest
 import requests
 
-from tests.support import ROOT, free_port, wait_http
+from tests.support.polling import wait_http
+from tests.support.processes import ROOT, free_port
 
 from .conftest import console_errors, finished_downloads, load_script, read, wait_for
 

@@ -10,7 +10,8 @@ import multiprocess
 import pytest
 import requests
 
-from tests.support import ROOT, serve_in_thread
+from tests.support.processes import ROOT
+from tests.support.servers import serve_in_thread
 
 from .conftest import console_errors, finished_downloads, load_script, read, wait_for
 
