@@ -4,8 +4,8 @@
 # the whole pytest suite on the main interpreter, and the non-browser suite on the oldest
 # and the newest supported Python (those that are present). Every step runs; the summary
 # lists each with its time, and the exit status is 1 if any failed.
-# The pytest runs are parallel (pytest-xdist, docs/testing.md): the edge Pythons' runs start
-# first, in the background, and their output is printed after the main run's.
+# The pytest runs are parallel (pytest-xdist, docs/testing.md); the edge Pythons' runs come
+# after the main run (DFC_EDGE_ALONGSIDE=1: alongside it), their output printed at the end.
 # Usage: bash scripts/check.sh [pytest arguments]   (given to every pytest run)
 # DFC_EDGE_PYTHONS="3.9 3.13" chooses the other interpreters ("" for none);
 # DFC_TEST_WORKERS=N sets the workers of each run (0: no xdist, one process).
@@ -68,29 +68,48 @@ if [ ! -x "$PY" ]; then
   exit 2
 fi
 
-# The edge Pythons' non-browser runs, in the background while the rest runs (half the workers).
+# The edge Pythons' non-browser runs. By default after the main run, each with the whole
+# machine: run alongside it (DFC_EDGE_ALONGSIDE=1, half the workers each), three suites share
+# 2 cores and timing-sensitive tests (browser progress, 64 concurrent clients) starve.
 EDGE_RUN=1
 edge_labels=()
 edge_states=()  # "skip: reason", or the folder holding the run's log and status
 main_version=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-for version in ${DFC_EDGE_PYTHONS-$(edge_pythons)}; do
-  edge_labels+=("pytest -m 'not browser', Python $version")
-  venv=$(venv_for "$version")
-  if [ "$version" = "$main_version" ]; then
-    edge_states+=("skip: the main run is this Python")
-  elif [ ! -x "$venv/bin/python" ]; then
-    edge_states+=("skip: Python $version not found by setup.sh")
-  else
-    dir=$(mktemp -d "${TMPDIR:-/tmp}/check-edge-XXXXXX")
-    edge_states+=("$dir")
-    (
-      start=$SECONDS rc=0
-      pytest_run "$venv/bin/python" -m "not browser" -n "$(test_workers 50)" --dist loadgroup \
-        "$@" >"$dir/log" 2>&1 || rc=$?
-      echo "$rc $((SECONDS - start))" >"$dir/status"
-    ) &
-  fi
-done
+alongside="${DFC_EDGE_ALONGSIDE:-0}"
+
+# edge_run PYTHON DIR ARGS...: one edge run, its log and "rc seconds" written into DIR.
+edge_run() {
+  local python="$1" dir="$2" start=$SECONDS rc=0 share=100
+  shift 2
+  [ "$alongside" = "1" ] && share=50
+  pytest_run "$python" -m "not browser" -n "$(test_workers "$share")" --dist loadgroup \
+    "$@" >"$dir/log" 2>&1 || rc=$?
+  echo "$rc $((SECONDS - start))" >"$dir/status"
+}
+
+start_edges() {
+  local version venv dir
+  for version in ${DFC_EDGE_PYTHONS-$(edge_pythons)}; do
+    edge_labels+=("pytest -m 'not browser', Python $version")
+    venv=$(venv_for "$version")
+    if [ "$version" = "$main_version" ]; then
+      edge_states+=("skip: the main run is this Python")
+    elif [ ! -x "$venv/bin/python" ]; then
+      edge_states+=("skip: Python $version not found by setup.sh")
+    else
+      dir=$(mktemp -d "${TMPDIR:-/tmp}/check-edge-XXXXXX")
+      edge_states+=("$dir")
+      if [ "$alongside" = "1" ]; then
+        edge_run "$venv/bin/python" "$dir" "$@" &
+      else
+        echo "== pytest -m 'not browser', Python $version"
+        edge_run "$venv/bin/python" "$dir" "$@"
+      fi
+    fi
+  done
+}
+
+[ "$alongside" = "1" ] && start_edges "$@"
 EDGE_RUN=0
 trap 'kill $(jobs -p) 2>/dev/null' EXIT
 
@@ -112,6 +131,7 @@ fi
 step "pytest, Python $main_version" \
   pytest_run "$PY" -n "$(test_workers)" --dist loadgroup "$@"
 
+[ "$alongside" = "1" ] || start_edges "$@"
 wait
 for i in "${!edge_labels[@]}"; do
   state="${edge_states[$i]}"
@@ -119,7 +139,7 @@ for i in "${!edge_labels[@]}"; do
     record "${edge_labels[$i]}" "$state" 0
     continue
   fi
-  echo "== ${edge_labels[$i]} (ran alongside)"
+  echo "== ${edge_labels[$i]} (its log)"
   cat "$state/log"
   read -r rc seconds <"$state/status" || { rc=1; seconds=0; }
   record "${edge_labels[$i]}" "$rc" "$seconds"

@@ -59,7 +59,8 @@ def run_inner(tmp_path: Path, *selection: str) -> subprocess.CompletedProcess:
     (tmp_path / "test_inner.py").write_text(TESTS)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "no:randomly",
-         "-p", "tests.leak_guard", str(tmp_path / "test_inner.py"), *selection],
+         "-p", "tests.leak_guard", f"--rootdir={tmp_path}", str(tmp_path / "test_inner.py"),
+         *selection],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip

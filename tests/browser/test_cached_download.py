@@ -250,7 +250,8 @@ def test_fetch_mode_reports_progress_and_saves(browser):
     progress = [s["loaded"] for s in history if s["state"] == "started" and s["loaded"]]
     assert len(progress) >= 3, history
     assert progress == sorted(progress)
-    assert all(0 < n < len(data) for n in progress)
+    # A report may come at the last byte before "done" (a late tick on a loaded machine).
+    assert all(0 < n <= len(data) for n in progress)
     assert all(s["total"] == len(data) for s in history if s["loaded"])
     browser.wait_for_text_to_equal("#count", "1")
     assert console_errors(browser) == []
