@@ -79,7 +79,7 @@ alongside="${DFC_EDGE_ALONGSIDE:-0}"
 
 # edge_run PYTHON DIR ARGS...: one edge run, its log and "rc seconds" written into DIR.
 edge_run() {
-  local python="$1" dir="$2" start=$SECONDS rc=0 share=100
+  local python="$1" dir="$2" start=$SECONDS rc=0 share=100 EDGE_RUN=1
   shift 2
   [ "$alongside" = "1" ] && share=50
   pytest_run "$python" -m "not browser" -n "$(test_workers "$share")" --dist loadgroup \
@@ -128,8 +128,19 @@ else
   record "npm run lint / test:js" "skip: npm not found" 0
 fi
 
-step "pytest, Python $main_version" \
-  pytest_run "$PY" -n "$(test_workers)" --dist loadgroup "$@"
+# The browser tests time what a person sees (progress ticks, a cut mid-transfer): they run
+# after the rest, alone, so that no parallel test starves Chromium of CPU. A marker
+# expression given by the caller (-m) selects for the one parallel run instead.
+if [[ " $* " == *" -m "* ]]; then
+  step "pytest, Python $main_version" \
+    pytest_run "$PY" -n "$(test_workers)" --dist loadgroup "$@"
+else
+  EDGE_RUN=1  # arguments may select only browser tests, or none of them
+  step "pytest -m 'not browser', Python $main_version" \
+    pytest_run "$PY" -m "not browser" -n "$(test_workers)" --dist loadgroup "$@"
+  step "pytest -m browser, Python $main_version" pytest_run "$PY" -m browser "$@"
+  EDGE_RUN=0
+fi
 
 [ "$alongside" = "1" ] || start_edges "$@"
 wait
