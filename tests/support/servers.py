@@ -41,7 +41,7 @@ APP_TARGET = "tests.apps.app:create_app()"
 def _gunicorn_command(target: str, port: int, options: Mapping[str, Any]) -> List[str]:
     cmd = [
         sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}",
-        "-w", str(options["workers"]), "--threads", str(options["threads"]), "-k", "gthread",
+        "-w", str(options["workers"]), "--threads", str(options["threads"]), "-k", options["worker_class"],
         "--graceful-timeout", "5", "--log-level", "warning",
     ]  # fmt: skip
     if options["keep_alive"] is not None:
@@ -218,6 +218,7 @@ def start_server(
     server: str = "gunicorn",
     workers: int = 1,
     threads: int = 4,
+    worker_class: str = "gthread",
     keep_alive: Optional[int] = None,
     preload: bool = False,
     env: Optional[Mapping[str, str]] = None,
@@ -227,7 +228,8 @@ def start_server(
 ) -> Server:
     """Start ``target`` under a real ``server`` on a free 127.0.0.1 port; wait until it answers.
 
-    The caller stops it (prefer :func:`running_server`). ``env`` is added to
+    The caller stops it (prefer :func:`running_server`). ``worker_class`` is
+    gunicorn's ``-k`` (other servers ignore it). ``env`` is added to
     this process's environment; the log goes to ``log_dir`` (default: a
     temporary file).
 
@@ -238,7 +240,13 @@ def start_server(
     if server not in SERVER_COMMANDS:
         raise ValueError(f"server must be one of {sorted(SERVER_COMMANDS)}, got {server!r}")
     port = free_port()
-    options = {"workers": workers, "threads": threads, "keep_alive": keep_alive, "preload": preload}
+    options = {
+        "workers": workers,
+        "threads": threads,
+        "worker_class": worker_class,
+        "keep_alive": keep_alive,
+        "preload": preload,
+    }
     cmd = SERVER_COMMANDS[server](target, port, options)
     own_dir = None if log_dir is not None else Path(tempfile.mkdtemp(prefix="dfc-log-"))
     folder = Path(log_dir) if log_dir is not None else own_dir
