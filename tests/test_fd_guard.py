@@ -16,6 +16,10 @@ pytestmark = pytest.mark.skipif(
     not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc/self/fd"
 )
 
+#: Inner runs load only the plugin under test (the installed ones, Dash's among them, take
+#: seconds to import).
+BARE = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
 LEAKY = """
 import os
 
@@ -33,7 +37,7 @@ def run_leaking(tmp_path: Path, n: int) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "tests.fd_guard", "-p", "no:cacheprovider",
          str(tmp_path / "test_leaky.py")],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **BARE},
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 

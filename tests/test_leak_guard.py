@@ -20,6 +20,10 @@ pytestmark = pytest.mark.skipif(
     not os.path.isdir("/proc/self/task"), reason="reads the process tree from /proc"
 )
 
+#: Inner runs load only the plugin under test (the installed ones, Dash's among them, take
+#: seconds to import).
+BARE = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
 TESTS = """
 import os
 import subprocess
@@ -61,7 +65,7 @@ def run_inner(tmp_path: Path, *selection: str) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "no:randomly",
          "-p", "tests.leak_guard", f"--rootdir={tmp_path}", str(tmp_path / "test_inner.py"),
          *selection],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **BARE},
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
