@@ -820,7 +820,11 @@ def create_app(
             return "", 0, ""
         loaded, total = status.get("loaded") or 0, status.get("total") or 0
         percent = 100 if status.get("state") == "done" else 100 * loaded // total if total else 0
-        return download_text(status), percent, f"{percent}%"
+        text = download_text(status)
+        if status.get("mode") == "native" and status.get("message"):
+            # Stream mode needs a secure context (https, localhost) and a service worker.
+            text += f" (Not streamed: {status['message']})"
+        return text, percent, f"{percent}%"
 
     return app
 
