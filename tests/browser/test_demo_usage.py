@@ -201,7 +201,13 @@ def files_in_work_files_out(browser, tmp_path: Path, base: str) -> None:
     for _ in range(4):  # whichever process answers
         assert requests.get(src, timeout=10).content == picture.read_bytes()
     previews = text_of(browser, "#upload-previews")
-    assert "picture.png (" in previews and "table.csv (" in previews
+    assert "picture.png" in previews and "table.csv" in previews
+    # Each row names its file (the panel is narrow: assets/dfc-demo-upload.css).
+    names = browser.driver.execute_script(
+        "return [...document.querySelectorAll('#upload .dfc-upload-name')]"
+        ".map(n => [n.textContent, n.getBoundingClientRect().width > 40]);"
+    )
+    assert names == [["picture.png", True], ["table.csv", True]]
     states = browser.driver.execute_script(
         "return [...document.querySelectorAll('#upload .dfc-upload-file')]"
         ".map(r => r.dataset.state);"
