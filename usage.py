@@ -67,6 +67,7 @@ MAX_ROWS = 100_000
 GIB = 1 << 30
 LARGE_SIZES_MB = (8, 64, 256, 1024)
 UPLOAD_MAX_SIZE = GIB
+FILES_LIMIT = 4 * GIB  # the CacheFile's disk use: older items go first (large files add up)
 UPLOAD_CHUNK_SIZE = 8 * MB  # one PATCH per 8 MiB: below a proxy's body size limit
 # dcc.send_file of 256 MiB, measured (docs/performance.md, section 6): the JSON answer over the
 # file size, the worker's memory growth over the file size, and server seconds per MiB.
@@ -586,7 +587,7 @@ def create_app(
     # Uploads go there too: a background job reads them, and with several workers each PATCH
     # of an upload may reach another one.
     on_disk = dfc.ServiceData(
-        dfc.CacheFile(resources.path("files")),
+        dfc.CacheFile(resources.path("files"), size_limit=FILES_LIMIT),
         service_name="/cached-file",
         uploads=dfc.UploadPolicy(max_size=UPLOAD_MAX_SIZE, expires=3600),
     )
