@@ -761,6 +761,8 @@ def create_app(
                 rows, columns = summarise_csv(raw, chosen["size"], steps, step_delay, report)
         except FileNotFoundError:
             return f"{chosen['name']} has expired: upload it again.", None, True, 0, ""
+        except csv.Error as exc:  # e.g. a field over the csv module's size limit
+            return f"{chosen['name']} is not a CSV table this can read: {exc}.", None, True, 0, ""
         name = f"summary-{os.path.splitext(chosen['name'])[0]}.csv"
         # Written into the cache as it is made, then offered by address.
         with on_disk.open(file_name=name, download=True) as out:
