@@ -75,3 +75,36 @@ def test_download_example_lines():
     error = {"state": "error", "http_code": 404, "message": "Expired."}
     assert example.describe(error) == "Failed: Expired."
     assert example.describe({"state": "error", "http_code": 404}) == "Failed: HTTP 404."
+
+
+def test_csv_summary_streams_and_reports(usage):
+    import io
+
+    data = b'\xef\xbb\xbfname,x\n"a, b",1\n"two\nlines",x\n,3.5\nlast,inf\n'
+    reports: list = []
+    rows, columns = usage.summarise_csv(io.BytesIO(data), len(data), 4, 0, reports.append)
+    assert rows == 4  # a quoted line break is one row; the BOM is not part of the name
+    assert [c.row() for c in columns] == [
+        ["name", 3, 0, "", "", ""],
+        ["x", 4, 2, "1", "3.5", "2.25"],  # "x" and "inf" are values, not numbers
+    ]
+    assert reports == [25, 50, 75, 100]
+
+
+def test_large_file_sizes_and_cost(usage):
+    size = 8 * usage.MB + 5
+    blocks = list(usage.large_blocks(size))
+    assert [len(b) for b in blocks] == [usage.MB] * 8 + [5]
+    assert blocks[1].startswith(b"block 00000001 at byte 000001048576 ")
+    assert usage.parse_large_size(1024) == 1024
+    assert usage.parse_large_size("1024") == usage.parse_large_size(None) == 8
+    assert [usage.format_size(n) for n in (5, 1536, 8 * usage.MB, usage.GIB)] == [
+        "5 bytes",
+        "1.5 KiB",
+        "8.0 MiB",
+        "1.0 GiB",
+    ]
+    # The measured figures of docs/performance.md, section 6 (256 MiB), scaled.
+    cost = usage.send_file_cost(256 * usage.MB)
+    assert "as one 368.0 MiB JSON answer" in cost  # 385,841,256 bytes
+    assert "about 1.7 GiB" in cost and "about 7.8 s" in cost

@@ -20,6 +20,7 @@ from tests.support.processes import ROOT, free_port
 
 from ..test_backends import start_server, stop_processes
 from .conftest import console_errors, finished_downloads, read, wait_for
+from .test_demo_usage import files_in_work_files_out
 
 pytest.importorskip("dash.backends", reason="Dash < 4.2 has no FastAPI/Quart backends")
 pytestmark = pytest.mark.browser
@@ -63,8 +64,9 @@ def test_components_on_backend(browser, name: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("backend", ["fastapi", "quart"])
-def test_demo_on_backend(browser, backend: str) -> None:
-    """``DFC_DEMO_BACKEND=<backend> python usage.py``: image, CSV and both background panels."""
+def test_demo_on_backend(browser, backend: str, tmp_path) -> None:
+    """``DFC_DEMO_BACKEND=<backend> python usage.py``: image, CSV, both background panels, and
+    files in (uploads, the background job reading one, its result saved)."""
     port = free_port()
     env = dict(os.environ, DFC_DEMO_BACKEND=backend)
     cmd = [sys.executable, "usage.py", "--port", str(port)]
@@ -84,6 +86,7 @@ def test_demo_on_backend(browser, backend: str) -> None:
             answer = requests.get(href, timeout=30)
             assert answer.status_code == 200, name
             assert answer.content.startswith(b"index,time,value\n")
+        files_in_work_files_out(browser, tmp_path, base)
         assert console_errors(browser) == []
     finally:
         stop_processes([proc])

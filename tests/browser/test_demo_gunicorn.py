@@ -22,7 +22,12 @@ import requests
 
 from ..conftest import ROOT, free_port, stop_processes, wait_http
 from .conftest import console_errors, finished_downloads, read, wait_for
-from .test_demo_usage import RECORD_PROGRESS
+from .test_demo_usage import (
+    RECORD_PROGRESS,
+    files_in_work_files_out,
+    large_file_streamed,
+    load_usage,
+)
 
 pytestmark = pytest.mark.browser
 MB = 1 << 20
@@ -84,7 +89,7 @@ def test_demo_under_gunicorn_every_panel(browser, demo_server):
     notes = driver.execute_script(
         "return [...document.querySelectorAll('.card-body > p:last-child')].map(p => p.textContent)"
     )
-    assert notes == ["Served through CacheFile."] * 4
+    assert notes == ["Served through CacheFile."] * 6
 
     # 1. The image: its address works whichever worker answers.
     src = read(browser, "#image", "src")
@@ -136,10 +141,18 @@ def test_demo_under_gunicorn_every_panel(browser, demo_server):
     assert not alive
 
 
+def test_demo_under_gunicorn_files_in_and_out(browser, demo_server, tmp_path):
+    """Panels 5 and 6 when any of four processes may answer: each PATCH of an upload, the
+    background job reading it and the result, the large file written then streamed."""
+    url, _ = demo_server
+    browser.driver.get(url + "/")
+    files_in_work_files_out(browser, tmp_path, url)
+    large_file_streamed(browser, load_usage().large_blocks)
+    assert console_errors(browser) == []
+
+
 def test_demo_progress_percent_fits(browser):
     """The percentage beside the thin bar is never clipped, from 0% to 100%."""
-    from .test_demo_usage import load_usage
-
     usage = load_usage()
     with usage.DemoResources() as resources:
         app = usage.create_app(resources, file_mb=1, queue_mb=1, steps=4, step_delay=0.2)

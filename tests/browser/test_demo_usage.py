@@ -1,4 +1,4 @@
-"""usage.py, the demo: its four panels in headless Chromium, and a clean shutdown."""
+"""usage.py, the demo: its six panels in headless Chromium, and a clean shutdown."""
 
 from __future__ import annotations
 
@@ -147,3 +147,139 @@ def test_demo_script_stops_cleanly(tmp_path, signum):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def choose_files(dash_duo, selector: str, paths) -> None:
+    """Choose files in a CachedUpload's file input (visually hidden, so sent keys directly)."""
+    field = wait_for(
+        lambda: dash_duo.driver.find_elements("css selector", f"{selector} input[type=file]"),
+        15,
+        "the CachedUpload chunk to load",
+    )[0]
+    field.send_keys("\n".join(str(p) for p in paths))
+
+
+def saved_file(dash_duo, name: str, timeout: float) -> Path:
+    """The finished download called ``name``."""
+    return wait_for(
+        lambda: next(
+            (p for p in finished_downloads(dash_duo.download_path) if p.name == name), None
+        ),
+        timeout,
+        f"{name} saved",
+    )
+
+
+def files_in_work_files_out(browser, tmp_path: Path, base: str) -> None:
+    """Panel 5 as a person uses it, on the page open at ``base``: two files uploaded at once,
+    the PNG shown back, the CSV summarised by a background job whose result is saved."""
+    from .test_cached_image import make_png
+
+    picture = tmp_path / "picture.png"
+    picture.write_bytes(make_png(40, 24))
+    table = tmp_path / "table.csv"
+    table.write_text(
+        "name,x,y\n" + "".join(f"p{i},{i},{i * i / 2}\n" for i in range(1, 2001)), "utf-8"
+    )
+    assert read(browser, "#summary-build", "disabled") is True
+    choose_files(browser, "#upload", [picture, table])
+
+    # The PNG comes straight back by its address, from the CacheFile.
+    wait_for(
+        lambda: (
+            browser.driver.execute_script(
+                "const i = document.querySelector('#upload-previews img');"
+                "return i && i.complete && i.naturalWidth;"
+            )
+            == 40
+        ),
+        30,
+        "the PNG shown",
+    )
+    src = read(browser, "#upload-previews img", "src")
+    assert src.startswith(f"{base}/cached-file?uid=")
+    for _ in range(4):  # whichever process answers
+        assert requests.get(src, timeout=10).content == picture.read_bytes()
+    previews = text_of(browser, "#upload-previews")
+    assert "picture.png" in previews and "table.csv" in previews
+    # Each row names its file (the panel is narrow: assets/dfc-demo-upload.css).
+    names = browser.driver.execute_script(
+        "return [...document.querySelectorAll('#upload .dfc-upload-name')]"
+        ".map(n => [n.textContent, n.getBoundingClientRect().width > 40]);"
+    )
+    assert names == [["picture.png", True], ["table.csv", True]]
+    states = browser.driver.execute_script(
+        "return [...document.querySelectorAll('#upload .dfc-upload-file')]"
+        ".map(r => r.dataset.state);"
+    )
+    assert states == ["done", "done"]
+
+    # The background job reads the CSV from the cache, with its progress shown.
+    browser.driver.execute_script(RECORD_PROGRESS, "#summary-progress", "__summary")
+    wait_for(lambda: read(browser, "#summary-build", "disabled") is False, 10, "enabled")
+    assert text_of(browser, "#summary-build") == "Summarise table.csv"
+    browser.find_element("#summary-build").click()
+    wait_for(
+        lambda: (
+            text_of(browser, "#summary-result") == "table.csv: 2,000 rows, 3 columns (name, x, y)."
+        ),
+        60,
+        "the summary",
+    )
+    seen = browser.driver.execute_script("return window.__summary")
+    assert seen[-1] == "100" and len(seen) >= 2, seen
+
+    # Files out: the result, written into the cache, saved by CachedDownload.
+    wait_for(lambda: read(browser, "#summary-save", "disabled") is False, 10, "save enabled")
+    browser.find_element("#summary-save").click()
+    saved = saved_file(browser, "summary-table.csv", 15)
+    assert saved.read_text().splitlines() == [
+        "column,values,numbers,min,max,mean",
+        "name,2000,0,,,",
+        "x,2000,2000,1,2000,1000.5",
+        f"y,2000,2000,0.5,2e+06,{sum(i * i / 2 for i in range(1, 2001)) / 2000:g}",
+    ]
+    wait_for(lambda: text_of(browser, "#summary-status") == "Saved summary-table.csv.", 10)
+
+
+def large_file_streamed(browser, blocks) -> None:
+    """Panel 6 as a person uses it: 8 MiB written into the cache, saved byte-exact in stream
+    mode with its progress, next to what dcc.Download would have cost."""
+    wait_for(lambda: "64.0 MiB file" in text_of(browser, "#large-cost"), 10, "cost line")
+    browser.driver.find_element("xpath", "//label[text()='8.0 MiB']").click()
+    wait_for(
+        lambda: text_of(browser, "#large-cost").startswith(
+            "dcc.Download(dcc.send_file(...)) would send this 8.0 MiB file as one 11.5 MiB "
+            "JSON answer (base64), grow the server worker by about 53.3 MiB"
+        ),
+        10,
+        "the cost of 8 MiB",
+    )
+    assert "docs/performance.md, section 6" in text_of(browser, "#large-cost")
+
+    browser.driver.execute_script(RECORD_PROGRESS, "#large-progress", "__large")
+    browser.find_element("#large-make").click()
+    # Only this text in stream mode: a fall-back to native mode says so.
+    wait_for(lambda: text_of(browser, "#large-status") == "Saved large-8MiB.bin.", 30, "saved")
+    saved = saved_file(browser, "large-8MiB.bin", 15)
+    assert saved.stat().st_size == 8 * MB
+    assert saved.read_bytes() == b"".join(blocks(8 * MB))
+    seen = browser.driver.execute_script("return window.__large")
+    assert seen[-1] == "100", seen
+    assert text_of(browser, "#large-percent") == "100%"
+
+
+def test_demo_files_in_work_files_out(browser, tmp_path):
+    usage = load_usage()
+    with usage.DemoResources() as resources:
+        browser.start_server(usage.create_app(resources, steps=5, step_delay=0.1))
+        files_in_work_files_out(browser, tmp_path, browser.server_url)
+        assert console_errors(browser) == []
+
+
+def test_demo_large_file_streamed(browser):
+    usage = load_usage()
+    with usage.DemoResources() as resources:
+        browser.start_server(usage.create_app(resources))
+        large_file_streamed(browser, usage.large_blocks)
+        assert console_errors(browser) == []

@@ -205,3 +205,115 @@ def test_video_plays_and_seeks(browser):
     assert any(status == 206 for _, status in answers), answers
     assert all(status in (200, 206) for _, status in answers), answers
     assert console_errors(browser) == []
+
+
+# -- upload_png.py ---------------------------------------------------------------
+
+
+def upload_rows(dash_duo) -> list:
+    """``[name, state, info text]`` of each row of the example's CachedUpload."""
+    return dash_duo.driver.execute_script(
+        "return [...document.querySelectorAll('#upload .dfc-upload-file')].map(r => ["
+        "r.querySelector('.dfc-upload-name').textContent, r.dataset.state,"
+        "r.querySelector('.dfc-upload-info').textContent]);"
+    )
+
+
+def choose_uploads(dash_duo, paths) -> None:
+    field = wait_for(
+        lambda: dash_duo.driver.find_elements("css selector", "#upload input[type=file]"),
+        15,
+        "the CachedUpload chunk to load",
+    )[0]
+    field.send_keys("\n".join(str(p) for p in paths))
+
+
+def settled(dash_duo, count: int) -> list:
+    """The rows, once ``count`` are listed and none is uploading any more."""
+    return wait_for(
+        lambda: (
+            len(rows := upload_rows(dash_duo)) == count
+            and all(state != "uploading" for _, state, _ in rows)
+            and rows
+        ),
+        20,
+        f"{count} upload(s) finished or refused",
+    )
+
+
+def test_upload_png_signed_in_users_and_real_pngs_only(browser, tmp_path):
+    from .test_cached_image import make_png
+
+    good = tmp_path / "good.png"
+    good.write_bytes(make_png(32, 20))
+    fake = tmp_path / "fake.png"  # a PNG by name and by the browser's type, not by content
+    fake.write_bytes(b"GIF89a, not a PNG at all" * 10)
+    browser.start_server(load_example("upload_png").create_app())
+    wait_for(lambda: read(browser, "#who") == "Not signed in: uploads are refused.", 10)
+
+    # Not signed in: the creation request is refused, nothing is shown.
+    choose_uploads(browser, [good])
+    assert settled(browser, 1) == [
+        ["good.png", "error", "This upload request is not authorized. (HTTP 403)"]
+    ]
+    assert browser.driver.find_elements("css selector", "#images img") == []
+
+    # Signed in: the real PNG is accepted and shown, the fake one refused with the message.
+    browser.find_element("#sign-in").click()
+    wait_for(lambda: read(browser, "#who") == "Signed in as demo-user.", 10)
+    choose_uploads(browser, [good, fake])
+    assert settled(browser, 2) == [  # a new selection replaces the finished rows
+        ["good.png", "done", "Done"],
+        [
+            "fake.png",
+            "error",
+            "fake.png is not a PNG image: only PNG files are accepted. (HTTP 422)",
+        ],
+    ]
+    wait_for(
+        lambda: (
+            browser.driver.execute_script(
+                "const i = document.querySelector('#images img');"
+                "return i && i.complete && i.naturalWidth;"
+            )
+            == 32
+        ),
+        15,
+        "the PNG shown",
+    )
+    src = read(browser, "#images img", "src")
+    assert requests.get(src, timeout=10).content == good.read_bytes()
+    assert read(browser, "#images") == "good.png"  # the caption; the fake one is not there
+    upload_address = browser.server_url + "/cached-data/uploads"
+    assert console_errors(browser, allowed=[upload_address]) == []
+
+
+def test_upload_png_authorizes_every_request():
+    """Not only the creation: a PATCH, a HEAD and a DELETE without the token are refused too."""
+    from .test_cached_image import make_png
+
+    example = load_example("upload_png")
+    app = example.create_app("a test secret")
+    client = app.server.test_client()
+    signed = {"Tus-Resumable": "1.0.0", **example.Tokens("a test secret").header("someone")}
+    content = make_png(8, 8)
+    created = client.post(
+        "/cached-data/uploads", headers={**signed, "Upload-Length": str(len(content))}
+    )
+    assert created.status_code == 201
+    upload = created.headers["Location"]
+    patch = {"Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"}
+
+    for headers in (
+        {"Tus-Resumable": "1.0.0"},  # no token
+        {"Tus-Resumable": "1.0.0", "Authorization": "Bearer forged"},
+        {"Tus-Resumable": "1.0.0", **example.Tokens("another secret").header("someone")},
+    ):
+        assert client.patch(upload, data=content, headers={**headers, **patch}).status_code == 403
+        assert client.head(upload, headers=headers).status_code == 403
+        assert client.delete(upload, headers=headers).status_code == 403
+    assert client.head(upload, headers=signed).headers["Upload-Offset"] == "0"  # untouched
+
+    done = client.patch(upload, data=content, headers={**signed, **patch})
+    assert done.status_code == 204
+    assert client.get(done.headers["Cached-Address"]).data == content
