@@ -31,6 +31,7 @@ from typing import (
     ContextManager,
     Generic,
     Iterator,
+    List,
     Tuple,
     TypeVar,
     Union,
@@ -72,6 +73,8 @@ class CachedFileInfo(TypedDict):
     remote: NotRequired[bool]
     #: An uploaded item: the client's ``Upload-Metadata`` as sent (tus ``HEAD`` repeats it).
     upload_metadata: NotRequired[str]
+    #: An item made by concatenating uploads: their ids, in order (tus ``Upload-Concat``).
+    upload_partials: NotRequired[List[str]]
 
 
 #: Content of an item. A ``str`` is the absolute path of a file to serve from where

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -170,9 +171,12 @@ class UploadEndpoint:
             size = stream.seek(0, 2)
         try:
             metadata = tus.parse_metadata(info.get("upload_metadata", ""))
-        except TusError:  # not stored by this endpoint
-            metadata = {}
-        return UploadState(uid, size, size, metadata), self.address_of(uid)
+            state = UploadState(
+                uid, size, size, metadata, partial_ids=tuple(info.get("upload_partials", ()))
+            )
+        except (TusError, ValueError):  # not stored by this endpoint
+            state = UploadState(uid, size, size)
+        return state, self.address_of(uid)
 
     # -- POST -------------------------------------------------------------------
     def _create(self, request: Request, body: UploadSource) -> Decision:
@@ -252,7 +256,13 @@ class UploadEndpoint:
         if upload_id is None:  # not of the uid form: unknown, nothing looked up
             refusal = tus.decide_patch(request, None, self.tus, now=time.time())
             return refusal if isinstance(refusal, Decision) else _refuse(404, _UNKNOWN)
-        with self.cache.uploads().lock(upload_id) as upload:
+        with ExitStack() as held:
+            try:
+                upload = held.enter_context(self.cache.uploads().lock(upload_id))
+            except ItemElsewhereError:
+                raise
+            except FileNotFoundError:
+                return self._patch_finished(request, upload_id)
             state = self._state(upload)
             plan = tus.decide_patch(request, state, self.tus, now=time.time())
             if isinstance(plan, Decision):
@@ -261,6 +271,15 @@ class UploadEndpoint:
             outcome = tus.finish_patch(state, plan, self.tus, now=time.time(), **report)
             upload.update(outcome.state.to_record())
             return self._settled(upload, outcome)
+
+    def _patch_finished(self, request: Request, upload_id: str) -> Decision:
+        """A PATCH to no unfinished upload: 403 for a final concatenation, else 404."""
+        state, _ = self._finished(request, upload_id)
+        if state is not None and state.is_final:
+            refusal = tus.decide_patch(request, state, self.tus, now=time.time())
+            if isinstance(refusal, Decision):
+                return refusal
+        return _refuse(404, _UNKNOWN)
 
     # -- DELETE -----------------------------------------------------------------
     def _delete(self, request: Request, upload_id: Optional[str]) -> Decision:
@@ -314,6 +333,8 @@ class UploadEndpoint:
         }
         if metadata:
             item["upload_metadata"] = tus.encode_metadata(metadata)
+        if state.partial_ids:
+            item["upload_partials"] = list(state.partial_ids)
         upload.finish(uid, item)
         return None
 
