@@ -1,7 +1,8 @@
 """The tus upload endpoint against real servers: ``tuspy`` and raw requests.
 
 Every backend (werkzeug for Flask, uvicorn for FastAPI and Quart, in this
-process) with CachePlain, CacheFile and CacheRedis (when a redis-server is
+process) with CachePlain, CacheQueue (fed by a manager's queue, as with Dash's
+background callbacks), CacheFile and CacheRedis (when a redis-server is
 installed): an upload becomes an item, byte-identical at its
 ``Cached-Address`` (``Range`` too) and through ``service.read``.
 """
@@ -25,7 +26,7 @@ tusclient = pytest.importorskip("tusclient.client", reason="tuspy is not install
 
 TUS = {"Tus-Resumable": "1.0.0"}
 PATCH = {**TUS, "Content-Type": "application/offset+octet-stream"}
-UPLOAD_CACHES = ["plain", "file", "redis"]
+UPLOAD_CACHES = ["plain", "queue", "file", "redis"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -33,15 +34,26 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="module")
+def manager() -> Iterator[Any]:
+    """A queue manager process, as a CacheQueue's children use (``multiprocess``, as Dash)."""
+    multiprocess = pytest.importorskip("multiprocess")
+    with multiprocess.Manager() as running:
+        yield running
+
+
 @pytest.fixture(params=UPLOAD_CACHES)
 def upload_cache(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dfc.CacheAbstract]:
     kind = str(request.param)
     redis_url = ""
+    queue_obj = None
     if kind == "redis":
         server = request.getfixturevalue("redis_session")
         server.flush()
         redis_url = server.url
-    cache = make_cache(kind, tmp_path / "cache", items=64, redis_url=redis_url)
+    if kind == "queue":
+        queue_obj = request.getfixturevalue("manager").Queue()
+    cache = make_cache(kind, tmp_path / "cache", items=64, redis_url=redis_url, queue_obj=queue_obj)
     yield cache
     close_cache(cache)
 
