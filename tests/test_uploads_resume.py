@@ -3,14 +3,25 @@
 - A proxy on 127.0.0.1 (:mod:`tests.support.proxy`) cuts the connection in
   the middle of a ``PATCH`` body, on every backend: ``HEAD`` then says
   exactly how many bytes arrived, and tuspy continues from there.
+- A real server process (gunicorn for Flask, uvicorn for FastAPI) with
+  CacheFile or CacheRedis is stopped by SIGTERM half-way through an upload
+  (and, once, SIGKILLed while a ``PATCH`` body streams in); a new process on
+  the same cache and port takes over, and tuspy resumes from the URL it
+  stored and the offset the new server reports.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import json
+import signal
+import socket
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Dict, Iterator, Optional
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -19,15 +30,19 @@ import dash_file_cache as dfc
 from tests.apps.app import build_app
 from tests.support import (
     BACKENDS,
+    app_env,
     close_cache,
     cutting_proxy,
     make_cache,
+    run_python,
     serve_in_thread,
+    start_server,
     wait_until,
 )
 
 tusclient = pytest.importorskip("tusclient.client", reason="tuspy is not installed")
 tus_exceptions = pytest.importorskip("tusclient.exceptions")
+FileStorage = pytest.importorskip("tusclient.storage.filestorage").FileStorage
 
 TUS = {"Tus-Resumable": "1.0.0"}
 CHUNK = 100_000
@@ -104,3 +119,139 @@ def cut_chunk(uploader: object) -> None:
     """Send the next chunk through an armed proxy: it fails."""
     with pytest.raises((tus_exceptions.TusCommunicationError, requests.ConnectionError)):
         uploader.upload_chunk()  # type: ignore[attr-defined]
+
+
+# -- a server restarted mid-upload ------------------------------------------------------
+UPLOADS_APP = "tests.apps.uploads_app:create_app()"
+#: Each backend's real server, as deployed.
+SERVERS = {"flask": "gunicorn", "fastapi": "uvicorn"}
+
+
+def _restart_env(cache: str, backend: str, tmp_path: Path, request: Any) -> Dict[str, str]:
+    redis_url = ""
+    if cache == "redis":
+        server = request.getfixturevalue("redis_session")
+        server.flush()
+        redis_url = server.url
+    return app_env(cache, backend, tmp_path / "cache", redis_url=redis_url)
+
+
+def _start(backend: str, env: Dict[str, str], tmp_path: Path, port: Optional[int] = None) -> Any:
+    return start_server(UPLOADS_APP, server=SERVERS[backend], env=env, log_dir=tmp_path, port=port)
+
+
+def _uploader(base: str, path: Path, storage: Any) -> Any:
+    """tuspy on the file at ``path``, keeping the upload's URL in ``storage`` by the
+    file's fingerprint (as an application resuming after its server restarted)."""
+    client = tusclient.TusClient(base + "/cached-data/uploads")
+    return client.uploader(
+        file_path=str(path),
+        chunk_size=RESTART_CHUNK,
+        store_url=True,
+        url_storage=storage,
+        metadata={"filename": "half.bin"},
+    )
+
+
+def _file(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "half.bin"
+    path.write_bytes(data)
+    return path
+
+
+RESTART_CHUNK = 256 * 1024
+
+
+@pytest.mark.parametrize("backend", sorted(SERVERS))
+@pytest.mark.parametrize("cache", ["file", "redis"])
+def test_sigterm_mid_upload_then_resumed(
+    backend: str, cache: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    env = _restart_env(cache, backend, tmp_path, request)
+    storage = FileStorage(str(tmp_path / "tus-urls.json"))
+    data = payload(8 * RESTART_CHUNK + 999, seed=11)
+    server = _start(backend, env, tmp_path)
+    try:
+        first = _uploader(server.url, _file(tmp_path, data), storage)
+        first.upload(stop_at=len(data) // 2)
+        assert first.offset == len(data) // 2
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(30) is not None
+    finally:
+        server.stop()
+    port = int(server.url.rsplit(":", 1)[1])
+    with closing_server(_start(backend, env, tmp_path, port)) as again:
+        resumed = _uploader(again.url, tmp_path / "half.bin", storage)
+        assert resumed.url == first.url  # from the stored URL...
+        assert resumed.offset == len(data) // 2  # ...and the server's offset
+        resumed.upload()
+        _check_restarted(again.url, str(resumed.url), data, env)
+
+
+def test_sigkill_mid_patch_then_resumed(tmp_path: Path) -> None:
+    """A worker killed while a PATCH body streams in: what HEAD says after the
+    restart is a prefix of the file, and tuspy completes it byte-identical."""
+    env = app_env("file", "flask", tmp_path / "cache")
+    storage = FileStorage(str(tmp_path / "tus-urls.json"))
+    data = payload(8 * RESTART_CHUNK + 999, seed=12)
+    server = _start("flask", env, tmp_path)
+    try:
+        first = _uploader(server.url, _file(tmp_path, data), storage)
+        first.upload(stop_at=2 * RESTART_CHUNK)
+        url = str(first.url)
+        sent = _stream_then_kill(server, url, data, 2 * RESTART_CHUNK, 3 * RESTART_CHUNK)
+    finally:
+        server.stop()
+    port = int(server.url.rsplit(":", 1)[1])
+    with closing_server(_start("flask", env, tmp_path, port)) as again:
+        kept = head_offset(url)
+        assert 2 * RESTART_CHUNK <= kept <= 2 * RESTART_CHUNK + sent
+        resumed = _uploader(again.url, tmp_path / "half.bin", storage)
+        assert resumed.url == url and resumed.offset == kept
+        resumed.upload()
+        _check_restarted(again.url, url, data, env)
+
+
+def _stream_then_kill(server: Any, url: str, data: bytes, offset: int, send: int) -> int:
+    """Announce the rest of ``data`` from ``offset``, send ``send`` bytes of it, then
+    SIGKILL the server's process group while the body is unfinished; bytes sent."""
+    parts = urlsplit(url)
+    head = (
+        f"PATCH {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nTus-Resumable: 1.0.0\r\n"
+        "Content-Type: application/offset+octet-stream\r\n"
+        f"Upload-Offset: {offset}\r\nContent-Length: {len(data) - offset}\r\n\r\n"
+    )
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(head.encode("ascii") + data[offset : offset + send])
+        time.sleep(0.5)  # the worker is inside the PATCH, writing
+        server.kill()
+    return send
+
+
+def _check_restarted(base: str, url: str, data: bytes, env: Dict[str, str]) -> None:
+    head = requests.head(url, headers=TUS, timeout=10)
+    assert head.headers["Upload-Offset"] == str(len(data))
+    address = head.headers["Cached-Address"]
+    got = requests.get(base + address, timeout=30)
+    assert got.status_code == 200 and got.content == data
+    assert "half.bin" in got.headers["Content-Disposition"]
+    # service.read in a process of its own, on the same cache, as a callback would
+    script = (
+        "import os, sys, hashlib, json\n"
+        "os.environ.update(json.loads(sys.argv[2]))\n"
+        "import dash_file_cache as dfc\n"
+        "from tests.apps.app import cache_from_env\n"
+        "service = dfc.ServiceData(cache_from_env(os.environ))\n"
+        "with service.read(sys.argv[1]) as f:\n"
+        "    print(hashlib.sha256(f.read()).hexdigest())\n"
+    )
+    done = run_python(script, address, json.dumps(env))
+    assert done.stdout.strip() == hashlib.sha256(data).hexdigest(), done.stderr
+
+
+@contextlib.contextmanager
+def closing_server(server: Any) -> Iterator[Any]:
+    try:
+        yield server
+    finally:
+        server.stop()
