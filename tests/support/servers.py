@@ -41,7 +41,8 @@ APP_TARGET = "tests.apps.app:create_app()"
 def _gunicorn_command(target: str, port: int, options: Mapping[str, Any]) -> List[str]:
     cmd = [
         sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}",
-        "-w", str(options["workers"]), "--threads", str(options["threads"]), "-k", options["worker_class"],
+        "-w", str(options["workers"]), "--threads", str(options["threads"]),
+        "-k", options["worker_class"],
         "--graceful-timeout", "5", "--log-level", "warning",
     ]  # fmt: skip
     if options["keep_alive"] is not None:
