@@ -47,7 +47,8 @@ REQUEST_HEADERS = (
     "Upload-Checksum, Upload-Concat, Content-Type, X-HTTP-Method-Override, X-Requested-With"
 )
 _UNKNOWN = "No such upload: it expired, was terminated or never existed."
-#: Seconds between two sweeps of expired uploads (each by a creation).
+#: Seconds between two sweeps of expired uploads by any request (a creation sweeps
+#: sooner when ``expires`` is shorter).
 SWEEP_EVERY = 60.0
 
 
@@ -85,8 +86,11 @@ class UploadEndpoint:
 
         ``segment`` is the path segment after the creation URL (``None`` on
         the creation URL itself); ``body`` the request body, read only once
-        the headers are accepted.
+        the headers are accepted. Any request may first sweep expired
+        uploads (at most once per :data:`SWEEP_EVERY` seconds), so a server
+        that takes requests removes abandoned ones without a request to them.
         """
+        self._sweep(time.time(), SWEEP_EVERY)
         authorize = self.policy.authorize
         if authorize is not None and not authorize(request):
             return _refuse(403, "This upload request is not authorized.")
@@ -181,7 +185,8 @@ class UploadEndpoint:
     # -- POST -------------------------------------------------------------------
     def _create(self, request: Request, body: UploadSource) -> Decision:
         now = time.time()
-        self._sweep(now)
+        # A creation is about to take room: it sweeps sooner when uploads expire sooner.
+        self._sweep(now, min(SWEEP_EVERY, self.tus.expires or SWEEP_EVERY))
         upload_id = self.cache.new_key(new_uid())
         plan = tus.decide_create(
             request, self.tus, creation_url=self.creation_url, upload_id=upload_id, now=now
@@ -339,19 +344,18 @@ class UploadEndpoint:
         return None
 
     # -- expiry -----------------------------------------------------------------
-    def _sweep(self, now: float) -> None:
-        """Remove expired uploads, at most once per :data:`SWEEP_EVERY` seconds
-        (or per ``expires``, when shorter).
+    def _sweep(self, now: float, every: float) -> None:
+        """Remove expired uploads (and files cut-short writes left), unless the
+        last sweep was less than ``every`` seconds ago.
 
         Two threads may both sweep once in a while: harmless (busy uploads are skipped).
         """
-        every = min(SWEEP_EVERY, self.tus.expires or SWEEP_EVERY)
         if now - self._swept < every:
             return
         self._swept = now
         try:
             self.cache.uploads().sweep(now)
-        except OSError:
+        except Exception:  # housekeeping: never the failure of the request that ran it
             _log.warning("dash-file-cache: the sweep of expired uploads failed", exc_info=True)
 
 
