@@ -263,6 +263,74 @@ def test_validate_refuses_and_nothing_stays(backend: str, tmp_path: Path) -> Non
         check_item(service, base, accepted.headers["Cached-Address"], b"\x89PNG\r\n\x1a\n")
 
 
+class _Secret(RuntimeError):
+    pass
+
+
+SECRET = "db password is hunter2"
+
+
+def _assert_hidden_500(answer: requests.Response) -> None:
+    """A 500 with a JSON error naming nothing of the exception."""
+    assert answer.status_code == 500, answer.text
+    assert answer.headers["Content-Type"].startswith("application/json")
+    assert answer.headers["Tus-Resumable"] == "1.0.0"
+    error = answer.json()["error"]
+    assert isinstance(error, str)
+    for secret in (SECRET, "_Secret", "Traceback", "KeyError", __file__):
+        assert secret not in answer.text
+
+
+def test_authorize_raising_is_a_logged_500(
+    backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def authorize(request: Any) -> bool:
+        if request.headers.get("x-break"):
+            raise _Secret(SECRET)
+        return True
+
+    service, app = _policy_service(backend, tmp_path, dfc.UploadPolicy(authorize=authorize))
+    with serve_in_thread(app, backend) as base:
+        url = creation_url(service, base)
+        before = set(service.cache.uploads().ids())
+        _assert_hidden_500(create(url, 10, **{"X-Break": "1"}))
+        assert set(service.cache.uploads().ids()) == before
+        location = requests.compat.urljoin(url, create(url, 10).headers["Location"])
+        broken = requests.patch(
+            location, data=b"0123456789", headers={**PATCH, "Upload-Offset": "0", "X-Break": "1"},
+            timeout=10,
+        )  # fmt: skip
+        _assert_hidden_500(broken)
+        assert requests.head(location, headers=TUS, timeout=10).headers["Upload-Offset"] == "0"
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is _Secret]
+    assert len(logged) == 2 and "authorize" in logged[0].getMessage()
+
+
+def test_validate_raising_is_a_logged_500_and_nothing_stays(
+    backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def validate(file: Any, info: Dict[str, Any]) -> None:
+        {}[SECRET]  # a bug of the application's check: KeyError
+
+    service, app = _policy_service(backend, tmp_path, dfc.UploadPolicy(validate=validate))
+    with serve_in_thread(app, backend) as base:
+        url = creation_url(service, base)
+        location = requests.compat.urljoin(url, create(url, 8).headers["Location"])
+        broken = requests.patch(
+            location, data=b"\x89PNG\r\n\x1a\n", headers={**PATCH, "Upload-Offset": "0"},
+            timeout=10,
+        )  # fmt: skip
+        _assert_hidden_500(broken)
+        assert "Cached-Address" not in broken.headers
+        uid = location.rsplit("/", 1)[1]
+        assert uid not in service.cache.uploads().ids()
+        with pytest.raises(FileNotFoundError):
+            service.read(uid)
+        assert requests.head(location, headers=TUS, timeout=10).status_code == 404
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is KeyError]
+    assert len(logged) == 1 and "validate" in logged[0].getMessage()
+
+
 # -- hostile input ------------------------------------------------------------------------
 def test_hostile_input_is_answered_never_500(backend: str, tmp_path: Path) -> None:
     service, app = _policy_service(backend, tmp_path, dfc.UploadPolicy(max_size=1000))

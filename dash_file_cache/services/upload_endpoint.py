@@ -56,6 +56,15 @@ def _refuse(status: int, message: str) -> Decision:
     return TusError(status, message).decision()
 
 
+def _failed(check: str) -> Decision:
+    """The 500 for an application check that raised (logged here, with its traceback).
+
+    The client learns only that the check failed: the exception may name internals.
+    """
+    _log.exception("dash-file-cache: the upload policy's %s raised", check)
+    return _refuse(500, "The server could not check this upload; try again later.")
+
+
 class UploadEndpoint:
     """The tus endpoint of one service.
 
@@ -92,8 +101,13 @@ class UploadEndpoint:
         """
         self._sweep(time.time(), SWEEP_EVERY)
         authorize = self.policy.authorize
-        if authorize is not None and not authorize(request):
-            return _refuse(403, "This upload request is not authorized.")
+        if authorize is not None:
+            try:
+                allowed = authorize(request)
+            except Exception:
+                return _failed("authorize")
+            if not allowed:
+                return _refuse(403, "This upload request is not authorized.")
         method = tus.method_of(request)
         try:
             if segment is None:
@@ -324,12 +338,17 @@ class UploadEndpoint:
                 "uid": uid,
                 "metadata": metadata,
             }
-            try:
-                with upload.open() as content:
+            refusal = None
+            with upload.open() as content:
+                try:
                     validate(content, info)
-            except ValueError as exc:
+                except ValueError as exc:
+                    refusal = _refuse(422, str(exc) or "The upload was refused.")
+                except Exception:
+                    refusal = _failed("validate")
+            if refusal is not None:
                 upload.remove()
-                return _refuse(422, str(exc) or "The upload was refused.")
+                return refusal
         item: CachedFileInfo = {
             "file_name": name,
             "content_type": content_type,
