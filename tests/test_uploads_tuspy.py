@@ -203,6 +203,28 @@ def test_creation_with_upload_and_concatenation(served: Served) -> None:
     assert "/" not in disposition and "joined.bin" in disposition
 
 
+def test_a_registered_item_is_no_upload(served: Served) -> None:
+    """HEAD, PATCH and DELETE on ``/uploads/<uid of a registered item>``: 404 as for
+    an unknown upload; the item is neither revealed nor touched."""
+    service, base = served
+    data = payload(2000, seed=5)
+    address = service.register(data, file_name="private.bin")
+    uid = address.split("uid=")[1].split("&")[0]
+    location = f"{creation_url(service, base)}/{uid}"
+    head = requests.head(location, headers=TUS, timeout=10)
+    assert head.status_code == 404
+    for name in ("Cached-Address", "Upload-Offset", "Upload-Length", "Upload-Metadata"):
+        assert name not in head.headers
+    for offset in ("0", "2000"):
+        patched = requests.patch(
+            location, data=b"overwrite", headers={**PATCH, "Upload-Offset": offset}, timeout=10
+        )
+        assert patched.status_code == 404 and "private" not in patched.text
+    assert requests.delete(location, headers=TUS, timeout=10).status_code == 404
+    check_item(service, base, address, data)
+    assert uid not in service.cache.uploads().ids()
+
+
 # -- the policy's checks ----------------------------------------------------------------
 def _policy_service(
     backend: str, tmp_path: Path, policy: dfc.UploadPolicy

@@ -179,11 +179,18 @@ class UploadEndpoint:
         return decision
 
     def _finished(self, request: Request, uid: str) -> Tuple[Optional[UploadState], Optional[str]]:
-        """The state and address of an upload that became item ``uid``, if it did."""
+        """The state and address of an upload that became item ``uid``, if it did.
+
+        A registered item is no upload: ``(None, None)``, as for an unknown id,
+        so the endpoint never reveals it.
+        """
         try:
             tus.check_version(request)
             info, stream = open_content(self.cache, uid)
         except (TusError, FileNotFoundError):  # ItemElsewhereError too
+            return None, None
+        if "upload_metadata" not in info:
+            stream.close()
             return None, None
         with stream:
             size = stream.seek(0, 2)
@@ -355,8 +362,8 @@ class UploadEndpoint:
             "one_time_service": False,
             "created": time.time(),
         }
-        if metadata:
-            item["upload_metadata"] = tus.encode_metadata(metadata)
+        # Always set (empty without metadata): it tells an upload from a registered item.
+        item["upload_metadata"] = tus.encode_metadata(metadata) if metadata else ""
         if state.partial_ids:
             item["upload_partials"] = list(state.partial_ids)
         upload.finish(uid, item)
