@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import socket
 from pathlib import Path
 from typing import Iterator, Tuple
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 import dash_file_cache as dfc
+from tests.support.http import open_patch
 from tests.support.nginx import DEPLOY, NGINX, Nginx, nginx_site, running_nginx
 from tests.support.processes import free_port
 from tests.support.servers import Server, app_env, running_server
@@ -116,14 +115,7 @@ def test_patch_over_the_body_limit_gets_413(stack: Stack) -> None:
 def _oversized_patch(url: str, offset: int, length: int) -> Tuple[int, str]:
     """Announce a ``length``-byte PATCH and send none of it: nginx answers from the
     headers. The status and the ``Server`` header of the answer."""
-    parts = urlsplit(url)
-    head = (
-        f"PATCH {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nTus-Resumable: 1.0.0\r\n"
-        "Content-Type: application/offset+octet-stream\r\n"
-        f"Upload-Offset: {offset}\r\nContent-Length: {length}\r\n\r\n"
-    )
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(head.encode("ascii"))
+    with open_patch(url, offset, length) as sock:
         answer = b""
         while b"\r\n\r\n" not in answer:
             block = sock.recv(65536)

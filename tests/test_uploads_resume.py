@@ -17,11 +17,9 @@ import hashlib
 import io
 import json
 import signal
-import socket
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -39,6 +37,7 @@ from tests.support import (
     start_server,
     wait_until,
 )
+from tests.support.http import open_patch
 
 tusclient = pytest.importorskip("tusclient.client", reason="tuspy is not installed")
 tus_exceptions = pytest.importorskip("tusclient.exceptions")
@@ -215,14 +214,7 @@ def test_sigkill_mid_patch_then_resumed(tmp_path: Path) -> None:
 def _stream_then_kill(server: Any, url: str, data: bytes, offset: int, send: int) -> int:
     """Announce the rest of ``data`` from ``offset``, send ``send`` bytes of it, then
     SIGKILL the server's process group while the body is unfinished; bytes sent."""
-    parts = urlsplit(url)
-    head = (
-        f"PATCH {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nTus-Resumable: 1.0.0\r\n"
-        "Content-Type: application/offset+octet-stream\r\n"
-        f"Upload-Offset: {offset}\r\nContent-Length: {len(data) - offset}\r\n\r\n"
-    )
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(head.encode("ascii") + data[offset : offset + send])
+    with open_patch(url, offset, len(data) - offset, data[offset : offset + send]):
         time.sleep(0.5)  # the worker is inside the PATCH, writing
         server.kill()
     return send

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import socket
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -43,6 +42,7 @@ from dash_file_cache.services.tus import (
     method_of,
     new_hasher,
 )
+from tests.support.http import open_patch
 
 NOW = 1_750_000_000.0
 BASE = "/app/_dash-upload"
@@ -1018,14 +1018,7 @@ def _http_patch_offset_sum(live: Live) -> None:
     url = live.new()
     assert live.put(url, 0, b"z" * 20).status_code == 204
     # 50 bytes announced, 13 sent, then the client goes away: the 13 are kept
-    parts = urlsplit(url)
-    head = (
-        f"PATCH {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nTus-Resumable: 1.0.0\r\n"
-        "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 20\r\n"
-        "Content-Length: 50\r\n\r\n"
-    )
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(head.encode("ascii") + b"c" * 13)
+    with open_patch(url, 20, 50, b"c" * 13):
         time.sleep(0.2)  # the bytes reach the server before the connection ends
     deadline = time.monotonic() + 10
     while live.offset(url) != "33" and time.monotonic() < deadline:
