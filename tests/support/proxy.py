@@ -67,9 +67,11 @@ class CuttingProxy:
     def close(self) -> None:
         """Stop accepting, end every connection, and wait for the threads."""
         self._closing = True
-        _close(self._listener, *self._sockets)
+        _end(self._listener, *self._sockets)
         for thread in self._threads:
             thread.join(5)
+        for sock in [self._listener, *self._sockets]:
+            sock.close()
 
     def _spawn(self, target: object, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
@@ -101,7 +103,7 @@ class CuttingProxy:
                         client.sendall(data)
                     except OSError:
                         to_client = False
-        _close(client, upstream)
+        _end(client, upstream)
 
     def _requests(self, client: socket.socket, upstream: socket.socket) -> None:
         """Client to server, request by request; a ``PATCH`` may be cut."""
@@ -111,7 +113,7 @@ class CuttingProxy:
                 while b"\r\n\r\n" not in buffer:
                     data = client.recv(_BLOCK)
                     if not data:
-                        return _close(client, upstream)
+                        return _end(client, upstream)
                     buffer += data
                 head, _, buffer = buffer.partition(b"\r\n\r\n")
                 head += b"\r\n\r\n"
@@ -122,7 +124,7 @@ class CuttingProxy:
                     self._cut(client, upstream, buffer, cut)
                     return None
                 buffer = self._forward_body(client, upstream, buffer, length)
-        _close(client, upstream)
+        _end(client, upstream)
         return None
 
     def _forward_body(
@@ -149,7 +151,7 @@ class CuttingProxy:
         # The server reads the n bytes, then the end of the stream; the answer
         # thread reads its side to the end and closes it.
         upstream.shutdown(socket.SHUT_WR)
-        _close(client)
+        _end(client)
 
 
 def _content_length(head: bytes) -> int:
@@ -160,11 +162,12 @@ def _content_length(head: bytes) -> int:
     return 0
 
 
-def _close(*sockets: socket.socket) -> None:
+def _end(*sockets: socket.socket) -> None:
+    """Shut ``sockets`` down, which wakes a thread blocked on them (closing would not);
+    :meth:`CuttingProxy.close` closes them."""
     for sock in sockets:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        sock.close()
 
 
 @contextlib.contextmanager
