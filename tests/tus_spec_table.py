@@ -7,6 +7,10 @@ break (e.g. "the client must send a POST") appear as the server's side of them:
 what the server does when a client breaks them. Each row's check drives the pure
 functions of :mod:`dash_file_cache.services.tus` and asserts the answer; the
 rows were written from the spec, not from the module.
+
+Each row also has an HTTP form (:data:`LIVE`, at the end): the same rule as
+exchanges with a real server, run by ``tests/test_tus_live.py`` on every
+backend; a row without one says why in :data:`NOT_OVER_HTTP`.
 """
 
 from __future__ import annotations
