@@ -18,6 +18,7 @@ import requests
 
 import dash_file_cache as dfc
 from dash_file_cache._runtime import TOKEN_HEX
+from dash_file_cache.services import upload_endpoint
 from dash_file_cache.services.uid import new_uid
 from tests.apps.app import build_app
 from tests.support import BACKENDS, make_cache, serve_in_thread
@@ -115,6 +116,43 @@ def test_expired_uploads_answer_410_then_are_swept(backend: str, tmp_path: Path)
         _create(url, 10)  # a creation sweeps expired uploads
         assert requests.head(location, headers=TUS, timeout=10).status_code == 404
         assert location.rsplit("/", 1)[1] not in service.cache.uploads().ids()
+
+
+def test_an_abandoned_upload_leaves_the_disk_without_a_request_to_it(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any request (here an OPTIONS) sweeps, at most once per SWEEP_EVERY: an
+    expired upload's bytes and record leave the disk, a live one stays."""
+    monkeypatch.setattr(upload_endpoint, "SWEEP_EVERY", 0.3)
+    service, app = _serve(backend, tmp_path, dfc.UploadPolicy(expires=0.6))
+    store: Any = service.cache.uploads()
+
+    def files_of(location: str) -> Tuple[Path, Path]:
+        uid = location.rsplit("/", 1)[1]
+        return Path(store.part_path(uid)), Path(store.record_path(uid))
+
+    def started(url: str) -> str:
+        location = _create(url, 100_000)
+        sent = requests.patch(
+            location, data=b"a" * 40_000, headers={**PATCH, "Upload-Offset": "0"}, timeout=10
+        )
+        assert sent.status_code == 204
+        part, record = files_of(location)
+        assert part.stat().st_size == 40_000 and record.exists()
+        return location
+
+    with serve_in_thread(app, backend) as base:
+        url = base + service.upload_address
+        abandoned = started(url)
+        time.sleep(0.8)  # expired; no request names it from now on
+        assert requests.options(url, timeout=10).status_code == 204
+        assert not any(path.exists() for path in files_of(abandoned))
+        assert abandoned.rsplit("/", 1)[1] not in store.ids()
+
+        live = started(url)
+        time.sleep(0.35)  # a sweep is due, the upload is not expired
+        assert requests.options(url, timeout=10).status_code == 204
+        assert all(path.exists() for path in files_of(live)) and _offset(live) == 40_000
 
 
 def test_upload_of_another_process_is_a_clear_404(backend: str, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """The tus upload endpoint against real servers: ``tuspy`` and raw requests.
 
 Every backend (werkzeug for Flask, uvicorn for FastAPI and Quart, in this
-process) with CachePlain, CacheFile and CacheRedis (when a redis-server is
+process) with CachePlain, CacheQueue (fed by a manager's queue, as with Dash's
+background callbacks), CacheFile and CacheRedis (when a redis-server is
 installed): an upload becomes an item, byte-identical at its
 ``Cached-Address`` (``Range`` too) and through ``service.read``.
 """
@@ -25,7 +26,7 @@ tusclient = pytest.importorskip("tusclient.client", reason="tuspy is not install
 
 TUS = {"Tus-Resumable": "1.0.0"}
 PATCH = {**TUS, "Content-Type": "application/offset+octet-stream"}
-UPLOAD_CACHES = ["plain", "file", "redis"]
+UPLOAD_CACHES = ["plain", "queue", "file", "redis"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -33,15 +34,26 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="module")
+def manager() -> Iterator[Any]:
+    """A queue manager process, as a CacheQueue's children use (``multiprocess``, as Dash)."""
+    multiprocess = pytest.importorskip("multiprocess")
+    with multiprocess.Manager() as running:
+        yield running
+
+
 @pytest.fixture(params=UPLOAD_CACHES)
 def upload_cache(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dfc.CacheAbstract]:
     kind = str(request.param)
     redis_url = ""
+    queue_obj = None
     if kind == "redis":
         server = request.getfixturevalue("redis_session")
         server.flush()
         redis_url = server.url
-    cache = make_cache(kind, tmp_path / "cache", items=64, redis_url=redis_url)
+    if kind == "queue":
+        queue_obj = request.getfixturevalue("manager").Queue()
+    cache = make_cache(kind, tmp_path / "cache", items=64, redis_url=redis_url, queue_obj=queue_obj)
     yield cache
     close_cache(cache)
 
@@ -191,6 +203,28 @@ def test_creation_with_upload_and_concatenation(served: Served) -> None:
     assert "/" not in disposition and "joined.bin" in disposition
 
 
+def test_a_registered_item_is_no_upload(served: Served) -> None:
+    """HEAD, PATCH and DELETE on ``/uploads/<uid of a registered item>``: 404 as for
+    an unknown upload; the item is neither revealed nor touched."""
+    service, base = served
+    data = payload(2000, seed=5)
+    address = service.register(data, file_name="private.bin")
+    uid = address.split("uid=")[1].split("&")[0]
+    location = f"{creation_url(service, base)}/{uid}"
+    head = requests.head(location, headers=TUS, timeout=10)
+    assert head.status_code == 404
+    for name in ("Cached-Address", "Upload-Offset", "Upload-Length", "Upload-Metadata"):
+        assert name not in head.headers
+    for offset in ("0", "2000"):
+        patched = requests.patch(
+            location, data=b"overwrite", headers={**PATCH, "Upload-Offset": offset}, timeout=10
+        )
+        assert patched.status_code == 404 and "private" not in patched.text
+    assert requests.delete(location, headers=TUS, timeout=10).status_code == 404
+    check_item(service, base, address, data)
+    assert uid not in service.cache.uploads().ids()
+
+
 # -- the policy's checks ----------------------------------------------------------------
 def _policy_service(
     backend: str, tmp_path: Path, policy: dfc.UploadPolicy
@@ -249,6 +283,74 @@ def test_validate_refuses_and_nothing_stays(backend: str, tmp_path: Path) -> Non
         )
         assert accepted.status_code == 204
         check_item(service, base, accepted.headers["Cached-Address"], b"\x89PNG\r\n\x1a\n")
+
+
+class _Secret(RuntimeError):
+    pass
+
+
+SECRET = "db password is hunter2"
+
+
+def _assert_hidden_500(answer: requests.Response) -> None:
+    """A 500 with a JSON error naming nothing of the exception."""
+    assert answer.status_code == 500, answer.text
+    assert answer.headers["Content-Type"].startswith("application/json")
+    assert answer.headers["Tus-Resumable"] == "1.0.0"
+    error = answer.json()["error"]
+    assert isinstance(error, str)
+    for secret in (SECRET, "_Secret", "Traceback", "KeyError", __file__):
+        assert secret not in answer.text
+
+
+def test_authorize_raising_is_a_logged_500(
+    backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def authorize(request: Any) -> bool:
+        if request.headers.get("x-break"):
+            raise _Secret(SECRET)
+        return True
+
+    service, app = _policy_service(backend, tmp_path, dfc.UploadPolicy(authorize=authorize))
+    with serve_in_thread(app, backend) as base:
+        url = creation_url(service, base)
+        before = set(service.cache.uploads().ids())
+        _assert_hidden_500(create(url, 10, **{"X-Break": "1"}))
+        assert set(service.cache.uploads().ids()) == before
+        location = requests.compat.urljoin(url, create(url, 10).headers["Location"])
+        broken = requests.patch(
+            location, data=b"0123456789", headers={**PATCH, "Upload-Offset": "0", "X-Break": "1"},
+            timeout=10,
+        )  # fmt: skip
+        _assert_hidden_500(broken)
+        assert requests.head(location, headers=TUS, timeout=10).headers["Upload-Offset"] == "0"
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is _Secret]
+    assert len(logged) == 2 and "authorize" in logged[0].getMessage()
+
+
+def test_validate_raising_is_a_logged_500_and_nothing_stays(
+    backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def validate(file: Any, info: Dict[str, Any]) -> None:
+        {}[SECRET]  # a bug of the application's check: KeyError
+
+    service, app = _policy_service(backend, tmp_path, dfc.UploadPolicy(validate=validate))
+    with serve_in_thread(app, backend) as base:
+        url = creation_url(service, base)
+        location = requests.compat.urljoin(url, create(url, 8).headers["Location"])
+        broken = requests.patch(
+            location, data=b"\x89PNG\r\n\x1a\n", headers={**PATCH, "Upload-Offset": "0"},
+            timeout=10,
+        )  # fmt: skip
+        _assert_hidden_500(broken)
+        assert "Cached-Address" not in broken.headers
+        uid = location.rsplit("/", 1)[1]
+        assert uid not in service.cache.uploads().ids()
+        with pytest.raises(FileNotFoundError):
+            service.read(uid)
+        assert requests.head(location, headers=TUS, timeout=10).status_code == 404
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is KeyError]
+    assert len(logged) == 1 and "validate" in logged[0].getMessage()
 
 
 # -- hostile input ------------------------------------------------------------------------

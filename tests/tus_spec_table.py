@@ -7,6 +7,10 @@ break (e.g. "the client must send a POST") appear as the server's side of them:
 what the server does when a client breaks them. Each row's check drives the pure
 functions of :mod:`dash_file_cache.services.tus` and asserts the answer; the
 rows were written from the spec, not from the module.
+
+Each row also has an HTTP form (:data:`LIVE`, at the end): the same rule as
+exchanges with a real server, run by ``tests/test_tus_live.py`` on every
+backend; a row without one says why in :data:`NOT_OVER_HTTP`.
 """
 
 from __future__ import annotations
@@ -14,9 +18,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
+from urllib.parse import urljoin, urlsplit
+
+import requests
 
 from dash_file_cache.services.http import Decision, Request
 from dash_file_cache.services.tus import (
@@ -38,6 +46,7 @@ from dash_file_cache.services.tus import (
     method_of,
     new_hasher,
 )
+from tests.support.http import open_patch
 
 NOW = 1_750_000_000.0
 BASE = "/app/_dash-upload"
@@ -747,3 +756,697 @@ def partial_urls_forms() -> None:
         now=NOW,
     )
     assert isinstance(plan, Concatenate) and plan.partial_ids == (uid(1), uid(2), uid(3))
+
+
+# == Over HTTP ===================================================================
+# The same rows as exchanges with a real server (``tests/test_tus_live.py``, on
+# every backend). ``Live`` serves POLICY's limits (max_size 1000, expires 3600)
+# and, as ``bare``, a policy with neither (the NO_EXPIRY rows' other side).
+# A row without an HTTP check says why in NOT_OVER_HTTP.
+class Live:
+    """A tus endpoint on a real server, and the store behind it (to age an upload).
+
+    ``creation``: the absolute creation URL; ``bare``: the same for a policy
+    with no ``max_size`` and no ``expires``; ``store``: ``cache.uploads()`` of
+    the first server.
+    """
+
+    def __init__(self, creation: str, bare: str, store: Callable[[], object]) -> None:
+        self.creation = creation
+        self.bare = bare
+        self.store = store
+
+    def send(
+        self,
+        method: str,
+        url: Optional[str] = None,
+        headers: Optional[Dict[str, str]] = None,
+        body: bytes = b"",
+        version: bool = True,
+    ) -> requests.Response:
+        sent = {"Tus-Resumable": "1.0.0"} if version else {}
+        sent.update(headers or {})
+        return requests.request(
+            method, url or self.creation, headers=sent, data=body or None, timeout=10
+        )
+
+    def new(
+        self, headers: Optional[Dict[str, str]] = None, body: bytes = b"", url: str = ""
+    ) -> str:
+        """Create an upload (100 bytes declared unless ``headers`` say otherwise); its URL."""
+        sent = {"Upload-Length": "100"} if not _has_length(headers) else {}
+        sent.update(headers or {})
+        if body:
+            sent.update(STREAM)
+        answer = self.send("POST", url or self.creation, sent, body)
+        assert answer.status_code == 201, (answer.status_code, answer.text)
+        return urljoin(url or self.creation, answer.headers["Location"])
+
+    def put(self, url: str, offset: int, data: bytes, **headers: str) -> requests.Response:
+        """PATCH ``data`` at ``offset``."""
+        sent = {**STREAM, "Upload-Offset": str(offset), **headers}
+        return self.send("PATCH", url, sent, data)
+
+    def offset(self, url: str) -> str:
+        return self.send("HEAD", url).headers["Upload-Offset"]
+
+    def age(self, url: str) -> None:
+        """Make the upload at ``url`` expired (its stored expiry set in the past)."""
+        store: Any = self.store()
+        with store.lock(url.rsplit("/", 1)[1]) as held:
+            record = dict(held.record())
+            record["expires_at"] = time.time() - 1
+            held.update(record)
+
+
+LiveCheck = Callable[[Live], None]
+#: HTTP checks, by the row's check.
+LIVE: Dict[Check, LiveCheck] = {}
+#: Rows with no HTTP form, and why.
+NOT_OVER_HTTP: Dict[Check, str] = {
+    extension_omitted: "UploadPolicy always speaks every extension: no server offers none",
+    with_upload_needs_creation: "a rule on making a TusPolicy, which UploadPolicy never "
+    "switches; no request can show it",
+}
+
+
+def _has_length(headers: Optional[Dict[str, str]]) -> bool:
+    names = {k.lower() for k in (headers or {})}
+    return bool(names & {"upload-length", "upload-defer-length", "upload-concat"})
+
+
+def over_http(row: Check) -> Callable[[LiveCheck], LiveCheck]:
+    def register(check: LiveCheck) -> LiveCheck:
+        LIVE[row] = check
+        return check
+
+    return register
+
+
+def header(answer: requests.Response, name: str) -> Optional[str]:
+    return answer.headers.get(name)
+
+
+def extensions(live: Live, url: str = "") -> List[str]:
+    return (header(live.send("OPTIONS", url or live.creation), "Tus-Extension") or "").split(",")
+
+
+def pairs(value: Optional[str]) -> Dict[str, bytes]:
+    """``Upload-Metadata`` decoded (a test's own reading of the grammar)."""
+    found: Dict[str, bytes] = {}
+    for item in (value or "").split(","):
+        key, _, encoded = item.strip().partition(" ")
+        found[key] = base64.b64decode(encoded)
+    return found
+
+
+@over_http(offset_is_non_negative_integer)
+def _http_offset(live: Live) -> None:
+    url = live.new()
+    for bad in ("-1", "1.5", "abc", "", "+3", "0x10"):
+        assert live.send("PATCH", url, {**STREAM, "Upload-Offset": bad}, b"a").status_code == 400
+    assert live.put(url, 0, b"abc").status_code == 204
+
+
+@over_http(length_is_non_negative_integer)
+def _http_length(live: Live) -> None:
+    # " " is left out: HTTP clients and servers strip a value's surrounding space
+    for bad in ("-1", "1e3", "ten"):
+        assert live.send("POST", headers={"Upload-Length": bad}).status_code == 400, bad
+    assert live.send("POST", headers={"Upload-Length": "0"}).status_code == 201
+
+
+@over_http(tus_version_listed)
+def _http_tus_version(live: Live) -> None:
+    versions = header(live.send("OPTIONS"), "Tus-Version")
+    assert versions is not None and versions.split(",")[0] == "1.0.0"
+
+
+@over_http(tus_resumable_everywhere)
+def _http_resumable_everywhere(live: Live) -> None:
+    url = live.new()
+    answers = [
+        live.send("OPTIONS"),
+        live.send("POST", headers={"Upload-Length": "5"}),
+        live.send("HEAD", url),
+        live.send("HEAD", f"{live.creation}/{uid(0xDEAD)}"),
+        live.put(url, 0, b"abc"),
+        live.put(url, 7, b"abc"),
+        live.send("HEAD", url, {"Tus-Resumable": "0.2.2"}, version=False),
+        live.send("DELETE", url),
+    ]
+    for answer in answers:
+        assert header(answer, "Tus-Resumable") == "1.0.0", (
+            answer.request.method,
+            answer.status_code,
+        )
+    assert [a.status_code for a in answers] == [204, 201, 200, 404, 204, 409, 412, 204]
+
+
+@over_http(tus_resumable_value)
+def _http_resumable_value(live: Live) -> None:
+    assert header(live.send("HEAD", live.new()), "Tus-Resumable") == "1.0.0"
+
+
+@over_http(unsupported_version_412)
+def _http_version_412(live: Live) -> None:
+    url = live.new()
+    answer = live.send("HEAD", url, {"Tus-Resumable": "0.2.2"}, version=False)
+    assert answer.status_code == 412 and header(answer, "Tus-Version") == "1.0.0"
+    assert live.send("HEAD", url, version=False).status_code == 412
+
+
+@over_http(unsupported_version_not_processed)
+def _http_version_not_processed(live: Live) -> None:
+    old = {"Tus-Resumable": "0.2.2"}
+    store: Any = live.store()
+    before = set(store.ids())
+    made = live.send("POST", headers={**old, "Upload-Length": "5"}, version=False)
+    assert made.status_code == 412 and set(store.ids()) == before
+    url = live.new()
+    patch = {**old, **STREAM, "Upload-Offset": "0"}
+    assert live.send("PATCH", url, patch, b"abc", version=False).status_code == 412
+    assert live.send("DELETE", url, old, version=False).status_code == 412
+    assert live.offset(url) == "0"
+
+
+@over_http(extension_list)
+def _http_extension_list(live: Live) -> None:
+    assert all(re.fullmatch(r"[a-z-]+", name) for name in extensions(live))
+
+
+@over_http(max_size_integer)
+def _http_max_size(live: Live) -> None:
+    assert header(live.send("OPTIONS"), "Tus-Max-Size") == "1000"
+    assert header(live.send("OPTIONS", live.bare), "Tus-Max-Size") is None
+
+
+@over_http(method_override)
+def _http_method_override(live: Live) -> None:
+    url = live.new()
+    head = live.send("POST", url, {"X-HTTP-Method-Override": "HEAD"})
+    assert head.status_code == 200 and header(head, "Upload-Offset") == "0"
+    written = live.send(
+        "POST", url, {**STREAM, "X-HTTP-Method-Override": "PATCH", "Upload-Offset": "0"}, b"abcd"
+    )
+    assert written.status_code == 204 and header(written, "Upload-Offset") == "4"
+    assert live.send("POST", url, {"X-HTTP-Method-Override": "delete"}).status_code == 204
+    assert live.send("HEAD", url).status_code == 404
+
+
+@over_http(head_offset_always)
+def _http_head_offset(live: Live) -> None:
+    url = live.new()
+    assert live.offset(url) == "0"
+    assert live.put(url, 0, b"x" * 100).status_code == 204
+    assert live.offset(url) == "100"
+
+
+@over_http(head_length_when_known)
+def _http_head_length(live: Live) -> None:
+    assert header(live.send("HEAD", live.new()), "Upload-Length") == "100"
+    deferred = live.new({"Upload-Defer-Length": "1"})
+    assert header(live.send("HEAD", deferred), "Upload-Length") is None
+
+
+@over_http(head_unknown)
+def _http_head_unknown(live: Live) -> None:
+    answer = live.send("HEAD", f"{live.creation}/{uid(0xBEEF)}")
+    assert answer.status_code in (403, 404, 410) and header(answer, "Upload-Offset") is None
+
+
+@over_http(head_status)
+def _http_head_status(live: Live) -> None:
+    assert live.send("HEAD", live.new()).status_code in (200, 204)
+
+
+@over_http(head_no_store)
+def _http_head_no_store(live: Live) -> None:
+    assert header(live.send("HEAD", live.new()), "Cache-Control") == "no-store"
+
+
+@over_http(patch_content_type)
+def _http_patch_type(live: Live) -> None:
+    url = live.new()
+    for kind in ("application/octet-stream", "text/plain", ""):
+        sent = {"Upload-Offset": "0", "Content-Type": kind}
+        assert live.send("PATCH", url, sent, b"abc").status_code == 415, kind
+    assert live.send("PATCH", url, {"Upload-Offset": "0"}, b"abc").status_code == 415
+    assert live.offset(url) == "0"
+
+
+@over_http(patch_offset_conflict)
+def _http_patch_conflict(live: Live) -> None:
+    url = live.new()
+    assert live.put(url, 0, b"0123456789").status_code == 204
+    for sent in (0, 9, 11, 100):
+        assert live.put(url, sent, b"abc").status_code == 409, sent
+    assert live.offset(url) == "10"
+    assert live.put(url, 10, b"abc").status_code == 204
+
+
+@over_http(patch_204)
+def _http_patch_204(live: Live) -> None:
+    assert live.put(live.new(), 0, b"hello").status_code == 204
+
+
+@over_http(patch_new_offset)
+def _http_patch_new_offset(live: Live) -> None:
+    url = live.new()
+    assert live.put(url, 0, b"y" * 70).status_code == 204
+    assert header(live.put(url, 70, b"x" * 30), "Upload-Offset") == "100"
+
+
+@over_http(patch_offset_sum)
+def _http_patch_offset_sum(live: Live) -> None:
+    url = live.new()
+    assert live.put(url, 0, b"z" * 20).status_code == 204
+    # 50 bytes announced, 13 sent, then the client goes away: the 13 are kept
+    with open_patch(url, 20, 50, b"c" * 13):
+        time.sleep(0.2)  # the bytes reach the server before the connection ends
+    deadline = time.monotonic() + 10
+    while live.offset(url) != "33" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live.offset(url) == "33"
+
+
+@over_http(options_version)
+def _http_options_version(live: Live) -> None:
+    answer = live.send("OPTIONS")
+    assert answer.status_code in (200, 204) and header(answer, "Tus-Version") == "1.0.0"
+
+
+@over_http(options_ignores_version)
+def _http_options_ignores_version(live: Live) -> None:
+    for sent in ({"Tus-Resumable": "0.2.2"}, {}, {"Tus-Resumable": "nonsense"}):
+        assert live.send("OPTIONS", headers=sent, version=False).status_code == 204, sent
+
+
+@over_http(creation_advertised)
+def _http_creation_advertised(live: Live) -> None:
+    # its other half (a server without creation) is not one UploadPolicy makes
+    assert "creation" in extensions(live)
+
+
+@over_http(defer_is_one)
+def _http_defer_is_one(live: Live) -> None:
+    assert live.send("POST", headers={"Upload-Defer-Length": "1"}).status_code == 201
+    for bad in ("0", "2", "true", "1,1"):
+        assert live.send("POST", headers={"Upload-Defer-Length": bad}).status_code == 400, bad
+
+
+@over_http(defer_omitted)
+def _http_defer_omitted(live: Live) -> None:
+    assert header(live.send("HEAD", live.new()), "Upload-Defer-Length") is None
+
+
+@over_http(metadata_pairs)
+def _http_metadata_pairs(live: Live) -> None:
+    url = live.new({"Upload-Metadata": f"name {b64(b'a.csv')},type {b64(b'x')}"})
+    found = pairs(header(live.send("HEAD", url), "Upload-Metadata"))
+    assert found == {"name": b"a.csv", "type": b"x"}
+
+
+@over_http(metadata_never_empty)
+def _http_metadata_never_empty(live: Live) -> None:
+    assert header(live.send("HEAD", live.new()), "Upload-Metadata") is None
+    url = live.new({"Upload-Metadata": ""})
+    assert header(live.send("HEAD", url), "Upload-Metadata") is None
+
+
+@over_http(metadata_key)
+def _http_metadata_key(live: Live) -> None:
+    for bad in ("a YQ==,", ",", "a,,b", f"a\tb {b64(b'x')}", f"a b {b64(b'x')}"):
+        sent = {"Upload-Length": "1", "Upload-Metadata": bad}
+        assert live.send("POST", headers=sent).status_code == 400, bad
+
+
+@over_http(metadata_base64)
+def _http_metadata_base64(live: Live) -> None:
+    for bad in ("k a", "k YQ", "k YQ=", "k Y*==", "k " + b64(b"ab") + "x", f"k {b64(b'x')} y"):
+        sent = {"Upload-Length": "1", "Upload-Metadata": bad}
+        assert live.send("POST", headers=sent).status_code == 400, bad
+
+
+@over_http(metadata_unique)
+def _http_metadata_unique(live: Live) -> None:
+    sent = {"Upload-Length": "1", "Upload-Metadata": f"k {b64(b'1')},k {b64(b'2')}"}
+    assert live.send("POST", headers=sent).status_code == 400
+
+
+@over_http(metadata_empty_value)
+def _http_metadata_empty_value(live: Live) -> None:
+    url = live.new({"Upload-Metadata": "is_confidential,other "})
+    assert pairs(header(live.send("HEAD", url), "Upload-Metadata")) == {
+        "is_confidential": b"",
+        "other": b"",
+    }
+
+
+@over_http(creation_needs_length)
+def _http_creation_needs_length(live: Live) -> None:
+    assert live.send("POST").status_code == 400
+    both = {"Upload-Length": "5", "Upload-Defer-Length": "1"}
+    assert live.send("POST", headers=both).status_code == 400
+
+
+@over_http(deferred_set_by_patch)
+def _http_deferred_set(live: Live) -> None:
+    url = live.new({"Upload-Defer-Length": "1"})
+    assert live.put(url, 0, b"abcd").status_code == 204
+    last = live.put(url, 4, b"abcdef", **{"Upload-Length": "10"})
+    assert last.status_code == 204 and header(last, "Cached-Address") is not None
+    head = live.send("HEAD", url)
+    assert header(head, "Upload-Length") == header(head, "Upload-Offset") == "10"
+
+
+@over_http(length_does_not_change)
+def _http_length_fixed(live: Live) -> None:
+    url = live.new()
+    assert live.put(url, 0, b"abc", **{"Upload-Length": "99"}).status_code == 400
+    assert live.put(url, 0, b"abc", **{"Upload-Length": "100"}).status_code == 204
+
+
+@over_http(head_deferred)
+def _http_head_deferred(live: Live) -> None:
+    url = live.new({"Upload-Defer-Length": "1"})
+    assert live.put(url, 0, b"abc").status_code == 204
+    assert header(live.send("HEAD", url), "Upload-Defer-Length") == "1"
+
+
+@over_http(defer_advertised)
+def _http_defer_advertised(live: Live) -> None:
+    # its other half (a server without it) is not one UploadPolicy makes
+    assert "creation-defer-length" in extensions(live)
+
+
+@over_http(empty_upload)
+def _http_empty_upload(live: Live) -> None:
+    answer = live.send("POST", headers={"Upload-Length": "0"})
+    assert answer.status_code == 201 and header(answer, "Cached-Address") is not None
+    url = urljoin(live.creation, answer.headers["Location"])
+    assert live.offset(url) == "0"
+
+
+@over_http(head_metadata)
+def _http_head_metadata(live: Live) -> None:
+    sent = f"filename {b64(b'world_domination_plan.pdf')},is_confidential"
+    url = live.new({"Upload-Metadata": sent})
+    assert header(live.send("HEAD", url), "Upload-Metadata") == sent
+
+
+@over_http(over_max_413)
+def _http_over_max(live: Live) -> None:
+    assert live.send("POST", headers={"Upload-Length": "1001"}).status_code == 413
+    assert live.send("POST", headers={"Upload-Length": "1000"}).status_code == 201
+
+
+@over_http(creation_201)
+def _http_creation_201(live: Live) -> None:
+    assert live.send("POST", headers={"Upload-Length": "5"}).status_code == 201
+
+
+@over_http(creation_location)
+def _http_creation_location(live: Live) -> None:
+    answer = live.send("POST", headers={"Upload-Length": "5"})
+    url = urljoin(live.creation, answer.headers["Location"])
+    assert re.fullmatch(re.escape(live.creation) + r"/[0-9a-f][0-9a-f-]*", url), url
+    assert live.send("HEAD", url).status_code == 200
+
+
+@over_http(with_upload_advertised)
+def _http_with_upload_advertised(live: Live) -> None:
+    assert "creation-with-upload" in extensions(live)
+
+
+@over_http(with_upload_content_type)
+def _http_with_upload_type(live: Live) -> None:
+    sent = {"Upload-Length": "5", "Content-Type": "text/plain"}
+    assert live.send("POST", headers=sent, body=b"hello").status_code == 415
+    answer = live.send("POST", headers={"Upload-Length": "5", **STREAM}, body=b"hello")
+    assert answer.status_code == 201 and header(answer, "Upload-Offset") == "5"
+
+
+@over_http(with_upload_offset)
+def _http_with_upload_offset(live: Live) -> None:
+    answer = live.send("POST", headers={"Upload-Length": "100", **STREAM}, body=b"12345")
+    assert answer.status_code == 201 and header(answer, "Upload-Offset") == "5"
+    assert live.offset(urljoin(live.creation, answer.headers["Location"])) == "5"
+
+
+@over_http(expiration_advertised)
+def _http_expiration_advertised(live: Live) -> None:
+    assert "expiration" in extensions(live)
+    assert "expiration" not in extensions(live, live.bare)
+
+
+@over_http(patch_expires)
+def _http_patch_expires(live: Live) -> None:
+    assert header(live.put(live.new(), 0, b"abc"), "Upload-Expires") is not None
+    never = live.put(live.new(url=live.bare), 0, b"abc")
+    assert never.status_code == 204 and header(never, "Upload-Expires") is None
+
+
+@over_http(creation_expires)
+def _http_creation_expires(live: Live) -> None:
+    assert header(live.send("POST", headers={"Upload-Length": "5"}), "Upload-Expires")
+
+
+@over_http(expires_format)
+def _http_expires_format(live: Live) -> None:
+    before = time.time()
+    value = header(live.send("POST", headers={"Upload-Length": "5"}), "Upload-Expires")
+    assert value is not None and value.endswith(" GMT")
+    assert int(before) + 3600 <= parsedate_to_datetime(value).timestamp() <= time.time() + 3600
+
+
+@over_http(expired_gone)
+def _http_expired_gone(live: Live) -> None:
+    url = live.new()
+    live.age(url)
+    assert live.send("HEAD", url).status_code in (404, 410)
+    assert live.put(url, 0, b"abc").status_code in (404, 410)
+    assert live.send("HEAD", f"{live.creation}/{uid(0xFADE)}").status_code == 404
+
+
+@over_http(checksum_advertised)
+def _http_checksum_advertised(live: Live) -> None:
+    assert "checksum" in extensions(live)
+
+
+@over_http(checksum_mismatch)
+def _http_checksum_mismatch(live: Live) -> None:
+    url = live.new()
+    wrong = b64(hashlib.sha1(b"other").digest())
+    refused = live.put(url, 0, b"hello world", **{"Upload-Checksum": f"sha1 {wrong}"})
+    assert refused.status_code == 460 and live.offset(url) == "0"
+    good = b64(hashlib.sha1(b"hello world").digest())
+    ok = live.put(url, 0, b"hello world", **{"Upload-Checksum": f"sha1 {good}"})
+    assert ok.status_code == 204 and header(ok, "Upload-Offset") == "11"
+
+
+@over_http(checksum_unsupported)
+def _http_checksum_unsupported(live: Live) -> None:
+    url = live.new()
+    for algorithm in ("crc32", "SHA1", "sha512", "md4"):
+        sent = {"Upload-Checksum": f"{algorithm} AAAA"}
+        assert live.put(url, 0, b"abc", **sent).status_code == 400, algorithm
+
+
+@over_http(checksum_discards)
+def _http_checksum_discards(live: Live) -> None:
+    url = live.new({"Upload-Defer-Length": "1"})
+    assert live.put(url, 0, b"1234567").status_code == 204
+    wrong = b64(hashlib.md5(b"nope").digest())
+    sent = {"Upload-Checksum": f"md5 {wrong}", "Upload-Length": "10"}
+    assert live.put(url, 7, b"abc", **sent).status_code == 460
+    refused = live.put(url, 7, b"abc", **{"Upload-Checksum": "crc32 AAAAAA=="})
+    assert refused.status_code == 400
+    head = live.send("HEAD", url)
+    assert header(head, "Upload-Offset") == "7" and header(head, "Upload-Defer-Length") == "1"
+
+
+def _algorithms(live: Live) -> List[str]:
+    return (header(live.send("OPTIONS"), "Tus-Checksum-Algorithm") or "").split(",")
+
+
+@over_http(sha1_supported)
+def _http_sha1(live: Live) -> None:
+    assert "sha1" in _algorithms(live)
+
+
+@over_http(algorithm_names)
+def _http_algorithm_names(live: Live) -> None:
+    names = _algorithms(live)
+    assert names and all(re.fullmatch(r"[\x21-\x40\x5b-\x7e]+", name) for name in names)
+
+
+@over_http(options_algorithms)
+def _http_options_algorithms(live: Live) -> None:
+    assert header(live.send("OPTIONS"), "Tus-Checksum-Algorithm") is not None
+
+
+@over_http(algorithms_list)
+def _http_algorithms_list(live: Live) -> None:
+    assert set(_algorithms(live)) == {"sha1", "sha256", "md5"}
+
+
+@over_http(checksum_grammar)
+def _http_checksum_grammar(live: Live) -> None:
+    url = live.new()
+    digest = b64(hashlib.sha256(b"abc").digest())
+    for bad in ("sha256", f"sha256{digest}", "sha256 !!!!", f"sha256  {digest}", "sha256 AAAA"):
+        assert live.put(url, 0, b"abc", **{"Upload-Checksum": bad}).status_code == 400, bad
+    ok = live.put(url, 0, b"abc", **{"Upload-Checksum": f"sha256 {digest}"})
+    assert ok.status_code == 204 and header(ok, "Upload-Offset") == "3"
+
+
+@over_http(no_trailer)
+def _http_no_trailer(live: Live) -> None:
+    assert "checksum-trailer" not in extensions(live)
+
+
+@over_http(termination_advertised)
+def _http_termination_advertised(live: Live) -> None:
+    assert "termination" in extensions(live)
+
+
+@over_http(delete_204)
+def _http_delete_204(live: Live) -> None:
+    # over HTTP a finished upload is an item, no longer an upload to terminate
+    for sent in (b"", b"x" * 40):
+        url = live.new()
+        if sent:
+            assert live.put(url, 0, sent).status_code == 204
+        assert live.send("DELETE", url).status_code == 204
+
+
+@over_http(after_delete)
+def _http_after_delete(live: Live) -> None:
+    url = live.new()
+    assert live.put(url, 0, b"abc").status_code == 204
+    assert live.send("DELETE", url).status_code == 204
+    assert live.send("HEAD", url).status_code in (404, 410)
+    assert live.put(url, 3, b"abc").status_code in (404, 410)
+    assert live.send("DELETE", url).status_code in (404, 410)
+
+
+def _partial(live: Live, data: bytes, length: Optional[int] = None, **headers: str) -> str:
+    sent = {
+        "Upload-Concat": "partial",
+        "Upload-Length": str(len(data) if length is None else length),
+    }
+    return live.new({**sent, **headers}, body=data)
+
+
+def _final(live: Live, *urls: str, **headers: str) -> requests.Response:
+    return live.send("POST", headers={"Upload-Concat": "final;" + " ".join(urls), **headers})
+
+
+@over_http(concatenation_advertised)
+def _http_concatenation_advertised(live: Live) -> None:
+    assert "concatenation" in extensions(live)
+
+
+@over_http(final_length_sum)
+def _http_final_length(live: Live) -> None:
+    answer = _final(live, _partial(live, b"12345"), _partial(live, b"abcdef"))
+    assert answer.status_code == 201
+    url = urljoin(live.creation, answer.headers["Location"])
+    assert header(live.send("HEAD", url), "Upload-Length") == "11"
+
+
+@over_http(final_value)
+def _http_final_value(live: Live) -> None:
+    one = _partial(live, b"12345")
+    for bad in (f"final {one}", f"final,{one}", "final;", "partial;x"):
+        assert live.send("POST", headers={"Upload-Concat": bad}).status_code == 400, bad
+    assert _final(live, one).status_code == 201
+
+
+@over_http(final_order)
+def _http_final_order(live: Live) -> None:
+    one, two = _partial(live, b"12345"), _partial(live, b"abcdef")
+    answer = _final(live, two, one, two)
+    assert answer.status_code == 201
+    joined = requests.get(urljoin(live.creation, answer.headers["Cached-Address"]), timeout=10)
+    assert joined.content == b"abcdef12345abcdef"
+
+
+@over_http(final_without_length)
+def _http_final_without_length(live: Live) -> None:
+    one = _partial(live, b"12345")
+    assert _final(live, one, **{"Upload-Length": "5"}).status_code == 400
+
+
+@over_http(final_of_unfinished)
+def _http_final_of_unfinished(live: Live) -> None:
+    assert "concatenation-unfinished" not in extensions(live)
+    assert _final(live, _partial(live, b"12", length=5)).status_code == 400
+
+
+@over_http(final_metadata)
+def _http_final_metadata(live: Live) -> None:
+    named = {"Upload-Metadata": f"name {b64(b'part')}"}
+    whole = _final(
+        live, _partial(live, b"1", **named), **{"Upload-Metadata": f"name {b64(b'whole')}"}
+    )
+    url = urljoin(live.creation, whole.headers["Location"])
+    assert pairs(header(live.send("HEAD", url), "Upload-Metadata")) == {"name": b"whole"}
+    bare = _final(live, _partial(live, b"1", **named))
+    url = urljoin(live.creation, bare.headers["Location"])
+    assert header(live.send("HEAD", url), "Upload-Metadata") is None
+
+
+@over_http(patch_final_403)
+def _http_patch_final(live: Live) -> None:
+    one, two = _partial(live, b"12345"), _partial(live, b"abcdef")
+    answer = _final(live, one, two)
+    url = urljoin(live.creation, answer.headers["Location"])
+    assert live.put(url, 11, b"").status_code == 403
+    assert live.put(url, 11, b"more").status_code == 403
+    joined = requests.get(urljoin(live.creation, answer.headers["Cached-Address"]), timeout=10)
+    assert joined.content == b"12345abcdef"
+
+
+@over_http(head_final)
+def _http_head_final(live: Live) -> None:
+    answer = _final(live, _partial(live, b"12345"), _partial(live, b"abcdef"))
+    head = live.send("HEAD", urljoin(live.creation, answer.headers["Location"]))
+    assert header(head, "Upload-Offset") == header(head, "Upload-Length") == "11"
+
+
+@over_http(head_partial_offset)
+def _http_head_partial(live: Live) -> None:
+    assert live.offset(_partial(live, b"123", length=5)) == "3"
+
+
+@over_http(head_concat)
+def _http_head_concat(live: Live) -> None:
+    one = _partial(live, b"123", length=5)
+    assert header(live.send("HEAD", one), "Upload-Concat") == "partial"
+    live.put(one, 3, b"45")
+    paths = [urlsplit(url).path for url in (one, _partial(live, b"abcdef"))]
+    answer = _final(live, *paths)
+    head = live.send("HEAD", urljoin(live.creation, answer.headers["Location"]))
+    assert header(head, "Upload-Concat") == "final;" + " ".join(paths)
+
+
+@over_http(partial_value)
+def _http_partial_value(live: Live) -> None:
+    url = _partial(live, b"", length=5)
+    assert header(live.send("HEAD", url), "Upload-Concat") == "partial"
+    for bad in ("Partial", "partials", "partial;x"):
+        sent = {"Upload-Concat": bad, "Upload-Length": "5"}
+        assert live.send("POST", headers=sent).status_code == 400, bad
+
+
+@over_http(partial_urls_forms)
+def _http_partial_urls(live: Live) -> None:
+    one, two, three = (_partial(live, piece) for piece in (b"ab", b"cd", b"ef"))
+    folder = urlsplit(live.creation).path.rsplit("/", 1)[1]
+    relative = f"{folder}/{two.rsplit('/', 1)[1]}"
+    answer = _final(live, one, relative, urlsplit(three).path)
+    assert answer.status_code == 201, answer.text
+    joined = requests.get(urljoin(live.creation, answer.headers["Cached-Address"]), timeout=10)
+    assert joined.content == b"abcdef"

@@ -31,6 +31,7 @@ from typing import (
     ContextManager,
     Generic,
     Iterator,
+    List,
     Tuple,
     TypeVar,
     Union,
@@ -70,8 +71,11 @@ class CachedFileInfo(TypedDict):
     created: float
     #: The content is a remote request's description (``register_request``), not the file.
     remote: NotRequired[bool]
-    #: An uploaded item: the client's ``Upload-Metadata`` as sent (tus ``HEAD`` repeats it).
+    #: An uploaded item: the client's ``Upload-Metadata`` as sent (tus ``HEAD`` repeats
+    #: it), empty without; only uploaded items have it.
     upload_metadata: NotRequired[str]
+    #: An item made by concatenating uploads: their ids, in order (tus ``Upload-Concat``).
+    upload_partials: NotRequired[List[str]]
 
 
 #: Content of an item. A ``str`` is the absolute path of a file to serve from where

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -46,12 +47,22 @@ REQUEST_HEADERS = (
     "Upload-Checksum, Upload-Concat, Content-Type, X-HTTP-Method-Override, X-Requested-With"
 )
 _UNKNOWN = "No such upload: it expired, was terminated or never existed."
-#: Seconds between two sweeps of expired uploads (each by a creation).
+#: Seconds between two sweeps of expired uploads by any request (a creation sweeps
+#: sooner when ``expires`` is shorter).
 SWEEP_EVERY = 60.0
 
 
 def _refuse(status: int, message: str) -> Decision:
     return TusError(status, message).decision()
+
+
+def _failed(check: str) -> Decision:
+    """The 500 for an application check that raised (logged here, with its traceback).
+
+    The client learns only that the check failed: the exception may name internals.
+    """
+    _log.exception("dash-file-cache: the upload policy's %s raised", check)
+    return _refuse(500, "The server could not check this upload; try again later.")
 
 
 class UploadEndpoint:
@@ -84,11 +95,19 @@ class UploadEndpoint:
 
         ``segment`` is the path segment after the creation URL (``None`` on
         the creation URL itself); ``body`` the request body, read only once
-        the headers are accepted.
+        the headers are accepted. Any request may first sweep expired
+        uploads (at most once per :data:`SWEEP_EVERY` seconds), so a server
+        that takes requests removes abandoned ones without a request to them.
         """
+        self._sweep(time.time(), SWEEP_EVERY)
         authorize = self.policy.authorize
-        if authorize is not None and not authorize(request):
-            return _refuse(403, "This upload request is not authorized.")
+        if authorize is not None:
+            try:
+                allowed = authorize(request)
+            except Exception:
+                return _failed("authorize")
+            if not allowed:
+                return _refuse(403, "This upload request is not authorized.")
         method = tus.method_of(request)
         try:
             if segment is None:
@@ -160,24 +179,35 @@ class UploadEndpoint:
         return decision
 
     def _finished(self, request: Request, uid: str) -> Tuple[Optional[UploadState], Optional[str]]:
-        """The state and address of an upload that became item ``uid``, if it did."""
+        """The state and address of an upload that became item ``uid``, if it did.
+
+        A registered item is no upload: ``(None, None)``, as for an unknown id,
+        so the endpoint never reveals it.
+        """
         try:
             tus.check_version(request)
             info, stream = open_content(self.cache, uid)
         except (TusError, FileNotFoundError):  # ItemElsewhereError too
             return None, None
+        if "upload_metadata" not in info:
+            stream.close()
+            return None, None
         with stream:
             size = stream.seek(0, 2)
         try:
             metadata = tus.parse_metadata(info.get("upload_metadata", ""))
-        except TusError:  # not stored by this endpoint
-            metadata = {}
-        return UploadState(uid, size, size, metadata), self.address_of(uid)
+            state = UploadState(
+                uid, size, size, metadata, partial_ids=tuple(info.get("upload_partials", ()))
+            )
+        except (TusError, ValueError):  # not stored by this endpoint
+            state = UploadState(uid, size, size)
+        return state, self.address_of(uid)
 
     # -- POST -------------------------------------------------------------------
     def _create(self, request: Request, body: UploadSource) -> Decision:
         now = time.time()
-        self._sweep(now)
+        # A creation is about to take room: it sweeps sooner when uploads expire sooner.
+        self._sweep(now, min(SWEEP_EVERY, self.tus.expires or SWEEP_EVERY))
         upload_id = self.cache.new_key(new_uid())
         plan = tus.decide_create(
             request, self.tus, creation_url=self.creation_url, upload_id=upload_id, now=now
@@ -252,7 +282,13 @@ class UploadEndpoint:
         if upload_id is None:  # not of the uid form: unknown, nothing looked up
             refusal = tus.decide_patch(request, None, self.tus, now=time.time())
             return refusal if isinstance(refusal, Decision) else _refuse(404, _UNKNOWN)
-        with self.cache.uploads().lock(upload_id) as upload:
+        with ExitStack() as held:
+            try:
+                upload = held.enter_context(self.cache.uploads().lock(upload_id))
+            except ItemElsewhereError:
+                raise
+            except FileNotFoundError:
+                return self._patch_finished(request, upload_id)
             state = self._state(upload)
             plan = tus.decide_patch(request, state, self.tus, now=time.time())
             if isinstance(plan, Decision):
@@ -261,6 +297,15 @@ class UploadEndpoint:
             outcome = tus.finish_patch(state, plan, self.tus, now=time.time(), **report)
             upload.update(outcome.state.to_record())
             return self._settled(upload, outcome)
+
+    def _patch_finished(self, request: Request, upload_id: str) -> Decision:
+        """A PATCH to no unfinished upload: 403 for a final concatenation, else 404."""
+        state, _ = self._finished(request, upload_id)
+        if state is not None and state.is_final:
+            refusal = tus.decide_patch(request, state, self.tus, now=time.time())
+            if isinstance(refusal, Decision):
+                return refusal
+        return _refuse(404, _UNKNOWN)
 
     # -- DELETE -----------------------------------------------------------------
     def _delete(self, request: Request, upload_id: Optional[str]) -> Decision:
@@ -300,37 +345,43 @@ class UploadEndpoint:
                 "uid": uid,
                 "metadata": metadata,
             }
-            try:
-                with upload.open() as content:
+            refusal = None
+            with upload.open() as content:
+                try:
                     validate(content, info)
-            except ValueError as exc:
+                except ValueError as exc:
+                    refusal = _refuse(422, str(exc) or "The upload was refused.")
+                except Exception:
+                    refusal = _failed("validate")
+            if refusal is not None:
                 upload.remove()
-                return _refuse(422, str(exc) or "The upload was refused.")
+                return refusal
         item: CachedFileInfo = {
             "file_name": name,
             "content_type": content_type,
             "one_time_service": False,
             "created": time.time(),
         }
-        if metadata:
-            item["upload_metadata"] = tus.encode_metadata(metadata)
+        # Always set (empty without metadata): it tells an upload from a registered item.
+        item["upload_metadata"] = tus.encode_metadata(metadata) if metadata else ""
+        if state.partial_ids:
+            item["upload_partials"] = list(state.partial_ids)
         upload.finish(uid, item)
         return None
 
     # -- expiry -----------------------------------------------------------------
-    def _sweep(self, now: float) -> None:
-        """Remove expired uploads, at most once per :data:`SWEEP_EVERY` seconds
-        (or per ``expires``, when shorter).
+    def _sweep(self, now: float, every: float) -> None:
+        """Remove expired uploads (and files cut-short writes left), unless the
+        last sweep was less than ``every`` seconds ago.
 
         Two threads may both sweep once in a while: harmless (busy uploads are skipped).
         """
-        every = min(SWEEP_EVERY, self.tus.expires or SWEEP_EVERY)
         if now - self._swept < every:
             return
         self._swept = now
         try:
             self.cache.uploads().sweep(now)
-        except OSError:
+        except Exception:  # housekeeping: never the failure of the request that ran it
             _log.warning("dash-file-cache: the sweep of expired uploads failed", exc_info=True)
 
 

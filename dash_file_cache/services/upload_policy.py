@@ -41,6 +41,11 @@ class UploadPolicy:
       values, untrusted bytes). Raising ``ValueError`` refuses the upload:
       422 with the exception's message, and nothing stays in the cache.
 
+    Any other exception raised by ``authorize`` or ``validate`` is a fault of
+    the application, not of the client: it is logged (with its traceback)
+    and the client gets 500 with a JSON error that names nothing of it; an
+    upload that ``validate`` failed on is removed.
+
     Raises:
         TypeError: an argument has the wrong type (the message names it).
         ValueError: ``max_size`` is negative or too large, ``expires`` is not

@@ -7,6 +7,8 @@
 - :mod:`tests.support.servers`: :func:`start_server` (a real server in its own
   process group) and :func:`serve_in_thread` (a server thread of this process).
 - :mod:`tests.support.nginx`: the shipped nginx site under a real nginx.
+- :mod:`tests.support.proxy`: :func:`cutting_proxy`, a TCP proxy that cuts a
+  connection in the middle of a ``PATCH`` body.
 - :mod:`tests.support.polling`: :func:`wait_until`, :func:`wait_for`, :func:`wait_http`.
 - :mod:`tests.support.http`: :func:`assert_json_error`, :func:`check_headers`,
   :func:`parse_content_range`, :func:`uid_of`, :func:`raw_request`.
@@ -43,6 +45,7 @@ from tests.support.http import (
 from tests.support.nginx import NGINX, Nginx, nginx_site, running_nginx
 from tests.support.polling import wait_for, wait_http, wait_until
 from tests.support.processes import ROOT, free_port, run_python, stop_processes
+from tests.support.proxy import CuttingProxy, cutting_proxy
 from tests.support.redis import REDIS_SERVER, RedisServer, redis_server, shared_redis
 from tests.support.servers import (
     APP_TARGET,
@@ -68,6 +71,7 @@ __all__ = [
     "REDIS_SERVER",
     "ROOT",
     "SHARED_KINDS",
+    "CuttingProxy",
     "Nginx",
     "RedisServer",
     "Server",
@@ -77,6 +81,7 @@ __all__ = [
     "check_headers",
     "close_cache",
     "copies_paths",
+    "cutting_proxy",
     "free_port",
     "is_redis",
     "item_count",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
-from typing import Any, List, Mapping, Tuple
+from typing import Any, Iterator, List, Mapping, Tuple
+from urllib.parse import urlsplit
 
 
 def uid_of(address: str) -> str:
@@ -60,3 +62,18 @@ def raw_request(
     head = data.split(b"\r\n", 1)[0].split()
     status = int(head[1]) if len(head) >= 2 and head[1].isdigit() else 0
     return status, data
+
+
+@contextlib.contextmanager
+def open_patch(url: str, offset: int, length: int, first: bytes = b"") -> Iterator[socket.socket]:
+    """A raw tus ``PATCH`` to ``url`` announcing ``length`` body bytes at ``offset``:
+    its head and ``first`` are sent; the open socket (the rest is the caller's)."""
+    parts = urlsplit(url)
+    head = (
+        f"PATCH {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nTus-Resumable: 1.0.0\r\n"
+        "Content-Type: application/offset+octet-stream\r\n"
+        f"Upload-Offset: {offset}\r\nContent-Length: {length}\r\n\r\n"
+    )
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(head.encode("ascii") + first)
+        yield sock

@@ -225,8 +225,10 @@ def start_server(
     log_dir: Optional[Path] = None,
     ready_path: str = "/stats",
     timeout: float = 60.0,
+    port: Optional[int] = None,
 ) -> Server:
-    """Start ``target`` under a real ``server`` on a free 127.0.0.1 port; wait until it answers.
+    """Start ``target`` under a real ``server`` on a free 127.0.0.1 port (or ``port``: a
+    restarted server where its clients left it); wait until it answers.
 
     The caller stops it (prefer :func:`running_server`). ``worker_class`` is
     gunicorn's ``-k`` (other servers ignore it). ``env`` is added to
@@ -239,7 +241,7 @@ def start_server(
     """
     if server not in SERVER_COMMANDS:
         raise ValueError(f"server must be one of {sorted(SERVER_COMMANDS)}, got {server!r}")
-    port = free_port()
+    port = free_port() if port is None else port
     options = {
         "workers": workers,
         "threads": threads,
