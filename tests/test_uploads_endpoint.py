@@ -7,6 +7,7 @@ swept; an id held by another process gets the items' clear 404.
 
 from __future__ import annotations
 
+import io
 import socket
 import time
 from pathlib import Path
@@ -121,8 +122,8 @@ def test_expired_uploads_answer_410_then_are_swept(backend: str, tmp_path: Path)
 def test_an_abandoned_upload_leaves_the_disk_without_a_request_to_it(
     backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Any request (here an OPTIONS) sweeps, at most once per SWEEP_EVERY: an
-    expired upload's bytes and record leave the disk, a live one stays."""
+    """Any request to the service (an OPTIONS, a download) sweeps, at most once per
+    SWEEP_EVERY: an expired upload's bytes and record leave the disk, a live one stays."""
     monkeypatch.setattr(upload_endpoint, "SWEEP_EVERY", 0.3)
     service, app = _serve(backend, tmp_path, dfc.UploadPolicy(expires=0.6))
     store: Any = service.cache.uploads()
@@ -153,6 +154,11 @@ def test_an_abandoned_upload_leaves_the_disk_without_a_request_to_it(
         time.sleep(0.35)  # a sweep is due, the upload is not expired
         assert requests.options(url, timeout=10).status_code == 204
         assert all(path.exists() for path in files_of(live)) and _offset(live) == 40_000
+
+        time.sleep(0.8)  # now expired too; a download (no upload request) sweeps it
+        item = service.register(io.BytesIO(b"served"))
+        assert requests.get(base + item, timeout=10).content == b"served"
+        assert not any(path.exists() for path in files_of(live))
 
 
 def test_upload_of_another_process_is_a_clear_404(backend: str, tmp_path: Path) -> None:

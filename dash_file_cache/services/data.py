@@ -360,6 +360,8 @@ class ServiceData:
         and closes it. Never raises for bad input or a missing item: those
         are answers (4xx JSON, or a small HTML page for a browser's 404).
         """
+        if self._upload_endpoint is not None:
+            self._upload_endpoint.tidy()
         return self._respond(request, lambda: pipeline.answer_query(self, request))
 
     def answer_upload(

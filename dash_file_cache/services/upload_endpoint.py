@@ -370,6 +370,14 @@ class UploadEndpoint:
         return None
 
     # -- expiry -----------------------------------------------------------------
+    def tidy(self) -> None:
+        """Sweep expired uploads if the last sweep was :data:`SWEEP_EVERY` seconds ago.
+
+        Called by the service on every request to it, downloads included, so a
+        server that only serves items still removes abandoned uploads.
+        """
+        self._sweep(time.time(), SWEEP_EVERY)
+
     def _sweep(self, now: float, every: float) -> None:
         """Remove expired uploads (and files cut-short writes left), unless the
         last sweep was less than ``every`` seconds ago.
