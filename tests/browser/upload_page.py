@@ -1,0 +1,128 @@
+"""The page that drives ``dfc.CachedUpload`` in the browser tests, and its helpers.
+
+:func:`upload_app` is a Dash app with one ``CachedUpload`` (id ``up``) whose
+``status`` and ``files`` are shown as JSON (``#status``, ``#files``) and whose
+``files`` callback invocations are counted (``#fired``, and ``calls`` in the
+test process). The other helpers choose files in its file input, slow down or
+cut the page's network (CDP) and read or click its file rows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, List, Optional
+
+import dash
+from dash import Input, Output, State, html
+
+import dash_file_cache as dfc
+from tests.support import wait_for
+
+from .conftest import read
+
+
+def upload_layout(endpoint: str, **props: Any) -> html.Div:
+    """The page: the component, then its ``status``, ``files`` and the ``files`` call count."""
+    return html.Div(
+        [
+            html.H4("Upload files"),
+            dfc.CachedUpload(id="up", endpoint=endpoint, **props),
+            html.Pre(id="status"),
+            html.Pre(id="files"),
+            html.Pre(id="fired", children="0"),
+        ],
+        style={"maxWidth": "900px", "margin": "24px auto", "fontFamily": "sans-serif"},
+    )
+
+
+def upload_callbacks(app: dash.Dash, calls: Optional[List[Any]] = None) -> None:
+    """Show ``status`` and ``files``; every ``files`` value is appended to ``calls``."""
+
+    @app.callback(Output("status", "children"), Input("up", "status"))
+    def show_status(status):
+        return json.dumps(status)
+
+    @app.callback(
+        Output("files", "children"),
+        Output("fired", "children"),
+        Input("up", "files"),
+        State("fired", "children"),
+        prevent_initial_call=True,
+    )
+    def show_files(files, fired):
+        if calls is not None:
+            calls.append(files)
+        return json.dumps(files), str(int(fired) + 1)
+
+
+def upload_app(
+    endpoint: str, app: Optional[dash.Dash] = None, calls: Optional[List[Any]] = None, **props: Any
+) -> dash.Dash:
+    """``app`` (default: a new Dash app) with the upload page as its layout."""
+    if app is None:
+        app = dash.Dash(__name__)
+    app.layout = upload_layout(endpoint, **props)
+    upload_callbacks(app, calls)
+    return app
+
+
+def read_json(dash_duo, selector: str):
+    text = read(dash_duo, selector)
+    return json.loads(text) if text else None
+
+
+def status_is(dash_duo, state: str, timeout: float = 60):
+    """Wait until ``status.state`` is ``state``; the status."""
+    return wait_for(
+        lambda: (s := read_json(dash_duo, "#status")) and s["state"] == state and s,
+        timeout,
+        f"status.state == {state!r}",
+    )
+
+
+def choose(dash_duo, paths: List[Path]) -> None:
+    """Choose files (or a folder) in the component's visually hidden file input."""
+    field = wait_for(
+        lambda: dash_duo.driver.find_elements("css selector", "#up input[type=file]"),
+        10,
+        "the CachedUpload chunk to load",
+    )[0]
+    if paths:
+        field.send_keys("\n".join(str(p) for p in paths))
+
+
+def throttle_uploads(dash_duo, bytes_per_second: int) -> None:
+    """Slow the page's uploads down (CDP network conditions), so buttons can be used mid-way."""
+    driver = dash_duo.driver
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": bytes_per_second,
+        },
+    )
+
+
+def go_offline(dash_duo) -> None:
+    """Cut the page's network (CDP): requests in flight fail, new ones cannot start."""
+    dash_duo.driver.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+
+
+def row_state(dash_duo, index: int) -> str:
+    return dash_duo.driver.execute_script(
+        "const r = document.querySelectorAll('#up .dfc-upload-file')[arguments[0]];"
+        "return r ? r.dataset.state : null;",
+        index,
+    )
+
+
+def click_in_row(dash_duo, index: int, button: str) -> None:
+    rows = dash_duo.driver.find_elements("css selector", "#up .dfc-upload-file")
+    rows[index].find_element("css selector", f".dfc-upload-{button}").click()
