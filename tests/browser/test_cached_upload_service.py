@@ -13,13 +13,11 @@ every finished file is checked byte for byte through its address and
 
 from __future__ import annotations
 
-import base64
 import os
 import time
 from email.message import Message
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
-from urllib.parse import urljoin
 
 import dash
 import pytest
@@ -48,8 +46,10 @@ class Seen(NamedTuple):
     """One tus request as the server answered it."""
 
     method: str
+    path: str
     offset: Optional[int]  # the request's Upload-Offset
     status: int
+    answered: Optional[int]  # the answer's Upload-Offset
     location: Optional[str]  # the Location of a creation
 
 
@@ -72,12 +72,13 @@ class ServicePage:
         def record(response):
             request = flask.request
             if request.path.startswith(uploads) and request.method != "OPTIONS":
-                offset = request.headers.get("Upload-Offset")
                 self.seen.append(
                     Seen(
                         request.method,
-                        int(offset) if offset and offset.isdigit() else None,
+                        request.path,
+                        number(request.headers.get("Upload-Offset")),
                         response.status_code,
+                        number(response.headers.get("Upload-Offset")),
                         response.headers.get("Location"),
                     )
                 )
@@ -86,18 +87,19 @@ class ServicePage:
     def start(self, dash_duo) -> None:
         dash_duo.start_server(self.app)
 
-    def requests(self, method: str) -> List[Seen]:
-        return [s for s in list(self.seen) if s.method == method]
-
-    def upload_urls(self, base: str) -> List[str]:
-        """Absolute URLs of the uploads created so far."""
-        return [urljoin(base + "/", s.location) for s in self.requests("POST") if s.location]
+    def requests(self, method: str, since: int = 0) -> List[Seen]:
+        """The ``method`` requests seen, from the ``since``-th request on."""
+        return [s for s in list(self.seen)[since:] if s.method == method]
 
     def items(self) -> int:
         return len(self.cache)
 
     def pending_uploads(self) -> List[str]:
         return self.cache.uploads().ids()
+
+
+def number(header: Optional[str]) -> Optional[int]:
+    return int(header) if header and header.isdigit() else None
 
 
 def write_random(path: Path, size: int) -> Path:
@@ -163,3 +165,203 @@ def test_several_files_at_once(dash_duo, file_cache, tmp_path):
     # Three items, no upload left pending.
     assert page.items() == 3 and page.pending_uploads() == []
     assert console_errors(dash_duo) == []
+
+
+def test_pause_resume_and_cancel(dash_duo, file_cache, tmp_path):
+    kept = write_random(tmp_path / "kept.bin", 1536 * 1024)
+    dropped = write_random(tmp_path / "dropped.bin", 1536 * 1024)
+    page = ServicePage(file_cache, multiple=True, chunk_size=64 * 1024, progress_interval=100)
+    page.start(dash_duo)
+    base = dash_duo.server_url
+    throttle_uploads(dash_duo, 256 * 1024)
+    choose(dash_duo, [kept, dropped])
+
+    def loaded(index: int) -> int:
+        status = read_json(dash_duo, "#status")
+        return status["files"][index]["loaded"] if status and status["files"] else 0
+
+    wait_for(lambda: loaded(0) > 0 and loaded(1) > 0, 20, "both uploads under way")
+    click_in_row(dash_duo, 0, "pause")
+    wait_for(lambda: row_state(dash_duo, 0) == "paused", 5, "row 0 paused")
+    click_in_row(dash_duo, 1, "cancel")
+    wait_for(lambda: row_state(dash_duo, 1) == "cancelled", 5, "row 1 cancelled")
+    # Cancel is tus termination; while the aborted PATCH still holds the upload
+    # the server answers 423 and the client tries again.
+    wait_for(lambda: [s for s in page.requests("DELETE") if s.status == 204], 10, "a DELETE done")
+    *busy, deleted = page.requests("DELETE")
+    assert {s.status for s in busy} <= {423} and deleted.status == 204
+
+    # The cancelled upload is gone from the server: unknown to tus, nothing in the cache.
+    gone = requests.head(base + deleted.path, headers={"Tus-Resumable": "1.0.0"}, timeout=10)
+    assert gone.status_code in (404, 410) and gone.headers["Tus-Resumable"] == "1.0.0"
+    upload_id = deleted.path.rsplit("/", 1)[1]
+    assert upload_id not in page.pending_uploads()
+    assert len(page.pending_uploads()) == 1  # the paused one
+    assert not list((tmp_path / "cache" / "uploads").glob(upload_id + ".*"))
+    with pytest.raises(FileNotFoundError):
+        page.service.read(upload_id)
+
+    # Paused: nothing is sent.
+    status = status_is(dash_duo, "paused", 5)
+    assert [f["state"] for f in status["files"]] == ["paused", "cancelled"]
+    assert 0 < status["files"][0]["loaded"] < kept.stat().st_size
+    time.sleep(0.5)
+    paused_at = len(page.seen)
+    time.sleep(1)
+    assert page.requests("PATCH", paused_at) == []
+
+    # Resumed from the server's offset (HEAD), not from 0.
+    throttle_uploads(dash_duo, 4 * MiB)
+    click_in_row(dash_duo, 0, "resume")
+    status_is(dash_duo, "done", 30)
+    (asked,) = page.requests("HEAD", paused_at)
+    first = page.requests("PATCH", paused_at)[0]
+    assert first.offset == asked.answered and first.offset > 0
+    files = wait_for(lambda: read_json(dash_duo, "#files"), 10, "files")
+    assert [f["name"] for f in files] == ["kept.bin"]
+    check_stored(page, base, files, [kept])
+    assert page.items() == 1 and page.pending_uploads() == []
+    assert console_errors(dash_duo, allowed=["/cached-data/uploads"]) == []
+
+
+def patches_from_zero(page: ServicePage) -> int:
+    return sum(1 for s in page.requests("PATCH") if s.offset == 0)
+
+
+def test_network_cut_then_restored_resumes(dash_duo, file_cache, tmp_path):
+    data = write_random(tmp_path / "data.bin", 1536 * 1024)
+    page = ServicePage(
+        file_cache, chunk_size=64 * 1024, progress_interval=100, retry_delays=[500] * 20
+    )
+    page.start(dash_duo)
+    throttle_uploads(dash_duo, 256 * 1024)
+    choose(dash_duo, [data])
+    wait_for(lambda: len(page.requests("PATCH")) >= 3, 20, "a few chunks sent")
+    go_offline(dash_duo)
+    cut_at = len(page.seen)
+    time.sleep(2.5)
+    assert len(page.requests("PATCH", cut_at)) <= 1  # at most the one in flight
+    assert read_json(dash_duo, "#status")["state"] == "uploading"  # retrying, not failed
+    throttle_uploads(dash_duo, 4 * MiB)
+    status_is(dash_duo, "done", 30)
+
+    # One upload, sent from 0 once; after the cut the offset was asked and the
+    # upload went on from there.
+    assert len(page.requests("POST")) == 1 and patches_from_zero(page) == 1
+    asked = [s for s in page.requests("HEAD", cut_at) if s.answered]
+    assert asked and asked[0].answered > 0
+    after = [s for s in page.requests("PATCH", page.seen.index(asked[0]))]
+    assert after[0].offset == asked[0].answered
+    files = wait_for(lambda: read_json(dash_duo, "#files"), 10, "files")
+    check_stored(page, dash_duo.server_url, files, [data])
+    assert page.items() == 1 and page.pending_uploads() == []
+
+
+def test_reload_then_the_same_file_resumes(dash_duo, file_cache, tmp_path):
+    data = write_random(tmp_path / "video.bin", 1536 * 1024)
+    page = ServicePage(file_cache, chunk_size=64 * 1024, progress_interval=100)
+    page.start(dash_duo)
+    throttle_uploads(dash_duo, 256 * 1024)
+    choose(dash_duo, [data])
+    wait_for(lambda: len(page.requests("PATCH")) >= 4, 20, "a few chunks sent")
+    dash_duo.driver.refresh()
+    reloaded_at = len(page.seen)
+    assert read(dash_duo, "#fired") in (None, "0")
+
+    throttle_uploads(dash_duo, 4 * MiB)
+    choose(dash_duo, [data])
+    status_is(dash_duo, "done", 30)
+    # The stored fingerprint found the upload: no second creation, and the
+    # first PATCH after the reload went on from the server's offset.
+    assert len(page.requests("POST")) == 1 and patches_from_zero(page) == 1
+    first = page.requests("PATCH", reloaded_at)[0]
+    assert first.offset > 0
+    assert len(page.requests("PATCH", reloaded_at)) < 1536 // 64
+    files = wait_for(lambda: read_json(dash_duo, "#files"), 10, "files")
+    check_stored(page, dash_duo.server_url, files, [data])
+    assert page.items() == 1 and page.pending_uploads() == []
+    left = dash_duo.driver.execute_script(
+        "return Object.keys(localStorage).filter(k => k.startsWith('tus::'));"
+    )
+    assert left == []
+
+
+def error_rows(dash_duo) -> List[Tuple[str, str]]:
+    """``(state, info text)`` of each row in the page."""
+    return dash_duo.driver.execute_script(
+        "return [...document.querySelectorAll('#up .dfc-upload-file')]"
+        ".map(r => [r.dataset.state, r.querySelector('.dfc-upload-info').textContent]);"
+    )
+
+
+def test_refused_by_authorize(dash_duo, file_cache, tmp_path):
+    data = write_random(tmp_path / "secret.bin", 300 * 1024)
+    policy = dfc.UploadPolicy(
+        authorize=lambda request: request.headers.get("Authorization") == "Bearer right"
+    )
+    page = ServicePage(file_cache, policy, headers={"Authorization": "Bearer wrong"})
+    page.start(dash_duo)
+    choose(dash_duo, [data])
+    status = status_is(dash_duo, "error", 20)
+    (row,) = status["files"]
+    assert (row["state"], row["http_code"], row["address"]) == ("error", 403, None)
+    assert row["message"]
+    assert error_rows(dash_duo) == [["error", f"{row['message']} (HTTP 403)"]]
+    # Refused at creation, not retried; nothing stored; `files` never fired.
+    assert [(s.method, s.status) for s in page.seen] == [("POST", 403)]
+    time.sleep(0.5)
+    assert page.calls == [] and read(dash_duo, "#fired") == "0"
+    assert page.items() == 0 and page.pending_uploads() == []
+    assert console_errors(dash_duo, allowed=["/cached-data/uploads"]) == []
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def only_png(file, info) -> None:
+    if file.read(len(PNG)) != PNG:
+        raise ValueError("only PNG files")
+
+
+def test_refused_by_validate_and_max_size(dash_duo, file_cache, tmp_path):
+    good = tmp_path / "good.png"
+    good.write_bytes(PNG + os.urandom(200 * 1024))
+    fake = write_random(tmp_path / "fake.png", 200 * 1024)
+    big = tmp_path / "big.png"
+    big.write_bytes(PNG + os.urandom(MiB))
+    policy = dfc.UploadPolicy(max_size=512 * 1024, validate=only_png)
+    page = ServicePage(file_cache, policy, multiple=True, chunk_size=64 * 1024)
+    page.start(dash_duo)
+    choose(dash_duo, [good, fake, big])
+    status = status_is(dash_duo, "error", 30)
+    assert [(f["name"], f["state"], f["http_code"]) for f in status["files"]] == [
+        ("good.png", "done", None),
+        ("fake.png", "error", 422),
+        ("big.png", "error", 413),
+    ]
+    assert status["files"][1]["message"] == "only PNG files"
+    rows = error_rows(dash_duo)
+    assert rows[1] == ["error", "only PNG files (HTTP 422)"]
+    assert rows[2][0] == "error" and rows[2][1].endswith("(HTTP 413)")
+    # `files` once, with the accepted file only.
+    files = wait_for(lambda: read_json(dash_duo, "#files"), 10, "files")
+    time.sleep(0.5)
+    assert [f["name"] for f in files] == ["good.png"] and len(page.calls) == 1
+    check_stored(page, dash_duo.server_url, files, [good])
+    # The refused files left nothing: one item, no upload.
+    assert page.items() == 1 and page.pending_uploads() == []
+    assert sorted(s.status for s in page.requests("POST")) == [201, 201, 413]
+    assert console_errors(dash_duo, allowed=["/cached-data/uploads"]) == []
+
+
+def test_parallel_parts_become_one_item(dash_duo, tmp_path):
+    data = write_random(tmp_path / "parts.bin", MiB + 3)
+    page = ServicePage(dfc.CachePlain(cache_size=16), parallel_uploads=2)
+    page.start(dash_duo)
+    choose(dash_duo, [data])
+    files = wait_for(lambda: read_json(dash_duo, "#files"), 30, "files")
+    assert [(f["name"], f["size"]) for f in files] == [("parts.bin", data.stat().st_size)]
+    # Two partial uploads, then the final one that joins them (tus concatenation).
+    assert len(page.requests("POST")) == 3
+    check_stored(page, dash_duo.server_url, files, [data])
+    assert page.items() == 1 and page.pending_uploads() == []
