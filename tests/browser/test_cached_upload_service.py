@@ -13,18 +13,20 @@ every finished file is checked byte for byte through its address and
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from email.message import Message
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import dash
 import pytest
 import requests
 
 import dash_file_cache as dfc
-from tests.support import wait_for
+from tests.apps.upload_page_app import Seen, record_tus
+from tests.support import app_env, start_server, wait_for
 
 from .conftest import console_errors, read, sha256
 from .upload_page import (
@@ -42,23 +44,10 @@ pytestmark = pytest.mark.browser
 MiB = 1 << 20
 
 
-class Seen(NamedTuple):
-    """One tus request as the server answered it."""
-
-    method: str
-    path: str
-    offset: Optional[int]  # the request's Upload-Offset
-    status: int
-    answered: Optional[int]  # the answer's Upload-Offset
-    location: Optional[str]  # the Location of a creation
-
-
 class ServicePage:
     """A Dash app serving ``service`` with the upload page, and what its endpoint saw."""
 
     def __init__(self, cache: Any, policy: Optional[dfc.UploadPolicy] = None, **props: Any):
-        import flask
-
         self.cache = cache
         self.service = dfc.ServiceData(cache, uploads=policy or dfc.UploadPolicy())
         self.app = dash.Dash(__name__)
@@ -66,23 +55,7 @@ class ServicePage:
         self.calls: List[Any] = []
         upload_app(self.service.upload_address, self.app, self.calls, **props)
         self.seen: List[Seen] = []
-        uploads = self.service.upload_address
-
-        @self.app.server.after_request
-        def record(response):
-            request = flask.request
-            if request.path.startswith(uploads) and request.method != "OPTIONS":
-                self.seen.append(
-                    Seen(
-                        request.method,
-                        request.path,
-                        number(request.headers.get("Upload-Offset")),
-                        response.status_code,
-                        number(response.headers.get("Upload-Offset")),
-                        response.headers.get("Location"),
-                    )
-                )
-            return response
+        record_tus(self.app, self.service, self.seen)
 
     def start(self, dash_duo) -> None:
         dash_duo.start_server(self.app)
@@ -96,10 +69,6 @@ class ServicePage:
 
     def pending_uploads(self) -> List[str]:
         return self.cache.uploads().ids()
-
-
-def number(header: Optional[str]) -> Optional[int]:
-    return int(header) if header and header.isdigit() else None
 
 
 def write_random(path: Path, size: int) -> Path:
@@ -365,3 +334,62 @@ def test_parallel_parts_become_one_item(dash_duo, tmp_path):
     assert len(page.requests("POST")) == 3
     check_stored(page, dash_duo.server_url, files, [data])
     assert page.items() == 1 and page.pending_uploads() == []
+
+
+UPLOAD_PAGE = "tests.apps.upload_page_app:create_app()"
+
+
+def seen_by(server) -> List[Seen]:
+    """The tus requests the server process answered (``GET /seen``)."""
+    return [Seen(**s) for s in requests.get(server.url + "/seen", timeout=10).json()["seen"]]
+
+
+@pytest.mark.parametrize("how", ["stop", "kill"])
+def test_server_restart_mid_upload_resumes(dash_duo, tmp_path, how):
+    """The upload page under gunicorn with ``CacheFile``: stopped (SIGTERM) or
+    killed (SIGKILL) mid-upload, started again on the same port and cache
+    folder; the component retries until it answers and goes on from its offset."""
+    data = write_random(tmp_path / "restart.bin", 1536 * 1024)
+    cache_dir = tmp_path / "cache"
+    props = {"chunk_size": 64 * 1024, "progress_interval": 100, "retry_delays": [500] * 40}
+    env = {**app_env("file", directory=cache_dir), "DFC_UPLOAD_PROPS": json.dumps(props)}
+    options = {"env": env, "ready_path": "/seen", "log_dir": tmp_path}
+    servers = [start_server(UPLOAD_PAGE, **options)]
+    try:
+        first = servers[0]
+        dash_duo.driver.get(first.url + "/")
+        throttle_uploads(dash_duo, 256 * 1024)
+        choose(dash_duo, [data])
+        wait_for(
+            lambda: sum(s.method == "PATCH" for s in seen_by(first)) >= 4, 20, "a few chunks sent"
+        )
+        getattr(first, how)()
+        # The partial upload is in the cache folder, and the page keeps trying.
+        store = dfc.CacheFile(str(cache_dir)).uploads()
+        (upload_id,) = store.ids()
+        assert store.record(upload_id)["offset"] > 0
+        time.sleep(1.5)
+        assert read_json(dash_duo, "#status")["state"] == "uploading"
+
+        throttle_uploads(dash_duo, 4 * MiB)
+        port = int(first.url.rsplit(":", 1)[1])
+        servers.append(start_server(UPLOAD_PAGE, port=port, **options))
+        second = servers[1]
+        status_is(dash_duo, "done", 30)
+        seen = seen_by(second)
+        # No new upload: the offset was asked, and the PATCHes went on from it.
+        assert [s.method for s in seen if s.method == "POST"] == []
+        asked = next(s for s in seen if s.method == "HEAD" and s.status == 200)
+        first_patch = next(s for s in seen if s.method == "PATCH")
+        assert first_patch.offset == asked.answered and first_patch.offset > 0
+        files = wait_for(lambda: read_json(dash_duo, "#files"), 10, "files")
+        assert [f["name"] for f in files] == ["restart.bin"]
+        served = requests.get(second.url + files[0]["address"], timeout=30)
+        assert sha256(served.content) == sha256(data)
+        service = dfc.ServiceData(dfc.CacheFile(str(cache_dir)))
+        with service.read(files[0]["uid"]) as stream:
+            assert sha256(stream.read()) == sha256(data)
+        assert store.ids() == []
+    finally:
+        for server in servers:
+            server.stop()

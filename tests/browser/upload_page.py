@@ -1,10 +1,8 @@
-"""The page that drives ``dfc.CachedUpload`` in the browser tests, and its helpers.
+"""Driving the upload page (:mod:`tests.apps.upload_page_app`) in Chromium.
 
-:func:`upload_app` is a Dash app with one ``CachedUpload`` (id ``up``) whose
-``status`` and ``files`` are shown as JSON (``#status``, ``#files``) and whose
-``files`` callback invocations are counted (``#fired``, and ``calls`` in the
-test process). The other helpers choose files in its file input, slow down or
-cut the page's network (CDP) and read or click its file rows.
+:func:`upload_app` is a Dash app with that page; the other helpers choose
+files in its file input, slow down or cut the page's network (CDP) and read
+or click its file rows.
 """
 
 from __future__ import annotations
@@ -14,46 +12,11 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 import dash
-from dash import Input, Output, State, html
 
-import dash_file_cache as dfc
+from tests.apps.upload_page_app import upload_callbacks, upload_layout
 from tests.support import wait_for
 
 from .conftest import read
-
-
-def upload_layout(endpoint: str, **props: Any) -> html.Div:
-    """The page: the component, then its ``status``, ``files`` and the ``files`` call count."""
-    return html.Div(
-        [
-            html.H4("Upload files"),
-            dfc.CachedUpload(id="up", endpoint=endpoint, **props),
-            html.Pre(id="status"),
-            html.Pre(id="files"),
-            html.Pre(id="fired", children="0"),
-        ],
-        style={"maxWidth": "900px", "margin": "24px auto", "fontFamily": "sans-serif"},
-    )
-
-
-def upload_callbacks(app: dash.Dash, calls: Optional[List[Any]] = None) -> None:
-    """Show ``status`` and ``files``; every ``files`` value is appended to ``calls``."""
-
-    @app.callback(Output("status", "children"), Input("up", "status"))
-    def show_status(status):
-        return json.dumps(status)
-
-    @app.callback(
-        Output("files", "children"),
-        Output("fired", "children"),
-        Input("up", "files"),
-        State("fired", "children"),
-        prevent_initial_call=True,
-    )
-    def show_files(files, fired):
-        if calls is not None:
-            calls.append(files)
-        return json.dumps(files), str(int(fired) + 1)
 
 
 def upload_app(

@@ -41,7 +41,8 @@ APP_TARGET = "tests.apps.app:create_app()"
 def _gunicorn_command(target: str, port: int, options: Mapping[str, Any]) -> List[str]:
     cmd = [
         sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}",
-        "-w", str(options["workers"]), "--threads", str(options["threads"]), "-k", options["worker_class"],
+        "-w", str(options["workers"]), "--threads", str(options["threads"]),
+        "-k", options["worker_class"],
         "--graceful-timeout", "5", "--log-level", "warning",
     ]  # fmt: skip
     if options["keep_alive"] is not None:
@@ -225,13 +226,15 @@ def start_server(
     log_dir: Optional[Path] = None,
     ready_path: str = "/stats",
     timeout: float = 60.0,
+    port: Optional[int] = None,
 ) -> Server:
-    """Start ``target`` under a real ``server`` on a free 127.0.0.1 port; wait until it answers.
+    """Start ``target`` under a real ``server`` on 127.0.0.1; wait until it answers.
 
     The caller stops it (prefer :func:`running_server`). ``worker_class`` is
     gunicorn's ``-k`` (other servers ignore it). ``env`` is added to
     this process's environment; the log goes to ``log_dir`` (default: a
-    temporary file).
+    temporary file). ``port``: default a free one; a given one lets a test
+    start a server again where a stopped one was.
 
     Raises:
         ValueError: an unknown ``server``.
@@ -239,7 +242,7 @@ def start_server(
     """
     if server not in SERVER_COMMANDS:
         raise ValueError(f"server must be one of {sorted(SERVER_COMMANDS)}, got {server!r}")
-    port = free_port()
+    port = free_port() if port is None else port
     options = {
         "workers": workers,
         "threads": threads,
