@@ -21,7 +21,14 @@ import pytest
 from tests.support import free_port, wait_for
 
 from .conftest import console_errors, read, sha256
-from .upload_page import choose, click_in_row, read_json, row_state, throttle_uploads, upload_app
+from .upload_page import (
+    choose,
+    click_in_row,
+    pause_and_cancel,
+    read_json,
+    throttle_uploads,
+    upload_app,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -219,16 +226,7 @@ def test_pause_resume_and_cancel(dash_duo, tus_server, tmp_path):
     throttle_uploads(dash_duo, 256 * 1024)
     choose(dash_duo, [kept, dropped])
 
-    def loaded(index: int) -> int:
-        status = read_json(dash_duo, "#status")
-        return status["files"][index]["loaded"] if status and status["files"] else 0
-
-    wait_for(lambda: loaded(0) > 0 and loaded(1) > 0, 20, "both uploads under way")
-    click_in_row(dash_duo, 0, "pause")
-    wait_for(lambda: row_state(dash_duo, 0) == "paused", 5, "row 0 paused")
-    dash_duo.driver.save_screenshot(str(tmp_path / "cached_upload_paused.png"))
-    click_in_row(dash_duo, 1, "cancel")
-    wait_for(lambda: row_state(dash_duo, 1) == "cancelled", 5, "row 1 cancelled")
+    pause_and_cancel(dash_duo, 0, 1, tmp_path / "cached_upload_paused.png")
     # Cancel is tus termination: the server is asked to drop the partial upload.
     wait_for(lambda: "DELETE" in {m for m, _ in tus_server.requests}, 10, "a DELETE request")
 

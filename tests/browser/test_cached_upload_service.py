@@ -33,8 +33,8 @@ from .upload_page import (
     choose,
     click_in_row,
     go_offline,
+    pause_and_cancel,
     read_json,
-    row_state,
     status_is,
     throttle_uploads,
     upload_app,
@@ -145,15 +145,7 @@ def test_pause_resume_and_cancel(dash_duo, file_cache, tmp_path):
     throttle_uploads(dash_duo, 256 * 1024)
     choose(dash_duo, [kept, dropped])
 
-    def loaded(index: int) -> int:
-        status = read_json(dash_duo, "#status")
-        return status["files"][index]["loaded"] if status and status["files"] else 0
-
-    wait_for(lambda: loaded(0) > 0 and loaded(1) > 0, 20, "both uploads under way")
-    click_in_row(dash_duo, 0, "pause")
-    wait_for(lambda: row_state(dash_duo, 0) == "paused", 5, "row 0 paused")
-    click_in_row(dash_duo, 1, "cancel")
-    wait_for(lambda: row_state(dash_duo, 1) == "cancelled", 5, "row 1 cancelled")
+    pause_and_cancel(dash_duo, 0, 1)
     # Cancel is tus termination; while the aborted PATCH still holds the upload
     # the server answers 423 and the client tries again.
     wait_for(lambda: [s for s in page.requests("DELETE") if s.status == 204], 10, "a DELETE done")

@@ -89,3 +89,24 @@ def row_state(dash_duo, index: int) -> str:
 def click_in_row(dash_duo, index: int, button: str) -> None:
     rows = dash_duo.driver.find_elements("css selector", "#up .dfc-upload-file")
     rows[index].find_element("css selector", f".dfc-upload-{button}").click()
+
+
+def file_loaded(dash_duo, index: int) -> int:
+    """``status.files[index].loaded`` (0 before the first report)."""
+    status = read_json(dash_duo, "#status")
+    return status["files"][index]["loaded"] if status and status["files"] else 0
+
+
+def pause_and_cancel(dash_duo, pause: int, cancel: int, screenshot: Optional[Path] = None) -> None:
+    """Once both rows have sent bytes, pause row ``pause`` and cancel row ``cancel``."""
+    wait_for(
+        lambda: file_loaded(dash_duo, pause) > 0 and file_loaded(dash_duo, cancel) > 0,
+        20,
+        "both uploads under way",
+    )
+    click_in_row(dash_duo, pause, "pause")
+    wait_for(lambda: row_state(dash_duo, pause) == "paused", 5, f"row {pause} paused")
+    if screenshot is not None:
+        dash_duo.driver.save_screenshot(str(screenshot))
+    click_in_row(dash_duo, cancel, "cancel")
+    wait_for(lambda: row_state(dash_duo, cancel) == "cancelled", 5, f"row {cancel} cancelled")
