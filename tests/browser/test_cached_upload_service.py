@@ -385,3 +385,20 @@ def test_server_restart_mid_upload_resumes(dash_duo, tmp_path, how):
     finally:
         for server in servers:
             server.stop()
+
+
+def test_cancel_mid_chunk_without_retries_still_removes_the_data(dash_duo, file_cache, tmp_path):
+    """Retrying turned off (``retry_delays=[]``) is about sending, not about cancel:
+    the termination that meets the server still holding the aborted PATCH (423)
+    is tried again, and the partial data is gone."""
+    data = write_random(tmp_path / "cut.bin", MiB)
+    page = ServicePage(file_cache, chunk_size=256 * 1024, retry_delays=[])
+    page.start(dash_duo)
+    throttle_uploads(dash_duo, 128 * 1024)
+    choose(dash_duo, [data])
+    wait_for(lambda: page.requests("POST") and len(page.requests("PATCH")) >= 1, 20, "a chunk")
+    time.sleep(0.5)  # the next PATCH is under way
+    click_in_row(dash_duo, 0, "cancel")
+    wait_for(lambda: [s for s in page.requests("DELETE") if s.status == 204], 10, "a DELETE done")
+    assert page.pending_uploads() == [] and page.items() == 0
+    assert not list((tmp_path / "cache" / "uploads").glob("*.part"))
