@@ -266,8 +266,8 @@ def test_refused_by_authorize(dash_duo, file_cache, tmp_path):
     status = status_is(dash_duo, "error", 20)
     (row,) = status["files"]
     assert (row["state"], row["http_code"], row["address"]) == ("error", 403, None)
-    assert row["message"]
-    assert error_rows(dash_duo) == [["error", f"{row['message']} (HTTP 403)"]]
+    assert row["message"] == "This upload request is not authorized."
+    assert error_rows(dash_duo) == [["error", "This upload request is not authorized. (HTTP 403)"]]
     # Refused at creation, not retried; nothing stored; `files` never fired.
     assert [(s.method, s.status) for s in page.seen] == [("POST", 403)]
     time.sleep(0.5)
@@ -303,7 +303,9 @@ def test_refused_by_validate_and_max_size(dash_duo, file_cache, tmp_path):
     assert status["files"][1]["message"] == "only PNG files"
     rows = error_rows(dash_duo)
     assert rows[1] == ["error", "only PNG files (HTTP 422)"]
-    assert rows[2][0] == "error" and rows[2][1].endswith("(HTTP 413)")
+    limit = "The upload is larger than the limit of 524288 bytes."
+    assert status["files"][2]["message"] == limit
+    assert rows[2] == ["error", f"{limit} (HTTP 413)"]
     # `files` once, with the accepted file only.
     files = wait_for(lambda: read_json(dash_duo, "#files"), 10, "files")
     time.sleep(0.5)
