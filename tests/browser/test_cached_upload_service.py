@@ -404,3 +404,22 @@ def test_cancel_mid_chunk_without_retries_still_removes_the_data(dash_duo, file_
     wait_for(lambda: [s for s in page.requests("DELETE") if s.status == 204], 10, "a DELETE done")
     assert page.pending_uploads() == [] and page.items() == 0
     assert not list((tmp_path / "cache" / "uploads").glob("*.part"))
+
+
+def test_cancel_a_parallel_upload_removes_every_part(dash_duo, file_cache, tmp_path):
+    data = write_random(tmp_path / "parts.bin", MiB)
+    page = ServicePage(file_cache, parallel_uploads=2, chunk_size=64 * 1024)
+    page.start(dash_duo)
+    throttle_uploads(dash_duo, 128 * 1024)
+    choose(dash_duo, [data])
+    wait_for(lambda: len(page.requests("PATCH")) >= 2, 20, "both parts under way")
+    assert len(page.requests("POST")) == 2
+    click_in_row(dash_duo, 0, "cancel")
+    wait_for(
+        lambda: len([s for s in page.requests("DELETE") if s.status == 204]) == 2,
+        10,
+        "both parts terminated",
+    )
+    assert page.pending_uploads() == [] and page.items() == 0
+    assert not list((tmp_path / "cache" / "uploads").iterdir())
+    status_is(dash_duo, "cancelled", 5)
