@@ -161,6 +161,10 @@ def test_pause_resume_and_cancel(dash_duo, file_cache, tmp_path):
     assert not list((tmp_path / "cache" / "uploads").glob(upload_id + ".*"))
     with pytest.raises(FileNotFoundError):
         page.service.read(upload_id)
+    assert (
+        requests.get(base + "/cached-data", params={"uid": upload_id}, timeout=10).status_code
+        == 404
+    )
 
     # Paused: nothing is sent.
     status = status_is(dash_duo, "paused", 5)
