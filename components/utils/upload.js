@@ -191,6 +191,22 @@ export function retryable(error) {
     return !(status >= 400 && status < 500) || status === 409 || status === 423;
 }
 
+/** Delays (ms) of the retries of a cancel's termination, at the least. */
+export const TERMINATION_RETRY_DELAYS = [0, 500, 1000, 2000, 5000];
+
+/**
+ * The retry delays of a cancel's termination (tus DELETE): the upload's own
+ * `retryDelays`, or `TERMINATION_RETRY_DELAYS` when those are fewer. The first
+ * DELETE often meets the server still finishing the PATCH just aborted (423,
+ * locked), and a cancel must remove the partial data even when retrying the
+ * upload itself is turned off.
+ */
+export function terminationDelays(retryDelays) {
+    return Array.isArray(retryDelays) && retryDelays.length >= TERMINATION_RETRY_DELAYS.length
+        ? retryDelays
+        : TERMINATION_RETRY_DELAYS;
+}
+
 /**
  * Milliseconds to wait before the next report, when the last one was sent at
  * `lastSent` (null: never) and reports are at most one per `interval`: 0 means

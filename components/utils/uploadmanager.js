@@ -23,6 +23,7 @@ import {
     precheck,
     retryable,
     speedOf,
+    terminationDelays,
     throttleDelay,
     uploadMetadata,
 } from './upload.js';
@@ -280,6 +281,11 @@ export class UploadManager {
         row.state = 'cancelled';
         row.speed = null;
         row.samples = [];
+        // tus-js-client retries the termination with the upload's options (and
+        // keeps the parts of a parallel upload, each with its own, there).
+        for (const upload of [row.upload, ...(row.upload._parallelUploads || [])]) {
+            upload.options.retryDelays = terminationDelays(upload.options.retryDelays);
+        }
         Promise.resolve()
             .then(() => row.upload.abort(true))
             .catch(() => {

@@ -4,26 +4,31 @@ The server is ``tuspyserver`` (a FastAPI tus router, independent of this
 package) on 127.0.0.1 with CORS for the Dash page's origin, run by uvicorn in
 a thread of the test process so the test sees what it stored. It sends no
 ``Cached-Address`` header, so ``files[i]["address"]`` and ``uid`` are None
-here; the address checks come with the package's own upload endpoint.
+here; the same user stories against the package's own endpoint, with their
+addresses, are in ``test_cached_upload_service.py``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Iterator, List, Tuple
 
-import dash
 import pytest
-from dash import Input, Output, State, html
 
-import dash_file_cache as dfc
 from tests.support import free_port, wait_for
 
 from .conftest import console_errors, read, sha256
+from .upload_page import (
+    choose,
+    click_in_row,
+    pause_and_cancel,
+    read_json,
+    throttle_uploads,
+    upload_app,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -107,52 +112,6 @@ def tus_server(tmp_path: Path) -> Iterator[TusServer]:
     server.start()
     yield server
     server.stop()
-
-
-def upload_app(endpoint: str, **props) -> dash.Dash:
-    app = dash.Dash(__name__)
-    app.layout = html.Div(
-        [
-            html.H4("Upload files"),
-            dfc.CachedUpload(id="up", endpoint=endpoint, **props),
-            html.Pre(id="status"),
-            html.Pre(id="files"),
-            html.Pre(id="fired", children="0"),
-        ],
-        style={"maxWidth": "900px", "margin": "24px auto", "fontFamily": "sans-serif"},
-    )
-
-    @app.callback(Output("status", "children"), Input("up", "status"))
-    def show_status(status):
-        return json.dumps(status)
-
-    @app.callback(
-        Output("files", "children"),
-        Output("fired", "children"),
-        Input("up", "files"),
-        State("fired", "children"),
-        prevent_initial_call=True,
-    )
-    def show_files(files, fired):
-        return json.dumps(files), str(int(fired) + 1)
-
-    return app
-
-
-def read_json(dash_duo, selector: str):
-    text = read(dash_duo, selector)
-    return json.loads(text) if text else None
-
-
-def choose(dash_duo, paths: List[Path]) -> None:
-    """Choose files (or a folder) in the component's visually hidden file input."""
-    field = wait_for(
-        lambda: dash_duo.driver.find_elements("css selector", "#up input[type=file]"),
-        10,
-        "the CachedUpload chunk to load",
-    )[0]
-    if paths:
-        field.send_keys("\n".join(str(p) for p in paths))
 
 
 def test_two_files_upload_to_a_tus_server(dash_duo, tus_server, tmp_path):
@@ -257,34 +216,6 @@ def test_max_size_refuses_before_sending(dash_duo, tus_server, tmp_path):
     assert console_errors(dash_duo) == []
 
 
-def throttle_uploads(dash_duo, bytes_per_second: int) -> None:
-    """Slow the page's uploads down (CDP network conditions), so buttons can be used mid-way."""
-    driver = dash_duo.driver
-    driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd(
-        "Network.emulateNetworkConditions",
-        {
-            "offline": False,
-            "latency": 0,
-            "downloadThroughput": -1,
-            "uploadThroughput": bytes_per_second,
-        },
-    )
-
-
-def row_state(dash_duo, index: int) -> str:
-    return dash_duo.driver.execute_script(
-        "const r = document.querySelectorAll('#up .dfc-upload-file')[arguments[0]];"
-        "return r ? r.dataset.state : null;",
-        index,
-    )
-
-
-def click_in_row(dash_duo, index: int, button: str) -> None:
-    rows = dash_duo.driver.find_elements("css selector", "#up .dfc-upload-file")
-    rows[index].find_element("css selector", f".dfc-upload-{button}").click()
-
-
 def test_pause_resume_and_cancel(dash_duo, tus_server, tmp_path):
     kept = tmp_path / "kept.bin"
     dropped = tmp_path / "dropped.bin"
@@ -295,16 +226,7 @@ def test_pause_resume_and_cancel(dash_duo, tus_server, tmp_path):
     throttle_uploads(dash_duo, 256 * 1024)
     choose(dash_duo, [kept, dropped])
 
-    def loaded(index: int) -> int:
-        status = read_json(dash_duo, "#status")
-        return status["files"][index]["loaded"] if status and status["files"] else 0
-
-    wait_for(lambda: loaded(0) > 0 and loaded(1) > 0, 20, "both uploads under way")
-    click_in_row(dash_duo, 0, "pause")
-    wait_for(lambda: row_state(dash_duo, 0) == "paused", 5, "row 0 paused")
-    dash_duo.driver.save_screenshot(str(tmp_path / "cached_upload_paused.png"))
-    click_in_row(dash_duo, 1, "cancel")
-    wait_for(lambda: row_state(dash_duo, 1) == "cancelled", 5, "row 1 cancelled")
+    pause_and_cancel(dash_duo, 0, 1, tmp_path / "cached_upload_paused.png")
     # Cancel is tus termination: the server is asked to drop the partial upload.
     wait_for(lambda: "DELETE" in {m for m, _ in tus_server.requests}, 10, "a DELETE request")
 

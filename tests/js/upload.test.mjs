@@ -20,6 +20,8 @@ import {
     relativePathOf,
     retryable,
     speedOf,
+    TERMINATION_RETRY_DELAYS,
+    terminationDelays,
     throttleDelay,
     uidFromAddress,
     uploadMetadata,
@@ -468,6 +470,16 @@ function harness(props = {}) {
     return {manager, advance, settle, reports, statuses, filesReports, views};
 }
 
+describe('terminationDelays', () => {
+    test("at least the termination schedule, else the upload's own", () => {
+        assert.deepEqual(terminationDelays([]), TERMINATION_RETRY_DELAYS);
+        assert.deepEqual(terminationDelays(null), TERMINATION_RETRY_DELAYS);
+        assert.deepEqual(terminationDelays([100]), TERMINATION_RETRY_DELAYS);
+        const long = [0, 1000, 3000, 5000, 10000, 20000];
+        assert.equal(terminationDelays(long), long);
+    });
+});
+
 describe('UploadManager', () => {
     test('two files upload; files once with addresses; status throttled', async () => {
         const h = harness();
@@ -607,6 +619,24 @@ describe('UploadManager', () => {
         h.manager.pause(ra.key);
         h.manager.cancel(ra.key);
         assert.equal(ra.state, 'done');
+    });
+
+    test('cancel retries its termination even with retrying turned off', async () => {
+        const h = harness({retry_delays: []});
+        h.manager.add(items(file('a', 10), file('b', 10)));
+        await h.settle();
+        const [ua, ub] = FakeUpload.made;
+        assert.deepEqual(ua.options.retryDelays, []);
+        // A parallel upload's parts terminate with their own options.
+        const part = {options: {retryDelays: []}};
+        ua._parallelUploads = [part];
+        h.manager.cancel(h.manager.rows[0].key);
+        await h.settle();
+        assert.deepEqual(ua.calls.at(-1), ['abort', true]);
+        assert.deepEqual(ua.options.retryDelays, TERMINATION_RETRY_DELAYS);
+        assert.deepEqual(part.options.retryDelays, TERMINATION_RETRY_DELAYS);
+        // Sending is not retried: the other upload keeps its (empty) delays.
+        assert.deepEqual(ub.options.retryDelays, []);
     });
 
     test('a new selection drops finished rows and keeps running ones', async () => {
