@@ -28,8 +28,7 @@ the folder; one left by a killed server is removed by the next start.
 
 The page is styled by ``assets/dfc-demo.css``, a small stand-in for Bootstrap so that the demo
 works offline. Set ``DFC_DEMO_STYLESHEET`` to a Bootstrap stylesheet URL (for example
-``dbc.themes.BOOTSTRAP``) to use the real thing instead (``assets/dfc-demo-upload.css``, which
-lays out the upload list for its narrow panel, is kept). Set ``DFC_DEMO_BACKEND`` to
+``dbc.themes.BOOTSTRAP``) to use the real thing instead. Set ``DFC_DEMO_BACKEND`` to
 ``fastapi`` or ``quart`` to run it on that Dash server backend (uvicorn / hypercorn).
 
 Tests build the app with :func:`create_app`, passing their own :class:`DemoResources`.

@@ -18,14 +18,15 @@ import {UploadManager} from '../utils/uploadmanager.js';
 const STYLE_ID = 'dfc-upload-styles';
 
 // Default look, with zero specificity (`:where`): any CSS of the app wins.
-// On narrow screens a row takes two lines: the bar under the name.
+// In a narrow container (a half-width panel, a phone) a row takes two lines: the bar under
+// the name. The media query is for browsers without container queries.
 const CSS = `
 :where(.dfc-upload-zone){display:flex;align-items:center;justify-content:center;min-height:72px;padding:16px;box-sizing:border-box;border:2px dashed #b4bac4;border-radius:8px;background:#fafbfc;color:#3c4350;text-align:center;cursor:pointer;transition:border-color .15s,background .15s}
 :where(.dfc-upload-zone:hover),:where(.dfc-upload-zone[data-dragging="true"]){border-color:#2f6fde;background:#f0f5ff}
 :where(.dfc-upload-zone:focus-visible){outline:2px solid #2f6fde;outline-offset:2px}
 :where(.dfc-upload-zone[aria-disabled="true"]){cursor:not-allowed;opacity:.55}
 :where(.dfc-upload-input){position:absolute;width:1px;height:1px;margin:-1px;padding:0;border:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
-:where(.dfc-upload-list){list-style:none;margin:8px 0 0;padding:0}
+:where(.dfc-upload-list){list-style:none;margin:8px 0 0;padding:0;container-type:inline-size}
 :where(.dfc-upload-file){display:grid;grid-template-columns:minmax(0,1fr) 5.5em minmax(80px,180px) 11em 12em;align-items:center;gap:12px;padding:6px 4px;border-bottom:1px solid #eceef1;font-size:14px}
 :where(.dfc-upload-name){overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 :where(.dfc-upload-size),:where(.dfc-upload-info){color:#5f6672;font-size:13px;font-variant-numeric:tabular-nums;white-space:nowrap}
@@ -39,6 +40,7 @@ const CSS = `
 :where(.dfc-upload-actions button){padding:2px 8px;font:inherit;font-size:12px;color:#3c4350;border:1px solid #c6cbd3;border-radius:4px;background:#fff;cursor:pointer}
 :where(.dfc-upload-actions button:hover){background:#f2f4f7}
 @media (max-width: 600px){:where(.dfc-upload-file){grid-template-columns:minmax(0,1fr) auto;gap:4px 12px}:where(.dfc-upload-bar){grid-column:1 / -1}}
+@container (max-width: 680px){:where(.dfc-upload-file){grid-template-columns:minmax(0,1fr) auto;gap:4px 12px}:where(.dfc-upload-bar){grid-column:1 / -1}}
 `;
 
 /** Add the default stylesheet to the page once. */

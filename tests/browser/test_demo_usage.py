@@ -202,7 +202,7 @@ def files_in_work_files_out(browser, tmp_path: Path, base: str) -> None:
         assert requests.get(src, timeout=10).content == picture.read_bytes()
     previews = text_of(browser, "#upload-previews")
     assert "picture.png" in previews and "table.csv" in previews
-    # Each row names its file (the panel is narrow: assets/dfc-demo-upload.css).
+    # Each row names its file (the panel is narrow: CachedUpload's container query).
     names = browser.driver.execute_script(
         "return [...document.querySelectorAll('#upload .dfc-upload-name')]"
         ".map(n => [n.textContent, n.getBoundingClientRect().width > 40]);"
