@@ -1,9 +1,11 @@
 """Uploads through the shipped nginx site (``docs/deploy/``) to real gunicorn ``-w 2``.
 
 nginx runs the site config templated only for ports and paths; the app takes
-uploads (``tests.apps.uploads_app``) into a ``CacheFile``. tuspy sends a
-20 MiB file in 4 MiB ``PATCH``es through nginx: the item is byte-identical
-at its address (through nginx) and through ``service.read``. A ``PATCH``
+uploads (``tests.apps.uploads_app``) into a ``CacheFile`` and serves items with
+``offload="x-accel-redirect"``. tuspy sends a 20 MiB file in 4 MiB ``PATCH``es
+through nginx: the item is byte-identical at its address (sent by nginx
+itself: the answer lacks the app's ``X-Worker-Pid``; ranges too) and through
+``service.read``. A ``PATCH``
 announcing more than the location's ``client_max_body_size`` gets nginx's
 413 and leaves the upload as it was.
 """
@@ -52,7 +54,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("nginx-uploads")
     cache_dir, files = root / "cache", root / "files"
     files.mkdir()
-    env = app_env("file", "flask", cache_dir)
+    locations = {str(cache_dir): "/_dfc/cache/", str(files): "/_dfc/files/"}
+    env = app_env(
+        "file", "flask", cache_dir, offload="x-accel-redirect", offload_locations=locations
+    )
     with running_server(
         "tests.apps.uploads_app:create_app()", workers=2, env=env, log_dir=root
     ) as app:
@@ -79,6 +84,9 @@ def test_tuspy_through_nginx_is_byte_identical(stack: Stack, tmp_path: Path) -> 
     address = head.headers["Cached-Address"]
     got = requests.get(nginx.url + address, timeout=60)
     assert got.status_code == 200 and got.content == data
+    assert "X-Worker-Pid" not in got.headers  # nginx sent the bytes (offload)
+    part = requests.get(nginx.url + address, headers={"Range": "bytes=-100"}, timeout=10)
+    assert part.status_code == 206 and part.content == data[-100:]
     service = dfc.ServiceData(dfc.CacheFile(cache_dir))
     with service.read(address) as stream:
         assert hashlib.sha256(stream.read()).digest() == hashlib.sha256(data).digest()

@@ -175,11 +175,15 @@ def cache_from_env(env: Mapping[str, str]) -> dfc.CacheAbstract:
     )
 
 
+def service_from_env(env: Mapping[str, str], **options: Any) -> dfc.ServiceData:
+    """The service of a real server: its cache and offload from ``env``, and ``options``."""
+    offload = env.get("DFC_APP_OFFLOAD") or None
+    locations = json.loads(env.get("DFC_APP_OFFLOAD_LOCATIONS") or "{}") or None
+    return dfc.ServiceData(
+        cache_from_env(env), offload=offload, offload_locations=locations, **options
+    )
+
+
 def create_app() -> Any:
     """The app a real server runs, configured by the environment."""
-    offload = os.environ.get("DFC_APP_OFFLOAD") or None
-    locations = json.loads(os.environ.get("DFC_APP_OFFLOAD_LOCATIONS") or "{}") or None
-    service = dfc.ServiceData(
-        cache_from_env(os.environ), offload=offload, offload_locations=locations
-    )
-    return build_app(service, os.environ.get("DFC_APP_BACKEND", "flask"))
+    return build_app(service_from_env(os.environ), os.environ.get("DFC_APP_BACKEND", "flask"))
