@@ -187,10 +187,17 @@ def test_sigterm_mid_upload_then_resumed(
         _check_restarted(again.url, str(resumed.url), data, env)
 
 
-def test_sigkill_mid_patch_then_resumed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cache", ["file", "redis"])
+def test_sigkill_mid_patch_then_resumed(
+    cache: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """A worker killed while a PATCH body streams in: what HEAD says after the
-    restart is a prefix of the file, and tuspy completes it byte-identical."""
-    env = app_env("file", "flask", tmp_path / "cache")
+    restart is a prefix of the file, and tuspy completes it byte-identical.
+
+    With CacheRedis the dead worker's lock is a lease: the resume gets 423 until
+    it runs out (LEASE_MS, 15 s), inside the component's default retries (19 s).
+    """
+    env = _restart_env(cache, "flask", tmp_path, request)
     storage = FileStorage(str(tmp_path / "tus-urls.json"))
     data = payload(8 * RESTART_CHUNK + 999, seed=12)
     server = _start("flask", env, tmp_path)
@@ -207,6 +214,7 @@ def test_sigkill_mid_patch_then_resumed(tmp_path: Path) -> None:
         assert 2 * RESTART_CHUNK <= kept <= 2 * RESTART_CHUNK + sent
         resumed = _uploader(again.url, tmp_path / "half.bin", storage)
         assert resumed.url == url and resumed.offset == kept
+        resumed.retries, resumed.retry_delay = 8, 3  # 24 s: a lease, and then some
         resumed.upload()
         _check_restarted(again.url, url, data, env)
 

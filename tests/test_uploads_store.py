@@ -270,6 +270,38 @@ def test_redis_write_after_losing_the_lock_stores_nothing(cache: dfc.CacheAbstra
     assert cache.client.get(f"{cache.prefix}upchunk:{upload_id}:0") == b"first"
 
 
+@pytest.mark.parametrize("cache_kind", ["redis"])
+def test_redis_slow_body_keeps_its_lease_a_dead_holder_loses_it(
+    cache: dfc.CacheAbstract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client slower than a lease per block keeps the lock (it is renewed between
+    reads); a holder that stops (a killed process) loses it after one lease."""
+    from dash_file_cache.caches import _redis_uploads
+
+    assert isinstance(cache, dfc.CacheRedis)
+    monkeypatch.setattr(_redis_uploads, "LEASE_MS", 600)
+    monkeypatch.setattr(_redis_uploads, "READ_BLOCK", 64 * 1024)
+    store = cache.uploads()
+    upload_id = _new(cache)
+
+    def trickle() -> Iterator[bytes]:  # 1 MiB in 1.6 s: a block takes more than a lease
+        for _ in range(16):
+            time.sleep(0.1)
+            yield b"t" * (64 * 1024)
+
+    with store.lock(upload_id) as upload:
+        written = upload.write(0, trickle())
+        assert written.stored == _MB and written.error is None
+    lock_key = f"{cache.prefix}uplock:{upload_id}"
+    cache.client.set(lock_key, b"a holder that died", px=600)
+    with pytest.raises(UploadBusyError):
+        with store.lock(upload_id):
+            pass
+    time.sleep(0.7)
+    with store.lock(upload_id) as upload:  # the dead holder's lease ran out
+        assert upload.write(_MB, [b"end"]).stored == 3
+
+
 _HOLDER = """
 import sys, time
 from dash_file_cache import CacheFile

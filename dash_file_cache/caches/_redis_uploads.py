@@ -12,7 +12,7 @@ abandoned without a sweep vanishes by itself.
 
 - **Lock**: ``SET NX PX`` with a random token; released only by its holder
   (compare-and-delete script). The lease (:data:`LEASE_MS`) is renewed by
-  every write, and every write or update is *fenced*: a script stores the
+  every write and while the body is read, and every write or update is *fenced*: a script stores the
   bytes only if the lock still holds this token. So a holder that stalled
   past its lease and lost the lock stores nothing more
   (:class:`UploadBusyError`): two writers never interleave, across hosts too.
@@ -29,6 +29,7 @@ from __future__ import annotations
 import errno
 import json
 import secrets
+import time
 import uuid
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, cast
@@ -50,8 +51,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["LEASE_MS", "RedisUploadStore"]
 
-#: How long a lock holder may go without writing before it loses the lock.
-LEASE_MS = 60_000
+#: How long a lock holder may go without renewing before it loses the lock. A holder
+#: renews while it reads the body (every :data:`LEASE_MS`/3 at most, between reads of
+#: :data:`READ_BLOCK`), so only a client that sends less than that in a lease, or a
+#: process that died, loses it; then a resume waits at most this long (the component's
+#: default retries span 19 s).
+LEASE_MS = 15_000
+#: The most read from a request body between two renewals of the lease.
+READ_BLOCK = 64 * 1024
 
 _LUA_CREATE = """
 if redis.call('EXISTS', ARGV[1]) == 1 then return 0 end
@@ -63,6 +70,11 @@ return 1
 _LUA_RELEASE = """
 if redis.call('GET', ARGV[1]) == ARGV[2] then redis.call('DEL', ARGV[1]) end
 return 1
+"""
+
+_LUA_RENEW = """
+if redis.call('GET', ARGV[1]) == ARGV[2] then return redis.call('PEXPIRE', ARGV[1], ARGV[3]) end
+return 0
 """
 
 # Fenced scripts. ARGV: upload hash, lock key, token, chunk base, ttl_ms, then their own.
@@ -170,6 +182,7 @@ class RedisUploadStore(UploadStore):
         client = cache.client
         self._create = client.register_script(_LUA_CREATE)
         self._release = client.register_script(_LUA_RELEASE)
+        self._renew = client.register_script(_LUA_RENEW)
         self.scripts = {
             name: client.register_script(text)
             for name, text in (
@@ -250,11 +263,24 @@ class RedisUploadStore(UploadStore):
 class _LockedChunks(LockedUpload):
     """An upload of :class:`RedisUploadStore` whose lock holds ``token``."""
 
+    read_block = READ_BLOCK
+
     def __init__(self, store: RedisUploadStore, upload_id: str, token: str) -> None:
         self._chunk = store.cache.chunk_size * MB
         super().__init__(upload_id, min(self._chunk, MB))
         self._store = store
         self._token = token
+        self._renewed = time.monotonic()
+
+    def _keep(self) -> None:
+        now = time.monotonic()
+        if now - self._renewed < LEASE_MS / 3000:
+            return
+        self._renewed = now
+        lock_key = self._store.lock_key(self.upload_id)
+        with _redis_errors("renewing an upload's lock"):
+            # 0: the lock was lost; the next (fenced) write says so
+            self._store._renew(keys=[lock_key], args=[lock_key, self._token, LEASE_MS])
 
     def _fenced(self, name: str, *more: Any) -> int:
         """Run a fenced script; return its result when positive or -1.
@@ -302,6 +328,7 @@ class _LockedChunks(LockedUpload):
             index, inside = divmod(position, self._chunk)
             piece = view[: self._chunk - inside]
             self._fenced("append", index, piece.tobytes(), LEASE_MS)
+            self._renewed = time.monotonic()
             view, position = view[len(piece) :], position + len(piece)
 
     def open(self) -> IO[bytes]:

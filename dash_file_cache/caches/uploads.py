@@ -79,6 +79,7 @@ from typing import (
     Mapping,
     NamedTuple,
     Optional,
+    Tuple,
     Union,
 )
 
@@ -201,6 +202,11 @@ class LockedUpload(abc.ABC):
     Valid only inside the ``with`` block. Not shared between threads.
     """
 
+    #: Largest read of the body between two calls of :meth:`_keep`, or ``None``: one read
+    #: per block. A store whose lock is a lease (Redis) reads less at a time, so that a
+    #: slow client's block does not outlast the lease.
+    read_block: Optional[int] = None
+
     def __init__(self, upload_id: str, chunk_bytes: int) -> None:
         self.upload_id = upload_id
         self.chunk_bytes = chunk_bytes
@@ -258,10 +264,9 @@ class LockedUpload(abc.ABC):
         stored = 0
         while True:
             want = self.chunk_bytes if limit is None else min(self.chunk_bytes, limit - stored)
-            try:
-                block = blocks.read(max(want, 1))
-            except Exception as exc:
-                return Written(stored, False, False, exc)
+            block, error = self._gather(blocks, max(want, 1))
+            if error is not None and not block:
+                return Written(stored, False, False, error)
             if want <= 0 or not block:
                 return Written(stored, True, bool(block), None)
             try:
@@ -276,6 +281,38 @@ class LockedUpload(abc.ABC):
             stored += len(block)
             if observe is not None:
                 observe(block)
+            if error is not None:  # the bytes read before the failure are kept
+                return Written(stored, False, False, error)
+
+    def _gather(self, blocks: _Blocks, size: int) -> Tuple[bytes, Optional[Exception]]:
+        """Up to ``size`` bytes of ``blocks``, and the error that ended the reading early.
+
+        With :attr:`read_block`, reads that much at a time and calls :meth:`_keep`
+        between reads; bytes read before an error are returned with it.
+        """
+        step = self.read_block
+        if step is None:
+            try:
+                return blocks.read(size), None
+            except Exception as exc:
+                return b"", exc
+        parts: List[bytes] = []
+        got = 0
+        while got < size:
+            try:
+                piece = blocks.read(min(step, size - got))
+            except Exception as exc:
+                return b"".join(parts), exc
+            if not piece:
+                break
+            parts.append(piece)
+            got += len(piece)
+            if got < size:
+                self._keep()
+        return b"".join(parts), None
+
+    def _keep(self) -> None:  # noqa: B027 (a hook: only a lease needs renewing)
+        """Renew the lock between two reads of a block, if it is a lease (no-op here)."""
 
     @abc.abstractmethod
     def _cut(self, offset: int) -> None:
