@@ -427,3 +427,47 @@ def test_cancel_a_parallel_upload_removes_every_part(dash_duo, file_cache, tmp_p
     assert page.pending_uploads() == [] and page.items() == 0
     assert not list((tmp_path / "cache" / "uploads").iterdir())
     status_is(dash_duo, "cancelled", 5)
+
+
+def test_inside_dcc_loading_an_upload_survives_its_callbacks(dash_duo, file_cache, tmp_path):
+    """In ``dcc.Loading``, a slow callback on ``files`` shows the spinner; the component
+    is not remounted by it: its finished row stays, and a second upload runs after it."""
+    from dash import Input, Output, dcc, html
+
+    service = dfc.ServiceData(file_cache, uploads=dfc.UploadPolicy())
+    app = dash.Dash(__name__)
+    service.serve(app)
+    app.layout = html.Div(
+        dcc.Loading(
+            [
+                dfc.CachedUpload(id="up", endpoint=service.upload_address, multiple=True),
+                html.Div(id="got"),
+            ],
+            id="loading",
+            delay_show=0,
+        )
+    )
+
+    @app.callback(Output("got", "children"), Input("up", "files"), prevent_initial_call=True)
+    def got(files):
+        time.sleep(1.5)  # a callback that works on the upload
+        return " ".join(f["name"] for f in files)
+
+    dash_duo.start_server(app)
+    first = write_random(tmp_path / "first.bin", 300_000)
+    choose(dash_duo, [first])
+    wait_for(
+        lambda: dash_duo.driver.find_elements("css selector", "#got[data-dash-is-loading]"),
+        10,
+        "the spinner while the callback runs",
+    )
+    wait_for(lambda: read(dash_duo, "#got") == "first.bin", 15, "the callback's output")
+    rows = dash_duo.driver.execute_script(
+        "return [...document.querySelectorAll('#up .dfc-upload-name')].map(n => n.textContent);"
+    )
+    assert rows == ["first.bin"]  # not remounted: the finished row is still listed
+    second = write_random(tmp_path / "second.bin", 200_000)
+    choose(dash_duo, [second])
+    wait_for(lambda: read(dash_duo, "#got") == "second.bin", 15, "the second upload's callback")
+    assert file_cache.uploads().ids() == [] and len(file_cache) == 2
+    assert console_errors(dash_duo) == []
