@@ -51,6 +51,29 @@ def _offset(location: str) -> int:
     return int(requests.head(location, headers=TUS, timeout=10).headers["Upload-Offset"])
 
 
+def test_a_late_patch_to_a_finished_upload(backend: str, tmp_path: Path) -> None:
+    """A finished upload still exists for tus: a racing or repeated PATCH gets 409 at
+    another offset, 204 and the address for an empty body at the end, 413 for bytes."""
+    service, app = _serve(backend, tmp_path, dfc.UploadPolicy())
+    with serve_in_thread(app, backend) as base:
+        location = _create(base + service.upload_address, 10)
+
+        def patch(offset: int, data: bytes) -> requests.Response:
+            headers = {**PATCH, "Upload-Offset": str(offset)}
+            return requests.patch(location, data=data, headers=headers, timeout=10)
+
+        done = patch(0, b"0123456789")
+        assert done.status_code == 204
+        late = patch(0, b"0123456789")
+        assert late.status_code == 409 and "offset 10" in late.json()["error"]
+        again = patch(10, b"")
+        assert again.status_code == 204 and again.headers["Upload-Offset"] == "10"
+        assert again.headers["Cached-Address"] == done.headers["Cached-Address"]
+        assert patch(10, b"more").status_code == 413
+        item = requests.get(base + done.headers["Cached-Address"], timeout=10)
+        assert item.content == b"0123456789"
+
+
 def test_client_gone_mid_patch_keeps_what_arrived(backend: str, tmp_path: Path) -> None:
     service, app = _serve(backend, tmp_path, dfc.UploadPolicy())
     with serve_in_thread(app, backend) as base:

@@ -299,13 +299,25 @@ class UploadEndpoint:
             return self._settled(upload, outcome)
 
     def _patch_finished(self, request: Request, upload_id: str) -> Decision:
-        """A PATCH to no unfinished upload: 403 for a final concatenation, else 404."""
-        state, _ = self._finished(request, upload_id)
-        if state is not None and state.is_final:
-            refusal = tus.decide_patch(request, state, self.tus, now=time.time())
-            if isinstance(refusal, Decision):
-                return refusal
-        return _refuse(404, _UNKNOWN)
+        """A PATCH to no unfinished upload: 404, unless the upload became an item.
+
+        A finished upload still exists for tus (``HEAD`` gives its offset), so a
+        late or repeated ``PATCH`` (a racing client, a retry whose answer was
+        lost) is answered as by the spec: 403 for a final concatenation, 409 for
+        another offset, 204 (with the address) for an empty body at its end; a
+        body past its end gets 413.
+        """
+        now = time.time()
+        state, address = self._finished(request, upload_id)
+        if state is None or address is None:
+            return _refuse(404, _UNKNOWN)
+        plan = tus.decide_patch(request, state, self.tus, now=now)
+        if isinstance(plan, Decision):
+            return plan
+        if tus.body_length(request) != 0:
+            return _refuse(413, "The upload is complete: it takes no more bytes.")
+        outcome = tus.finish_patch(state, plan, self.tus, now=now, stored=0)
+        return _with_address(outcome.decision, address)
 
     # -- DELETE -----------------------------------------------------------------
     def _delete(self, request: Request, upload_id: Optional[str]) -> Decision:
