@@ -1,0 +1,390 @@
+"""Uploads over loopback: our tus endpoint against a plain route and against tuspyserver.
+
+Run by hand (not part of the test suite; about 6 minutes, ~1 GiB of temporary files at a time)::
+
+    export PYTHONPATH=$PWD
+    .venv/bin/python -m bench.uploads                 # 1 GiB, 5 interleaved rounds
+    .venv/bin/python -m bench.uploads --size-mib 64 --rounds 1    # smoke run
+
+Servers (all on 127.0.0.1, one worker each, started at once and left idle between runs):
+``bench.uploads_app:create_app()`` (the test upload app on a ``CacheFile``) on Flask under
+``gunicorn -w 1 --threads 4 -k gthread``, on FastAPI and on Quart under ``uvicorn`` (one
+process); and ``tuspyserver`` on FastAPI under ``uvicorn`` (the peer).
+
+Cases, one upload each, run round-robin (every case once per round, so load spikes hit them
+alike): on each backend, raw tus ``PATCH``es of 8 MiB and of 64 MiB on one kept-alive
+connection (``ours``) against ``PUT /bench/plain`` of the same pieces streamed into a file by
+the same server stack (``plain``: the machine's limit); ``tuspyserver`` with the same ``PATCH``es.
+Then once per server: ``tuspy`` (``tusclient``) with 64 MiB chunks. The client sends slices of one
+64 MiB random buffer (tuspy reads a 1 GiB file in the page cache).
+
+Measures: throughput (MiB/s, from the creation ``POST`` to the last answer), and the worker's
+RSS growth (``VmRSS`` of ``/proc/<pid>/status`` sampled every 5 ms in a thread; growth = peak
+minus the value just before the upload). Medians (and the largest growth) over the rounds;
+``ours / plain`` ratios per backend and chunk size. The JSON goes to ``bench/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import http.client
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from urllib.parse import parse_qs, urlsplit
+
+if __package__ in (None, ""):  # `python bench/uploads.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    __package__ = "bench"
+
+from bench.server import machine_info
+from tests.support.servers import Server, app_env, start_server
+
+__all__ = ["VmRssSampler", "main", "run"]
+
+MiB = 1 << 20
+RESULTS = Path(__file__).resolve().parent / "results"
+BACKENDS = [("flask", "gunicorn"), ("fastapi", "uvicorn"), ("quart", "uvicorn")]
+CHUNKS_MIB = [8, 64]
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+def _log(message: str) -> None:
+    print(f"[uploads {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def vm_rss(pid: int) -> int:
+    """``VmRSS`` of ``pid`` in bytes (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fobj:
+            for line in fobj:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class VmRssSampler:
+    """Peak ``VmRSS`` of one process, sampled in a thread every ``interval`` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.005) -> None:
+        self.pid, self.interval = pid, interval
+        self.before = self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, vm_rss(self.pid))
+
+    def __enter__(self) -> VmRssSampler:
+        self.before = self.peak = vm_rss(self.pid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.peak = max(self.peak, vm_rss(self.pid))
+
+    @property
+    def growth_mib(self) -> float:
+        return (self.peak - self.before) / MiB
+
+
+class Http:
+    """One kept-alive HTTP/1.1 connection to ``base`` (``http://127.0.0.1:port``)."""
+
+    def __init__(self, base: str) -> None:
+        parts = urlsplit(base)
+        self.conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=300)
+
+    def call(
+        self, method: str, path: str, headers: Dict[str, str], body: Any = b""
+    ) -> Tuple[int, Dict[str, str], bytes]:
+        headers = dict(headers, **{"Content-Length": str(len(body))})
+        self.conn.request(method, path, body=body, headers=headers)
+        resp = self.conn.getresponse()
+        data = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _pieces(buffer: memoryview, size: int, chunk: int) -> Iterator[Tuple[int, memoryview]]:
+    for offset in range(0, size, chunk):
+        start = offset % len(buffer)
+        yield offset, buffer[start : start + min(chunk, size - offset)]
+
+
+def upload_tus(base: str, creation: str, buffer: memoryview, size: int, chunk: int) -> str:
+    """Raw tus: create, then ``PATCH`` every piece; the upload's URL path."""
+    http_ = Http(base)
+    try:
+        headers = dict(TUS, **{"Upload-Length": str(size), "Upload-Metadata": "filename YS5iaW4="})
+        status, answer, _ = http_.call("POST", creation, headers)
+        if status != 201:
+            raise RuntimeError(f"creation answered {status}")
+        location = _path(answer["location"])
+        for offset, piece in _pieces(buffer, size, chunk):
+            patch = dict(TUS, **{"Upload-Offset": str(offset)})
+            patch["Content-Type"] = "application/offset+octet-stream"
+            status, answer, body = http_.call("PATCH", location, patch, piece)
+            if status != 204:
+                raise RuntimeError(f"PATCH at {offset} answered {status}: {body[:200]!r}")
+        return location
+    finally:
+        http_.close()
+
+
+def upload_plain(base: str, name: str, buffer: memoryview, size: int, chunk: int) -> None:
+    """``PUT /bench/plain`` of every piece, appended to one file."""
+    http_ = Http(base)
+    try:
+        for offset, piece in _pieces(buffer, size, chunk):
+            query = f"name={name}&append={'1' if offset else '0'}"
+            status, _, body = http_.call("PUT", f"/bench/plain?{query}", {}, piece)
+            if status != 200:
+                raise RuntimeError(f"plain PUT answered {status}: {body[:200]!r}")
+    finally:
+        http_.close()
+
+
+def upload_tuspy(creation_url: str, path: Path, chunk: int) -> str:
+    """``tusclient`` uploading the file at ``path``; the upload's URL."""
+    from tusclient.client import TusClient
+
+    with open(path, "rb") as fobj:
+        uploader = TusClient(creation_url).uploader(
+            file_stream=fobj, chunk_size=chunk, metadata={"filename": "a.bin"}
+        )
+        uploader.upload()
+        return str(uploader.url)
+
+
+def cached_uid(base: str, location: str, size: int) -> str:
+    """``HEAD`` the finished upload: its item's uid (checks offset and length)."""
+    http_ = Http(base)
+    try:
+        status, answer, _ = http_.call("HEAD", _path(location), TUS)
+    finally:
+        http_.close()
+    if status != 200 or answer.get("upload-offset") != str(size):
+        raise RuntimeError(f"HEAD answered {status}, offset {answer.get('upload-offset')}")
+    address = answer.get("cached-address", "")
+    return parse_qs(urlsplit(address).query).get("uid", [""])[0]
+
+
+class Target:
+    """One server under test: its base URL, worker pid, upload and cleanup."""
+
+    def __init__(self, name: str, server: Server, creation: str, store: Path) -> None:
+        self.name, self.server, self.creation, self.store = name, server, creation, store
+        self.pid = int(server.stats()["pid"])
+        self.ours = name != "tuspyserver"
+
+    def clean(self, location: str, size: int) -> None:
+        """Remove what an upload left (our item, or tuspyserver's files)."""
+        if self.ours:
+            uid = cached_uid(self.server.url, location, size)
+            http_ = Http(self.server.url)
+            try:
+                http_.call("POST", f"/bench/remove?uid={uid}", {})
+            finally:
+                http_.close()
+        else:
+            for entry in (self.store / "tuspy").iterdir():
+                if entry.is_file():
+                    entry.unlink()
+
+
+def timed(pid: int, func: Callable[[], Any]) -> Tuple[float, float, Any]:
+    """``(seconds, RSS growth MiB, result)`` of ``func`` with ``pid``'s RSS sampled."""
+    with VmRssSampler(pid) as rss:
+        t0 = time.perf_counter()
+        result = func()
+        seconds = time.perf_counter() - t0
+    return seconds, rss.growth_mib, result
+
+
+@contextlib.contextmanager
+def servers(tmp: Path) -> Iterator[List[Target]]:
+    """Every server of the bench, started; stopped on exit."""
+    started: List[Server] = []
+    targets: List[Target] = []
+    try:
+        for backend, kind in BACKENDS:
+            folder = tmp / backend
+            (folder / "cache").mkdir(parents=True)
+            env = app_env("file", backend, folder / "cache")
+            env["BENCH_PLAIN_DIR"] = str(folder)
+            server = start_server("bench.uploads_app:create_app()", server=kind, threads=4, env=env)
+            started.append(server)
+            targets.append(Target(backend, server, "/cached-data/uploads", folder))
+        folder = tmp / "tuspyserver"
+        folder.mkdir()
+        env = {"BENCH_PLAIN_DIR": str(folder)}
+        server = start_server("bench.uploads_app:create_tuspy()", server="uvicorn", env=env)
+        started.append(server)
+        targets.append(Target("tuspyserver", server, "/files", folder))
+        yield targets
+    finally:
+        for server in started:
+            server.stop()
+
+
+def _summary(times: List[float], growths: List[float], size: int) -> Dict[str, Any]:
+    median = statistics.median(times)
+    return {
+        "seconds": [round(t, 3) for t in times],
+        "rss_growth_mib": [round(g, 1) for g in growths],
+        "median_seconds": round(median, 3),
+        "median_mib_s": round(size / MiB / median, 1),
+        "median_rss_growth_mib": round(statistics.median(growths), 1),
+        "max_rss_growth_mib": round(max(growths), 1),
+    }
+
+
+def run(size_mib: int, rounds: int, tmp: Path) -> Dict[str, Any]:
+    """Every case, ``rounds`` times round-robin, then tuspy once per server."""
+    size = size_mib * MiB
+    buffer = memoryview(os.urandom(64 * MiB))
+    source = tmp / "source.bin"
+    with open(source, "wb") as out:
+        for _, piece in _pieces(buffer, size, 64 * MiB):
+            out.write(piece)
+    result: Dict[str, Any] = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "size_mib": size_mib,
+        "rounds": rounds,
+        "uptime_before": _uptime(),
+    }
+    loads: List[float] = []
+    raw: Dict[str, Tuple[List[float], List[float]]] = {}
+    with servers(tmp) as targets:
+        for round_ in range(rounds):
+            _log(f"round {round_ + 1}/{rounds} (load {os.getloadavg()[0]:.2f})")
+            for target in targets:
+                for chunk_mib in CHUNKS_MIB:
+                    chunk = chunk_mib * MiB
+                    cases: List[Tuple[str, Callable[[], Any]]] = [
+                        (
+                            "ours" if target.ours else "tuspyserver",
+                            lambda t=target, c=chunk: upload_tus(
+                                t.server.url, t.creation, buffer, size, c
+                            ),
+                        )
+                    ]
+                    if target.ours:
+                        name = f"plain-{target.name}"
+                        cases.append(
+                            (
+                                "plain",
+                                lambda t=target, c=chunk, n=name: upload_plain(
+                                    t.server.url, n, buffer, size, c
+                                ),
+                            )
+                        )
+                    for kind, func in cases:
+                        loads.append(os.getloadavg()[0])
+                        seconds, growth, location = timed(target.pid, func)
+                        key = f"{target.name}/{kind}/{chunk_mib}"
+                        raw.setdefault(key, ([], []))
+                        raw[key][0].append(seconds)
+                        raw[key][1].append(growth)
+                        if kind == "plain":
+                            (target.store / f"plain-{target.name}").unlink()
+                        else:
+                            target.clean(location, size)
+        for target in targets:
+            _log(f"tuspy -> {target.name}")
+            url = target.server.url + target.creation
+            seconds, growth, location = timed(
+                target.pid, lambda u=url: upload_tuspy(u, source, 64 * MiB)
+            )
+            raw[f"{target.name}/tuspy/64"] = ([seconds], [growth])
+            target.clean(location, size)
+    result["cases"] = {key: _summary(t, g, size) for key, (t, g) in raw.items()}
+    result["load_1min_during"] = {
+        "min": round(min(loads), 2),
+        "median": round(statistics.median(loads), 2),
+        "max": round(max(loads), 2),
+    }
+    result["uptime_after"] = _uptime()
+    return result
+
+
+def markdown(result: Dict[str, Any]) -> str:
+    """The results as Markdown tables."""
+    cases = result["cases"]
+    lines = [
+        "| server | client, chunk | MiB/s (median) | ours / plain "
+        "| RSS growth MiB (median / max) |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for key, row in cases.items():
+        name, kind, chunk = key.split("/")
+        ratio = ""
+        plain = cases.get(f"{name}/plain/{chunk}")
+        if kind == "ours" and plain:
+            ratio = f"{row['median_mib_s'] / plain['median_mib_s']:.2f}x"
+        elif kind in ("tuspyserver", "tuspy") and name == "tuspyserver":
+            ratio = ""
+        client = {"ours": "raw PATCH (ours)", "plain": "plain PUT", "tuspyserver": "raw PATCH"}
+        lines.append(
+            f"| {name} | {client.get(kind, kind)}, {chunk} MiB | {row['median_mib_s']:,.1f} "
+            f"| {ratio} | {row['median_rss_growth_mib']} / {row['max_rss_growth_mib']} |"
+        )
+    lines.append("")
+    lines.append(
+        f"Load (1-min average) during the runs: {result['load_1min_during']}; "
+        f"before: `{result['uptime_before']}`; after: `{result['uptime_after']}`."
+    )
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--tmp", type=Path, default=None, help="where temporary files go")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="dfc-bench-uploads-", dir=args.tmp))
+    try:
+        result = run(args.size_mib, args.rounds, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = f"uploads-{time.strftime('%Y%m%d-%H%M%S')}"
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2))
+    table = markdown(result)
+    (args.out / f"{stem}.md").write_text(table + "\n")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The servers of ``bench.uploads``: the test upload app plus a plain route, and tuspyserver.
+
+``bench.uploads_app:create_app()`` is ``tests.apps.uploads_app`` (a ``CacheFile`` service taking
+tus uploads at ``/cached-data/uploads``, built on ``DFC_APP_BACKEND``) with three more routes:
+
+- ``PUT /bench/plain?name=N&append=0|1``: streams the request body into the file ``N`` under
+  ``BENCH_PLAIN_DIR`` as the framework hands it over (the baseline: what this server stack
+  receives with no tus, no cache, no lock);
+- ``POST /bench/remove?uid=U``: removes the finished upload's item (so runs do not fill the disk);
+- ``GET /stats``: the test app's (``pid`` is the worker's).
+
+``bench.uploads_app:create_tuspy()`` is ``tuspyserver`` (a FastAPI tus router, the peer) storing
+under ``BENCH_PLAIN_DIR``/tuspy, with ``GET /stats`` giving its pid.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the route annotations at runtime.
+import os
+from pathlib import Path
+from typing import Any
+
+import dash_file_cache as dfc
+from tests.apps.app import build_app, cache_from_env
+
+__all__ = ["create_app", "create_tuspy"]
+
+
+def _target(name: str) -> Path:
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError("bad name")
+    return Path(os.environ["BENCH_PLAIN_DIR"]) / name
+
+
+def _add_flask(app: Any, service: dfc.ServiceData) -> None:
+    import flask
+
+    @app.put("/bench/plain")
+    def plain() -> str:
+        args = flask.request.args
+        stream = flask.request.stream
+        with open(_target(args["name"]), "ab" if args.get("append") == "1" else "wb") as out:
+            while True:
+                block = stream.read(1 << 20)
+                if not block:
+                    break
+                out.write(block)
+        return "ok"
+
+    @app.post("/bench/remove")
+    def remove() -> str:
+        return str(service.cache.remove(flask.request.args["uid"]))
+
+
+def _add_fastapi(app: Any, service: dfc.ServiceData) -> None:
+    from fastapi import Request
+    from fastapi.responses import PlainTextResponse
+
+    @app.put("/bench/plain")
+    async def plain(request: Request) -> PlainTextResponse:
+        args = request.query_params
+        with open(_target(args["name"]), "ab" if args.get("append") == "1" else "wb") as out:
+            async for block in request.stream():
+                out.write(block)
+        return PlainTextResponse("ok")
+
+    @app.post("/bench/remove")
+    def remove(uid: str) -> PlainTextResponse:
+        return PlainTextResponse(str(service.cache.remove(uid)))
+
+
+def _add_quart(app: Any, service: dfc.ServiceData) -> None:
+    import quart
+
+    app.config["MAX_CONTENT_LENGTH"] = None  # Quart's default (16 MiB) refuses 64 MiB bodies
+
+    @app.put("/bench/plain")
+    async def plain() -> str:
+        args = quart.request.args
+        with open(_target(args["name"]), "ab" if args.get("append") == "1" else "wb") as out:
+            async for block in quart.request.body:
+                out.write(block)
+        return "ok"
+
+    @app.post("/bench/remove")
+    async def remove() -> str:
+        return str(service.cache.remove(quart.request.args["uid"]))
+
+
+_ADD = {"flask": _add_flask, "fastapi": _add_fastapi, "quart": _add_quart}
+
+
+def create_app() -> Any:
+    """The test upload app on ``DFC_APP_BACKEND`` with the bench routes."""
+    backend = os.environ.get("DFC_APP_BACKEND", "flask")
+    service = dfc.ServiceData(cache_from_env(os.environ), uploads=dfc.UploadPolicy())
+    app = build_app(service, backend)
+    _ADD[backend](app, service)
+    return app
+
+
+def create_tuspy() -> Any:
+    """tuspyserver's router on FastAPI, storing under ``BENCH_PLAIN_DIR``/tuspy."""
+    import fastapi
+    import tuspyserver
+
+    folder = Path(os.environ["BENCH_PLAIN_DIR"]) / "tuspy"
+    folder.mkdir(exist_ok=True)
+    app = fastapi.FastAPI()
+    app.include_router(tuspyserver.create_tus_router(prefix="files", files_dir=str(folder)))
+
+    @app.get("/stats")
+    def stats() -> Any:
+        return {"pid": os.getpid()}
+
+    return app
