@@ -219,13 +219,21 @@ class Target:
                     entry.unlink()
 
 
-def timed(pid: int, func: Callable[[], Any]) -> Tuple[float, float, Any]:
-    """``(seconds, RSS growth MiB, result)`` of ``func`` with ``pid``'s RSS sampled."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds ``pid`` has used (all its threads)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fobj:
+        fields = fobj.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(pid: int, func: Callable[[], Any]) -> Tuple[float, float, float, Any]:
+    """``(seconds, RSS growth MiB, worker CPU seconds, result)`` of ``func``, ``pid`` sampled."""
+    cpu0 = cpu_seconds(pid)
     with VmRssSampler(pid) as rss:
         t0 = time.perf_counter()
         result = func()
         seconds = time.perf_counter() - t0
-    return seconds, rss.growth_mib, result
+    return seconds, rss.growth_mib, cpu_seconds(pid) - cpu0, result
 
 
 @contextlib.contextmanager
@@ -254,10 +262,15 @@ def servers(tmp: Path) -> Iterator[List[Target]]:
             server.stop()
 
 
-def _summary(times: List[float], growths: List[float], size: int) -> Dict[str, Any]:
+def _summary(
+    times: List[float], growths: List[float], cpus: List[float], size: int
+) -> Dict[str, Any]:
     median = statistics.median(times)
     return {
         "seconds": [round(t, 3) for t in times],
+        "worker_cpu_seconds": [round(c, 2) for c in cpus],
+        "median_worker_cpu_seconds": round(statistics.median(cpus), 2),
+        "best_mib_s": round(size / MiB / min(times), 1),
         "rss_growth_mib": [round(g, 1) for g in growths],
         "median_seconds": round(median, 3),
         "median_mib_s": round(size / MiB / median, 1),
@@ -282,7 +295,7 @@ def run(size_mib: int, rounds: int, tmp: Path) -> Dict[str, Any]:
         "uptime_before": _uptime(),
     }
     loads: List[float] = []
-    raw: Dict[str, Tuple[List[float], List[float]]] = {}
+    raw: Dict[str, Tuple[List[float], List[float], List[float]]] = {}
     with servers(tmp) as targets:
         for round_ in range(rounds):
             _log(f"round {round_ + 1}/{rounds} (load {os.getloadavg()[0]:.2f})")
@@ -309,11 +322,12 @@ def run(size_mib: int, rounds: int, tmp: Path) -> Dict[str, Any]:
                         )
                     for kind, func in cases:
                         loads.append(os.getloadavg()[0])
-                        seconds, growth, location = timed(target.pid, func)
+                        seconds, growth, cpu, location = timed(target.pid, func)
                         key = f"{target.name}/{kind}/{chunk_mib}"
-                        raw.setdefault(key, ([], []))
+                        raw.setdefault(key, ([], [], []))
                         raw[key][0].append(seconds)
                         raw[key][1].append(growth)
+                        raw[key][2].append(cpu)
                         if kind == "plain":
                             (target.store / f"plain-{target.name}").unlink()
                         else:
@@ -321,12 +335,12 @@ def run(size_mib: int, rounds: int, tmp: Path) -> Dict[str, Any]:
         for target in targets:
             _log(f"tuspy -> {target.name}")
             url = target.server.url + target.creation
-            seconds, growth, location = timed(
+            seconds, growth, cpu, location = timed(
                 target.pid, lambda u=url: upload_tuspy(u, source, 64 * MiB)
             )
-            raw[f"{target.name}/tuspy/64"] = ([seconds], [growth])
+            raw[f"{target.name}/tuspy/64"] = ([seconds], [growth], [cpu])
             target.clean(location, size)
-    result["cases"] = {key: _summary(t, g, size) for key, (t, g) in raw.items()}
+    result["cases"] = {key: _summary(t, g, c, size) for key, (t, g, c) in raw.items()}
     result["load_1min_during"] = {
         "min": round(min(loads), 2),
         "median": round(statistics.median(loads), 2),
@@ -337,25 +351,29 @@ def run(size_mib: int, rounds: int, tmp: Path) -> Dict[str, Any]:
 
 
 def markdown(result: Dict[str, Any]) -> str:
-    """The results as Markdown tables."""
+    """The results as Markdown tables (ratios: ours over the plain route, same chunk)."""
     cases = result["cases"]
     lines = [
-        "| server | client, chunk | MiB/s (median) | ours / plain "
-        "| RSS growth MiB (median / max) |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| server | client, chunk | MiB/s median (best) | ours / plain "
+        "| worker CPU s median | CPU plain / ours | RSS growth MiB median / max |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
+    client = {"ours": "raw PATCH (ours)", "plain": "plain PUT", "tuspyserver": "raw PATCH"}
     for key, row in cases.items():
         name, kind, chunk = key.split("/")
-        ratio = ""
+        ratio = cpu_ratio = ""
         plain = cases.get(f"{name}/plain/{chunk}")
         if kind == "ours" and plain:
             ratio = f"{row['median_mib_s'] / plain['median_mib_s']:.2f}x"
-        elif kind in ("tuspyserver", "tuspy") and name == "tuspyserver":
-            ratio = ""
-        client = {"ours": "raw PATCH (ours)", "plain": "plain PUT", "tuspyserver": "raw PATCH"}
+            ratio += f" ({row['best_mib_s'] / plain['best_mib_s']:.2f}x)"
+            cpu_ratio = (
+                f"{plain['median_worker_cpu_seconds'] / row['median_worker_cpu_seconds']:.2f}x"
+            )
         lines.append(
-            f"| {name} | {client.get(kind, kind)}, {chunk} MiB | {row['median_mib_s']:,.1f} "
-            f"| {ratio} | {row['median_rss_growth_mib']} / {row['max_rss_growth_mib']} |"
+            f"| {name} | {client.get(kind, kind)}, {chunk} MiB "
+            f"| {row['median_mib_s']:,.1f} ({row['best_mib_s']:,.1f}) | {ratio} "
+            f"| {row['median_worker_cpu_seconds']} | {cpu_ratio} "
+            f"| {row['median_rss_growth_mib']} / {row['max_rss_growth_mib']} |"
         )
     lines.append("")
     lines.append(
