@@ -5,7 +5,7 @@ tus uploads at ``/cached-data/uploads``, built on ``DFC_APP_BACKEND``) with thre
 
 - ``PUT /bench/plain?name=N&append=0|1``: streams the request body into the file ``N`` under
   ``BENCH_PLAIN_DIR`` as the framework hands it over (the baseline: what this server stack
-  receives with no tus, no cache, no lock);
+  receives with no tus, no cache, no lock; Flask reads ``&block=`` bytes at a time, 1 MiB);
 - ``POST /bench/remove?uid=U``: removes the finished upload's item (so runs do not fill the disk);
 - ``GET /stats``: the test app's (``pid`` is the worker's).
 
@@ -39,7 +39,7 @@ def _add_flask(app: Any, service: dfc.ServiceData) -> None:
         stream = flask.request.stream
         with open(_target(args["name"]), "ab" if args.get("append") == "1" else "wb") as out:
             while True:
-                block = stream.read(1 << 20)
+                block = stream.read(int(args.get("block", 1 << 20)))
                 if not block:
                     break
                 out.write(block)
