@@ -4,7 +4,10 @@ Run by hand (not part of the test suite; about 8 minutes)::
 
     export PYTHONPATH=$PWD
     .venv/bin/python -m bench.uploads_browser                   # everything below
-    .venv/bin/python -m bench.uploads_browser --sizes 64 --rounds 1 --no-limit --no-big  # smoke
+    .venv/bin/python -m bench.uploads_browser --sizes 64 --rounds 1 --no-limit --no-big --no-du
+    # where dcc.Upload fails, when it already fails at 256 MiB:
+    .venv/bin/python -m bench.uploads_browser --sizes 128 --rounds 1 --limit-sizes 160,192,224 \
+        --no-big --no-du
 
     # dash-uploader's row needs it next to our Dash in a throwaway venv (skipped without it):
     python -m venv /tmp/du && /tmp/du/bin/pip install dash-uploader==0.6.1 dash==4.4.1 gunicorn
@@ -21,11 +24,11 @@ Measures: seconds; the worker's RSS growth (``VmRSS`` every 5 ms, peak minus bef
 renderer processes' summed RSS growth (every 20 ms); the page's peak ``JSHeapUsedSize`` (CDP
 ``Performance.getMetrics``, polled with the output) minus before.
 
-Cases: ``--sizes`` (default 64 and 256 MiB) for ``dcc.Upload`` and ``CachedUpload``, interleaved
-(dcc, cached, dcc, cached...) for ``--rounds`` rounds; then ``dcc.Upload`` at 512 MiB and 1 GiB
-with ``--limit-timeout`` seconds each, stopping at the first failure; ``CachedUpload`` with
-1 GiB (renderer growth); dash-uploader once at 256 MiB. JSON and Markdown go to
-``bench/results/``.
+Cases: ``--sizes`` (default 64 and 256 MiB) for ``dcc.Upload`` and ``CachedUpload``,
+interleaved (dcc, cached, dcc, cached...) for ``--rounds`` rounds; then ``dcc.Upload`` at
+``--limit-sizes`` (default 512 MiB and 1 GiB) with ``--limit-timeout`` seconds each, stopping at
+the first failure; ``CachedUpload`` with 1 GiB (renderer growth); dash-uploader once at 256 MiB.
+JSON and Markdown go to ``bench/results/``.
 """
 
 from __future__ import annotations
@@ -181,8 +184,8 @@ def _median_row(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
     return row
 
 
-def run(sizes: List[int], rounds: int, limit: bool, big: bool, limit_timeout: float,
-        tmp: Path) -> Dict[str, Any]:  # fmt: skip
+def run(sizes: List[int], rounds: int, limit: List[int], big: bool, du: bool,
+        limit_timeout: float, tmp: Path) -> Dict[str, Any]:  # fmt: skip
     """Every case (see the module docstring)."""
     result: Dict[str, Any] = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -209,15 +212,14 @@ def run(sizes: List[int], rounds: int, limit: bool, big: bool, limit_timeout: fl
         for size_mib in sizes:
             for case in ("dcc", "cached"):
                 record(case, size_mib, 300)
-    if limit:
-        for size_mib in (512, 1024):
-            if not record("dcc", size_mib, limit_timeout).get("ok"):
-                break
+    for size_mib in limit:
+        if not record("dcc", size_mib, limit_timeout).get("ok"):
+            break
     if big:
         record("cached", 1024, 300)
-    if DU_PYTHON.exists():
+    if du and DU_PYTHON.exists():
         record("du", 256, 300)
-    else:
+    elif du:
         result["du"] = f"skipped: {DU_PYTHON} not found"
     summary: Dict[str, Any] = {}
     for entry in result["runs"]:
@@ -256,7 +258,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--sizes", default="64,256", help="MiB, comma-separated")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--no-limit", action="store_true", help="skip dcc.Upload at 512/1024")
+    parser.add_argument(
+        "--limit-sizes", default="512,1024", help="MiB for dcc.Upload, until the first failure"
+    )
+    parser.add_argument("--no-limit", action="store_true", help="skip the --limit-sizes")
+    parser.add_argument("--no-du", action="store_true", help="skip dash-uploader")
     parser.add_argument("--no-big", action="store_true", help="skip CachedUpload at 1 GiB")
     parser.add_argument("--limit-timeout", type=float, default=180.0)
     parser.add_argument("--tmp", type=Path, default=None)
@@ -265,7 +271,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="dfc-bench-upbrowser-", dir=args.tmp))
     try:
         sizes = [int(s) for s in args.sizes.split(",")]
-        result = run(sizes, args.rounds, not args.no_limit, not args.no_big,
+        limit = [] if args.no_limit else [int(s) for s in args.limit_sizes.split(",")]
+        result = run(sizes, args.rounds, limit, not args.no_big, not args.no_du,
                      args.limit_timeout, tmp)  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
