@@ -5,6 +5,7 @@ Run by hand (not part of the test suite; about 6 minutes, ~1 GiB of temporary fi
     export PYTHONPATH=$PWD
     .venv/bin/python -m bench.uploads                 # 1 GiB, 5 interleaved rounds
     .venv/bin/python -m bench.uploads --size-mib 64 --rounds 1    # smoke run
+    .venv/bin/python -m bench.uploads --asgi-gather-mib 1   # + FastAPI/Quart with the gather fix
 
 Servers (all on 127.0.0.1, one worker each, started at once and left idle between runs):
 ``bench.uploads_app:create_app()`` (the test upload app on a ``CacheFile``) on Flask under
@@ -237,19 +238,28 @@ def timed(pid: int, func: Callable[[], Any]) -> Tuple[float, float, float, Any]:
 
 
 @contextlib.contextmanager
-def servers(tmp: Path) -> Iterator[List[Target]]:
-    """Every server of the bench, started; stopped on exit."""
+def servers(tmp: Path, gather_mib: int = 0) -> Iterator[List[Target]]:
+    """Every server of the bench, started; stopped on exit.
+
+    ``gather_mib``: also FastAPI and Quart with ``BENCH_ASGI_GATHER`` (see ``bench.uploads_app``).
+    """
     started: List[Server] = []
     targets: List[Target] = []
+    variants = [(backend, kind, 0) for backend, kind in BACKENDS]
+    if gather_mib:
+        variants += [(b, k, gather_mib) for b, k in BACKENDS if b != "flask"]
     try:
-        for backend, kind in BACKENDS:
-            folder = tmp / backend
+        for backend, kind, gather in variants:
+            name = f"{backend}-gather{gather}MiB" if gather else backend
+            folder = tmp / name
             (folder / "cache").mkdir(parents=True)
             env = app_env("file", backend, folder / "cache")
             env["BENCH_PLAIN_DIR"] = str(folder)
+            if gather:
+                env["BENCH_ASGI_GATHER"] = str(gather * MiB)
             server = start_server("bench.uploads_app:create_app()", server=kind, threads=4, env=env)
             started.append(server)
-            targets.append(Target(backend, server, "/cached-data/uploads", folder))
+            targets.append(Target(name, server, "/cached-data/uploads", folder))
         folder = tmp / "tuspyserver"
         folder.mkdir()
         env = {"BENCH_PLAIN_DIR": str(folder)}
@@ -279,7 +289,7 @@ def _summary(
     }
 
 
-def run(size_mib: int, rounds: int, tmp: Path) -> Dict[str, Any]:
+def run(size_mib: int, rounds: int, tmp: Path, gather_mib: int = 0) -> Dict[str, Any]:
     """Every case, ``rounds`` times round-robin, then tuspy once per server."""
     size = size_mib * MiB
     buffer = memoryview(os.urandom(64 * MiB))
@@ -296,7 +306,7 @@ def run(size_mib: int, rounds: int, tmp: Path) -> Dict[str, Any]:
     }
     loads: List[float] = []
     raw: Dict[str, Tuple[List[float], List[float], List[float]]] = {}
-    with servers(tmp) as targets:
+    with servers(tmp, gather_mib) as targets:
         for round_ in range(rounds):
             _log(f"round {round_ + 1}/{rounds} (load {os.getloadavg()[0]:.2f})")
             for target in targets:
@@ -387,12 +397,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--asgi-gather-mib", type=int, default=0, help="add the gather experiment's servers"
+    )
     parser.add_argument("--tmp", type=Path, default=None, help="where temporary files go")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="dfc-bench-uploads-", dir=args.tmp))
     try:
-        result = run(args.size_mib, args.rounds, tmp)
+        result = run(args.size_mib, args.rounds, tmp, args.asgi_gather_mib)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     args.out.mkdir(parents=True, exist_ok=True)
