@@ -15,7 +15,9 @@ process); and ``tuspyserver`` on FastAPI under ``uvicorn`` (the peer).
 Cases, one upload each, run round-robin (every case once per round, so load spikes hit them
 alike): on each backend, raw tus ``PATCH``es of 8 MiB and of 64 MiB on one kept-alive
 connection (``ours``) against ``PUT /bench/plain`` of the same pieces streamed into a file by
-the same server stack (``plain``: the machine's limit); ``tuspyserver`` with the same ``PATCH``es.
+the same server stack (``plain``: the machine's limit; on FastAPI and Quart also ``plain-thread``,
+each block written in the loop's executor as our endpoint must, off the event loop);
+``tuspyserver`` with the same ``PATCH``es.
 Then once per server: ``tuspy`` (``tusclient``) with 64 MiB chunks. The client sends slices of one
 64 MiB random buffer (tuspy reads a 1 GiB file in the page cache).
 
@@ -159,12 +161,14 @@ def upload_tus(base: str, creation: str, buffer: memoryview, size: int, chunk: i
         http_.close()
 
 
-def upload_plain(base: str, name: str, buffer: memoryview, size: int, chunk: int) -> None:
-    """``PUT /bench/plain`` of every piece, appended to one file."""
+def upload_plain(
+    base: str, name: str, buffer: memoryview, size: int, chunk: int, thread: bool = False
+) -> None:
+    """``PUT /bench/plain`` of every piece, appended to one file (``thread``: off the loop)."""
     http_ = Http(base)
     try:
         for offset, piece in _pieces(buffer, size, chunk):
-            query = f"name={name}&append={'1' if offset else '0'}"
+            query = f"name={name}&append={'1' if offset else '0'}&thread={'1' if thread else '0'}"
             status, _, body = http_.call("PUT", f"/bench/plain?{query}", {}, piece)
             if status != 200:
                 raise RuntimeError(f"plain PUT answered {status}: {body[:200]!r}")
@@ -330,6 +334,15 @@ def run(size_mib: int, rounds: int, tmp: Path, gather_mib: int = 0) -> Dict[str,
                                 ),
                             )
                         )
+                    if target.ours and not target.name.startswith("flask"):
+                        cases.append(
+                            (
+                                "plain-thread",
+                                lambda t=target, c=chunk, n=name: upload_plain(
+                                    t.server.url, n, buffer, size, c, thread=True
+                                ),
+                            )
+                        )
                     for kind, func in cases:
                         loads.append(os.getloadavg()[0])
                         seconds, growth, cpu, location = timed(target.pid, func)
@@ -338,7 +351,7 @@ def run(size_mib: int, rounds: int, tmp: Path, gather_mib: int = 0) -> Dict[str,
                         raw[key][0].append(seconds)
                         raw[key][1].append(growth)
                         raw[key][2].append(cpu)
-                        if kind == "plain":
+                        if kind.startswith("plain"):
                             (target.store / f"plain-{target.name}").unlink()
                         else:
                             target.clean(location, size)
@@ -368,7 +381,12 @@ def markdown(result: Dict[str, Any]) -> str:
         "| worker CPU s median | CPU plain / ours | RSS growth MiB median / max |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    client = {"ours": "raw PATCH (ours)", "plain": "plain PUT", "tuspyserver": "raw PATCH"}
+    client = {
+        "ours": "raw PATCH (ours)",
+        "plain": "plain PUT",
+        "plain-thread": "plain PUT, written off the loop",
+        "tuspyserver": "raw PATCH",
+    }
     for key, row in cases.items():
         name, kind, chunk = key.split("/")
         ratio = cpu_ratio = ""
@@ -379,6 +397,11 @@ def markdown(result: Dict[str, Any]) -> str:
             cpu_ratio = (
                 f"{plain['median_worker_cpu_seconds'] / row['median_worker_cpu_seconds']:.2f}x"
             )
+            off_loop = cases.get(f"{name}/plain-thread/{chunk}")
+            if off_loop:
+                ratio += f"; off-loop {row['median_mib_s'] / off_loop['median_mib_s']:.2f}x"
+                cpu = off_loop["median_worker_cpu_seconds"] / row["median_worker_cpu_seconds"]
+                cpu_ratio += f"; off-loop {cpu:.2f}x"
         lines.append(
             f"| {name} | {client.get(kind, kind)}, {chunk} MiB "
             f"| {row['median_mib_s']:,.1f} ({row['best_mib_s']:,.1f}) | {ratio} "

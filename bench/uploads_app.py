@@ -5,7 +5,8 @@ tus uploads at ``/cached-data/uploads``, built on ``DFC_APP_BACKEND``) with thre
 
 - ``PUT /bench/plain?name=N&append=0|1``: streams the request body into the file ``N`` under
   ``BENCH_PLAIN_DIR`` as the framework hands it over (the baseline: what this server stack
-  receives with no tus, no cache, no lock; Flask reads ``&block=`` bytes at a time, 1 MiB);
+  receives with no tus, no cache, no lock; Flask reads ``&block=`` bytes at a time, 1 MiB;
+  on FastAPI and Quart ``&thread=1`` writes each block in the loop's executor, off the loop);
 - ``POST /bench/remove?uid=U``: removes the finished upload's item (so runs do not fill the disk);
 - ``GET /stats``: the test app's (``pid`` is the worker's).
 
@@ -18,6 +19,8 @@ under ``BENCH_PLAIN_DIR``/tuspy, with ``GET /stats`` giving its pid.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the route annotations at runtime.
+import asyncio
+import concurrent.futures
 import os
 from pathlib import Path
 from typing import Any, List, Optional
@@ -32,6 +35,16 @@ def _target(name: str) -> Path:
     if not name or "/" in name or name.startswith("."):
         raise ValueError("bad name")
     return Path(os.environ["BENCH_PLAIN_DIR"]) / name
+
+
+async def _write_all(blocks: Any, out: Any, in_thread: bool) -> None:
+    """Write every block of ``blocks`` (async iterable) to ``out``, on the loop or in a thread."""
+    loop = asyncio.get_running_loop()
+    async for block in blocks:
+        if in_thread:
+            await loop.run_in_executor(None, out.write, block)
+        else:
+            out.write(block)
 
 
 def _add_flask(app: Any, service: dfc.ServiceData) -> None:
@@ -62,8 +75,7 @@ def _add_fastapi(app: Any, service: dfc.ServiceData) -> None:
     async def plain(request: Request) -> PlainTextResponse:
         args = request.query_params
         with open(_target(args["name"]), "ab" if args.get("append") == "1" else "wb") as out:
-            async for block in request.stream():
-                out.write(block)
+            await _write_all(request.stream(), out, args.get("thread") == "1")
         return PlainTextResponse("ok")
 
     @app.post("/bench/remove")
@@ -80,8 +92,7 @@ def _add_quart(app: Any, service: dfc.ServiceData) -> None:
     async def plain() -> str:
         args = quart.request.args
         with open(_target(args["name"]), "ab" if args.get("append") == "1" else "wb") as out:
-            async for block in quart.request.body:
-                out.write(block)
+            await _write_all(quart.request.body, out, args.get("thread") == "1")
         return "ok"
 
     @app.post("/bench/remove")
@@ -123,6 +134,46 @@ def gather_blocks(size: int) -> None:
     _asgi.ReceivedBody._next = _next  # type: ignore[method-assign]
 
 
+def read_ahead(depth: int) -> None:
+    """Make ``ReceivedBody`` read ahead: a task on the loop keeps up to ``depth`` blocks queued
+    while the thread writes (reading and writing overlap; see the module docstring)."""
+    from dash_file_cache.services import _asgi
+
+    async def start(body: Any) -> "asyncio.Queue[Any]":
+        blocks: asyncio.Queue[Any] = asyncio.Queue(maxsize=depth)
+
+        async def pump() -> None:
+            while True:
+                try:
+                    block = await body._next()
+                except Exception as exc:  # handed to the thread, raised there
+                    await blocks.put(exc)
+                    return
+                await blocks.put(block)
+                if block is None:
+                    return
+
+        body._pump = asyncio.ensure_future(pump())
+        return blocks
+
+    def __next__(self: Any) -> bytes:
+        if getattr(self, "_blocks", None) is None:
+            self._blocks = asyncio.run_coroutine_threadsafe(start(self), self._loop).result()
+        future = asyncio.run_coroutine_threadsafe(self._blocks.get(), self._loop)
+        try:
+            block = future.result(_asgi.BODY_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError("No body bytes.") from None
+        if isinstance(block, Exception):
+            raise block
+        if block is None:
+            raise StopIteration
+        return bytes(block)
+
+    _asgi.ReceivedBody.__next__ = __next__  # type: ignore[method-assign]
+
+
 _ADD = {"flask": _add_flask, "fastapi": _add_fastapi, "quart": _add_quart}
 
 
@@ -131,6 +182,8 @@ def create_app() -> Any:
     backend = os.environ.get("DFC_APP_BACKEND", "flask")
     if os.environ.get("BENCH_ASGI_GATHER"):
         gather_blocks(int(os.environ["BENCH_ASGI_GATHER"]))
+    if os.environ.get("BENCH_ASGI_READ_AHEAD"):
+        read_ahead(int(os.environ["BENCH_ASGI_READ_AHEAD"]))
     service = dfc.ServiceData(cache_from_env(os.environ), uploads=dfc.UploadPolicy())
     app = build_app(service, backend)
     _ADD[backend](app, service)
