@@ -12,7 +12,9 @@ tus uploads at ``/cached-data/uploads``, built on ``DFC_APP_BACKEND``) with thre
 
 With ``BENCH_ASGI_GATHER=N`` (bytes), an experiment not in the package: on FastAPI and Quart the
 upload body is handed from the event loop to the writing thread in blocks of at least ``N``
-bytes (several ``receive`` messages gathered) instead of one hop per message.
+bytes (several ``receive`` messages gathered) instead of one hop per message. With
+``BENCH_ASGI_READ_AHEAD=N`` (blocks), another: a task on the loop keeps up to ``N`` blocks queued
+for the thread, so that reading and writing overlap.
 
 ``bench.uploads_app:create_tuspy()`` is ``tuspyserver`` (a FastAPI tus router, the peer) storing
 under ``BENCH_PLAIN_DIR``/tuspy, with ``GET /stats`` giving its pid.
