@@ -53,7 +53,7 @@ if __package__ in (None, ""):  # `python bench/uploads.py`
 from bench.server import machine_info
 from tests.support.servers import Server, app_env, start_server
 
-__all__ = ["VmRssSampler", "main", "run"]
+__all__ = ["VmRssSampler", "finish", "main", "run", "save"]
 
 MiB = 1 << 20
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -364,12 +364,7 @@ def run(size_mib: int, rounds: int, tmp: Path, gather_mib: int = 0) -> Dict[str,
             raw[f"{target.name}/tuspy/64"] = ([seconds], [growth], [cpu])
             target.clean(location, size)
     result["cases"] = {key: _summary(t, g, c, size) for key, (t, g, c) in raw.items()}
-    result["load_1min_during"] = {
-        "min": round(min(loads), 2),
-        "median": round(statistics.median(loads), 2),
-        "max": round(max(loads), 2),
-    }
-    result["uptime_after"] = _uptime()
+    finish(result, loads)
     return result
 
 
@@ -416,6 +411,25 @@ def markdown(result: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def finish(result: Dict[str, Any], loads: List[float]) -> None:
+    """Add the load seen during the run (1-minute averages) and ``uptime`` now to ``result``."""
+    result["load_1min_during"] = {
+        "min": round(min(loads), 2),
+        "median": round(statistics.median(loads), 2),
+        "max": round(max(loads), 2),
+    }
+    result["uptime_after"] = _uptime()
+
+
+def save(out: Path, prefix: str, result: Dict[str, Any], table: str) -> None:
+    """Write ``result`` (JSON) and ``table`` (Markdown) to ``out``, dated; print the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=2))
+    (out / f"{stem}.md").write_text(table + "\n")
+    print(table)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024)
@@ -431,12 +445,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         result = run(args.size_mib, args.rounds, tmp, args.asgi_gather_mib)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"uploads-{time.strftime('%Y%m%d-%H%M%S')}"
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2))
-    table = markdown(result)
-    (args.out / f"{stem}.md").write_text(table + "\n")
-    print(table)
+    save(args.out, "uploads", result, markdown(result))
     return 0
 
 

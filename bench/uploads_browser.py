@@ -51,7 +51,7 @@ if __package__ in (None, ""):
 
 from bench.browser import _driver, _renderer_pids
 from bench.server import RssSampler, machine_info
-from bench.uploads import MiB, VmRssSampler, _uptime
+from bench.uploads import MiB, VmRssSampler, _uptime, finish, save
 from tests.support.servers import Server, start_server
 
 __all__ = ["main", "one_upload"]
@@ -225,12 +225,7 @@ def run(sizes: List[int], rounds: int, limit: List[int], big: bool, du: bool,
     for entry in result["runs"]:
         summary.setdefault(f"{entry['case']}/{entry['size_mib']}", []).append(entry)
     result["summary"] = {key: _median_row(runs) for key, runs in summary.items()}
-    result["load_1min_during"] = {
-        "min": round(min(loads), 2),
-        "median": round(statistics.median(loads), 2),
-        "max": round(max(loads), 2),
-    }
-    result["uptime_after"] = _uptime()
+    finish(result, loads)
     return result
 
 
@@ -276,12 +271,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                      args.limit_timeout, tmp)  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"uploads-browser-{time.strftime('%Y%m%d-%H%M%S')}"
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2))
-    table = markdown(result)
-    (args.out / f"{stem}.md").write_text(table + "\n")
-    print(table)
+    save(args.out, "uploads-browser", result, markdown(result))
     return 0
 
 
