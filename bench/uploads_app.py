@@ -1,0 +1,209 @@
+"""The servers of ``bench.uploads``: the test upload app plus a plain route, and tuspyserver.
+
+``bench.uploads_app:create_app()`` is ``tests.apps.uploads_app`` (a ``CacheFile`` service taking
+tus uploads at ``/cached-data/uploads``, built on ``DFC_APP_BACKEND``) with three more routes:
+
+- ``PUT /bench/plain?name=N&append=0|1``: streams the request body into the file ``N`` under
+  ``BENCH_PLAIN_DIR`` as the framework hands it over (the baseline: what this server stack
+  receives with no tus, no cache, no lock; Flask reads ``&block=`` bytes at a time, 1 MiB;
+  on FastAPI and Quart ``&thread=1`` writes each block in the loop's executor, off the loop);
+- ``POST /bench/remove?uid=U``: removes the finished upload's item (so runs do not fill the disk);
+- ``GET /stats``: the test app's (``pid`` is the worker's).
+
+With ``BENCH_ASGI_GATHER=N`` (bytes), an experiment not in the package: on FastAPI and Quart the
+upload body is handed from the event loop to the writing thread in blocks of at least ``N``
+bytes (several ``receive`` messages gathered) instead of one hop per message. With
+``BENCH_ASGI_READ_AHEAD=N`` (blocks), another: a task on the loop keeps up to ``N`` blocks queued
+for the thread, so that reading and writing overlap.
+
+``bench.uploads_app:create_tuspy()`` is ``tuspyserver`` (a FastAPI tus router, the peer) storing
+under ``BENCH_PLAIN_DIR``/tuspy, with ``GET /stats`` giving its pid.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the route annotations at runtime.
+import asyncio
+import concurrent.futures
+import os
+from pathlib import Path
+from typing import Any, List, Optional
+
+import dash_file_cache as dfc
+from tests.apps.app import build_app, cache_from_env
+
+__all__ = ["create_app", "create_tuspy"]
+
+
+def _target(name: str) -> Path:
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError("bad name")
+    return Path(os.environ["BENCH_PLAIN_DIR"]) / name
+
+
+async def _write_all(blocks: Any, out: Any, in_thread: bool) -> None:
+    """Write every block of ``blocks`` (async iterable) to ``out``, on the loop or in a thread."""
+    loop = asyncio.get_running_loop()
+    async for block in blocks:
+        if in_thread:
+            await loop.run_in_executor(None, out.write, block)
+        else:
+            out.write(block)
+
+
+def _add_flask(app: Any, service: dfc.ServiceData) -> None:
+    import flask
+
+    @app.put("/bench/plain")
+    def plain() -> str:
+        args = flask.request.args
+        stream = flask.request.stream
+        with open(_target(args["name"]), "ab" if args.get("append") == "1" else "wb") as out:
+            while True:
+                block = stream.read(int(args.get("block", 1 << 20)))
+                if not block:
+                    break
+                out.write(block)
+        return "ok"
+
+    @app.post("/bench/remove")
+    def remove() -> str:
+        return str(service.cache.remove(flask.request.args["uid"]))
+
+
+def _add_fastapi(app: Any, service: dfc.ServiceData) -> None:
+    from fastapi import Request
+    from fastapi.responses import PlainTextResponse
+
+    @app.put("/bench/plain")
+    async def plain(request: Request) -> PlainTextResponse:
+        args = request.query_params
+        with open(_target(args["name"]), "ab" if args.get("append") == "1" else "wb") as out:
+            await _write_all(request.stream(), out, args.get("thread") == "1")
+        return PlainTextResponse("ok")
+
+    @app.post("/bench/remove")
+    def remove(uid: str) -> PlainTextResponse:
+        return PlainTextResponse(str(service.cache.remove(uid)))
+
+
+def _add_quart(app: Any, service: dfc.ServiceData) -> None:
+    import quart
+
+    app.config["MAX_CONTENT_LENGTH"] = None  # Quart's default (16 MiB) refuses 64 MiB bodies
+
+    @app.put("/bench/plain")
+    async def plain() -> str:
+        args = quart.request.args
+        with open(_target(args["name"]), "ab" if args.get("append") == "1" else "wb") as out:
+            await _write_all(quart.request.body, out, args.get("thread") == "1")
+        return "ok"
+
+    @app.post("/bench/remove")
+    async def remove() -> str:
+        return str(service.cache.remove(quart.request.args["uid"]))
+
+
+def gather_blocks(size: int) -> None:
+    """Make ``ReceivedBody`` hand the thread ``size`` bytes per hop (see the module docstring).
+
+    A disconnect mid-block hands over what arrived, then raises at the next block.
+    """
+    from dash_file_cache.services import _asgi
+
+    async def _next(self: Any) -> Optional[bytes]:
+        if getattr(self, "_gone", False):
+            raise ConnectionError("The client went away mid-body.")
+        if self._done:
+            return None
+        parts: List[bytes] = []
+        got = 0
+        while got < size:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self._done = True
+                if not parts:
+                    raise ConnectionError("The client went away mid-body.")
+                self._gone = True
+                break
+            body = message.get("body", b"")
+            if body:
+                parts.append(body)
+                got += len(body)
+            if not message.get("more_body", False):
+                self._done = True
+                break
+        return b"".join(parts)
+
+    _asgi.ReceivedBody._next = _next  # type: ignore[method-assign]
+
+
+def read_ahead(depth: int) -> None:
+    """Make ``ReceivedBody`` read ahead: a task on the loop keeps up to ``depth`` blocks queued
+    while the thread writes (reading and writing overlap; see the module docstring)."""
+    from dash_file_cache.services import _asgi
+
+    async def start(body: Any) -> "asyncio.Queue[Any]":
+        blocks: asyncio.Queue[Any] = asyncio.Queue(maxsize=depth)
+
+        async def pump() -> None:
+            while True:
+                try:
+                    block = await body._next()
+                except Exception as exc:  # handed to the thread, raised there
+                    await blocks.put(exc)
+                    return
+                await blocks.put(block)
+                if block is None:
+                    return
+
+        body._pump = asyncio.ensure_future(pump())
+        return blocks
+
+    def __next__(self: Any) -> bytes:
+        if getattr(self, "_blocks", None) is None:
+            self._blocks = asyncio.run_coroutine_threadsafe(start(self), self._loop).result()
+        future = asyncio.run_coroutine_threadsafe(self._blocks.get(), self._loop)
+        try:
+            block = future.result(_asgi.BODY_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError("No body bytes.") from None
+        if isinstance(block, Exception):
+            raise block
+        if block is None:
+            raise StopIteration
+        return bytes(block)
+
+    _asgi.ReceivedBody.__next__ = __next__  # type: ignore[method-assign]
+
+
+_ADD = {"flask": _add_flask, "fastapi": _add_fastapi, "quart": _add_quart}
+
+
+def create_app() -> Any:
+    """The test upload app on ``DFC_APP_BACKEND`` with the bench routes."""
+    backend = os.environ.get("DFC_APP_BACKEND", "flask")
+    if os.environ.get("BENCH_ASGI_GATHER"):
+        gather_blocks(int(os.environ["BENCH_ASGI_GATHER"]))
+    if os.environ.get("BENCH_ASGI_READ_AHEAD"):
+        read_ahead(int(os.environ["BENCH_ASGI_READ_AHEAD"]))
+    service = dfc.ServiceData(cache_from_env(os.environ), uploads=dfc.UploadPolicy())
+    app = build_app(service, backend)
+    _ADD[backend](app, service)
+    return app
+
+
+def create_tuspy() -> Any:
+    """tuspyserver's router on FastAPI, storing under ``BENCH_PLAIN_DIR``/tuspy."""
+    import fastapi
+    import tuspyserver
+
+    folder = Path(os.environ["BENCH_PLAIN_DIR"]) / "tuspy"
+    folder.mkdir(exist_ok=True)
+    app = fastapi.FastAPI()
+    app.include_router(tuspyserver.create_tus_router(prefix="files", files_dir=str(folder)))
+
+    @app.get("/stats")
+    def stats() -> Any:
+        return {"pid": os.getpid()}
+
+    return app
