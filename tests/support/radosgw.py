@@ -111,7 +111,8 @@ class RadosGateway:
         self.access_key = "DFC" + secrets.token_hex(8).upper()
         self.secret_key = secrets.token_hex(20)
         self.procs: Dict[str, subprocess.Popen[bytes]] = {}
-        #: Seconds the last :meth:`start` took (the whole cluster's the first time).
+        #: Seconds the first :meth:`start` took (the whole cluster) and the last one.
+        self.cluster_start_seconds = 0.0
         self.start_seconds = 0.0
         self._made = False
 
@@ -127,15 +128,19 @@ class RadosGateway:
         Raises:
             CephError: a program failed, or a daemon exited or did not answer in ``timeout`` s.
         """
-        started = time.monotonic()
-        if not self._made:
+        started, first = time.monotonic(), not self._made
+        if first:
             self._make_cluster()
         self._start_gateway(timeout)
-        if not self._made:
+        if first:
+            self._ceph(
+                "radosgw-admin", "user", "create", "--uid=dfc", "--display-name=dfc",
+                f"--access-key={self.access_key}", f"--secret-key={self.secret_key}",
+            )  # fmt: skip
             self._made = True
-            self._ceph("radosgw-admin", "user", "create", "--uid=dfc", "--display-name=dfc",
-                       f"--access-key={self.access_key}", f"--secret-key={self.secret_key}")  # fmt: skip
         self.start_seconds = time.monotonic() - started
+        if first:
+            self.cluster_start_seconds = self.start_seconds
 
     def _make_cluster(self) -> None:
         """Write the configuration, make and start the monitor, then make and start the OSD."""
@@ -157,7 +162,7 @@ class RadosGateway:
         self._spawn("osd", "ceph-osd", "-i", "0")
 
     def _start_gateway(self, timeout: float) -> None:
-        """Start radosgw and wait until it answers (it first makes its pools, once the OSD is up)."""
+        """Start radosgw; wait until it answers (it first makes its pools, once the OSD is up)."""
         self._spawn("rgw", "radosgw", "-n", "client.rgw", "--rgw_data", str(self.dir / "rgw"),
                     "--rgw_frontends", f"beast endpoint=127.0.0.1:{self.port}")  # fmt: skip
 
@@ -175,8 +180,7 @@ class RadosGateway:
 
     def _spawn(self, name: str, program: str, *args: str) -> None:
         """Start a daemon in the foreground, in its own process group, logging into the folder."""
-        out = open(self.dir / "log" / f"{name}.out", "ab")  # noqa: SIM115 (the child keeps it)
-        with out:
+        with open(self.dir / "log" / f"{name}.out", "ab") as out:  # the child has its own copy
             self.procs[name] = subprocess.Popen(
                 [program, "-c", str(self.conf), "-f", *args],
                 stdin=subprocess.DEVNULL,
