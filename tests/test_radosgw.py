@@ -37,8 +37,10 @@ Presigned URL after its expiry                 403        ``AccessDenied``: ``ur
                                                ETag only  refused with 412: strip the quotes;
                                                           then exactly one of 32 wins
 ``DeleteObject`` as a claim                    no         204 for everyone, object or not
-Bucket lifecycle rule (expire after 1 day)     yes        set and read back: the deploy page's
-                                                          rule for the cache's prefix
+Bucket lifecycle rule (expire after 1 day)     yes        set, read back and applied to its
+                                                          prefix only (``radosgw-admin lc
+                                                          process``, a "day" of 5 s): the
+                                                          deploy page's rule for the prefix
 Wrong secret / unknown access key              403        ``SignatureDoesNotMatch`` /
                                                           ``InvalidAccessKeyId`` -> 503 JSON
 Gateway stopped                                refused    ``EndpointConnectionError`` at once
@@ -54,7 +56,7 @@ Figures on this machine (2 shared cores, other test runs going on): the
 cluster starts in about 12 s (radosgw making its pools is most of it; a
 restart of the gateway alone takes 0.2 s), its daemons hold about 35 (mon) +
 46 (OSD, plus the bytes it stores: memstore) + 44 (radosgw) MiB of RSS, and
-this module takes about 26 s, the start included (the expiry test waits 2 s).
+this module takes about 35 s, the start included (the expiry tests wait 8 s).
 """
 
 from __future__ import annotations
@@ -377,7 +379,8 @@ def test_delete_is_no_claim(s3: Any, bucket: str) -> None:
 
 
 # -- expiry -------------------------------------------------------------------------------------
-def test_lifecycle_rule(s3: Any, bucket: str) -> None:
+def test_lifecycle_rule(radosgw: RadosGateway, s3: Any, bucket: str) -> None:
+    """A rule expiring the cache's prefix after 1 day is kept, and applied to that prefix only."""
     rule = {
         "ID": "dash-file-cache",
         "Filter": {"Prefix": "dash-file-cache/"},
@@ -385,8 +388,19 @@ def test_lifecycle_rule(s3: Any, bucket: str) -> None:
         "Expiration": {"Days": 1},
         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
     }
+    s3.put_object(Bucket=bucket, Key="dash-file-cache/item", Body=b"old")
+    s3.put_object(Bucket=bucket, Key="elsewhere/item", Body=b"kept")
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [rule]})
     assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] == [rule]
+
+    def keys() -> List[str]:
+        return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+    radosgw.apply_lifecycle()  # younger than a day: kept
+    assert keys() == ["dash-file-cache/item", "elsewhere/item"]
+    time.sleep(radosgw.lifecycle_day + 1)
+    radosgw.apply_lifecycle()
+    assert keys() == ["elsewhere/item"]
 
 
 # -- failures -----------------------------------------------------------------------------------

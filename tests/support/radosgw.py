@@ -6,6 +6,12 @@ with its beast frontend, each on 127.0.0.1 and a free port, authentication off
 inside the cluster (S3 requests are still signed and checked by radosgw
 against the user made with ``radosgw-admin``). No ``mgr`` is needed.
 
+Bucket lifecycle rules are applied on demand (:meth:`RadosGateway.apply_lifecycle`,
+``radosgw-admin lc process``) on a short clock: there a "day" is
+:data:`LIFECYCLE_DAY` seconds (``rgw_lc_debug_interval``). The gateway itself
+keeps the real clock: with the short one its lifecycle thread makes it take
+up to 10 s to stop.
+
 What can be stopped and started again: only the gateway
 (:meth:`RadosGateway.stop` / :meth:`RadosGateway.start`), on the same port,
 with every bucket and object kept (they live in the OSD). That is what "the
@@ -48,6 +54,8 @@ MISSING_PROGRAMS = [name for name in CEPH_PROGRAMS if shutil.which(name) is None
 REGION = "us-east-1"
 #: The OSD's memory for objects (``memstore_device_bytes``): what the store can hold.
 DEFAULT_MEMORY = 1 << 30
+#: Seconds in a lifecycle "day" when :meth:`RadosGateway.apply_lifecycle` applies the rules.
+LIFECYCLE_DAY = 5
 
 _CONF = """\
 [global]
@@ -84,6 +92,11 @@ memstore device bytes = {memory}
 osd op num shards = 1
 osd op num threads per shard = 2
 rgw thread pool size = 16
+
+[client.admin]
+# radosgw-admin (not the gateway, which then stops slowly): a lifecycle "day" is this many
+# seconds when ``radosgw-admin lc process`` applies the rules.
+rgw lc debug interval = {lifecycle_day}
 """
 
 
@@ -108,6 +121,8 @@ class RadosGateway:
         self.port = free_port()
         self.mon_port = free_port()
         self.memory = memory
+        #: Seconds in a lifecycle "day" on this cluster.
+        self.lifecycle_day = LIFECYCLE_DAY
         self.access_key = "DFC" + secrets.token_hex(8).upper()
         self.secret_key = secrets.token_hex(20)
         self.procs: Dict[str, subprocess.Popen[bytes]] = {}
@@ -148,7 +163,13 @@ class RadosGateway:
             (self.dir / name).mkdir(parents=True, exist_ok=True)
         fsid = str(uuid.uuid4())
         self.conf.write_text(
-            _CONF.format(fsid=fsid, mon_port=self.mon_port, dir=self.dir, memory=self.memory)
+            _CONF.format(
+                fsid=fsid,
+                mon_port=self.mon_port,
+                dir=self.dir,
+                memory=self.memory,
+                lifecycle_day=self.lifecycle_day,
+            )
         )
         monmap = str(self.dir / "monmap")
         self._ceph("monmaptool", "--create", "--fsid", fsid, "--addv", "a",
@@ -248,7 +269,7 @@ class RadosGateway:
         """A boto3 S3 client of the gateway (path-style addressing, short timeouts).
 
         ``config`` overrides :class:`botocore.config.Config` options (defaults:
-        ``connect_timeout=5``, ``read_timeout=30``, 2 attempts).
+        ``connect_timeout=5``, ``read_timeout=30``, at most 2 attempts per call).
         """
         import boto3
         from botocore.config import Config
@@ -257,7 +278,7 @@ class RadosGateway:
             "s3": {"addressing_style": "path"},
             "connect_timeout": 5,
             "read_timeout": 30,
-            "retries": {"max_attempts": 2, "mode": "standard"},
+            "retries": {"total_max_attempts": 2, "mode": "standard"},
         }
         options.update(config)
         return boto3.client(
@@ -268,6 +289,14 @@ class RadosGateway:
             aws_secret_access_key=secret_key or self.secret_key,
             config=Config(**options),
         )
+
+    def apply_lifecycle(self) -> None:
+        """Apply every bucket's lifecycle rules now, a "day" being :attr:`lifecycle_day` seconds.
+
+        Raises:
+            CephError: ``radosgw-admin lc process`` failed.
+        """
+        self._ceph("radosgw-admin", "lc", "process")
 
     def rss(self) -> Dict[str, int]:
         """The resident memory of each running daemon, in bytes (``mon``, ``osd``, ``rgw``)."""
