@@ -76,6 +76,8 @@ if TYPE_CHECKING:
 
 #: The fixtures ``radosgw_session`` (the cluster, for the session) and ``radosgw``.
 pytest_plugins = ("tests.support.radosgw",)
+#: One xdist worker runs them all: one cluster per run, not one per worker.
+pytestmark = pytest.mark.xdist_group("radosgw")
 
 MiB = 1 << 20
 #: The smallest multipart part S3 accepts, except the last.
