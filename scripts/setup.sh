@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-# System packages: headless browser tests, Redis tests, nginx tests (Debian names).
+# System packages: headless browser tests, Redis tests, nginx tests, and a single-node Ceph
+# cluster whose radosgw is the real S3 server of the object storage tests (Debian names).
 need=()
-for pkg in chromium chromium-driver redis-server nginx-light; do
+for pkg in chromium chromium-driver redis-server nginx-light radosgw ceph-mon ceph-osd; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

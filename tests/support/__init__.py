@@ -4,6 +4,9 @@
   one factory used by unit tests, in-process apps and the apps that real
   servers run; reading items back.
 - :mod:`tests.support.redis`: :class:`RedisServer`, a real ``redis-server``.
+- :mod:`tests.support.radosgw`: :class:`RadosGateway`, a real S3 server (Ceph's
+  radosgw on a single-node cluster), and its fixtures ``radosgw_session`` and
+  ``radosgw`` (a pytest plugin: ``pytest_plugins = ("tests.support.radosgw",)``).
 - :mod:`tests.support.servers`: :func:`start_server` (a real server in its own
   process group) and :func:`serve_in_thread` (a server thread of this process).
 - :mod:`tests.support.nginx`: the shipped nginx site under a real nginx.
