@@ -148,10 +148,11 @@ class CuttingProxy:
         upstream.sendall(buffer[:n])
         self.cuts += 1
         time.sleep(self.pause)
-        # The server reads the n bytes, then the end of the stream; the answer
-        # thread reads its side to the end and closes it.
-        upstream.shutdown(socket.SHUT_WR)
+        # The client's side first: the server answers as soon as it sees the end of
+        # the stream, and that answer must never reach the client. Then the server
+        # reads the n bytes and the end; the answer thread reads its side to the end.
         _end(client)
+        upstream.shutdown(socket.SHUT_WR)
 
 
 def _content_length(head: bytes) -> int:
