@@ -181,6 +181,8 @@ def files_in_work_files_out(browser, tmp_path: Path, base: str) -> None:
     table.write_text(
         "name,x,y\n" + "".join(f"p{i},{i},{i * i / 2}\n" for i in range(1, 2001)), "utf-8"
     )
+    # The page may still be rendering: wait for the button, disabled until a CSV arrives.
+    wait_for(lambda: read(browser, "#summary-build", "disabled") is not None, 30, "the page")
     assert read(browser, "#summary-build", "disabled") is True
     choose_files(browser, "#upload", [picture, table])
 
