@@ -31,7 +31,6 @@ from dash import Input, Output, ctx, html
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 import dash_file_cache as dfc
-from dash_file_cache.services.http import Request
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_SIZE = 16 << 20  # bytes
@@ -58,7 +57,7 @@ class Tokens:
         """The request headers that sign ``user`` in."""
         return {"Authorization": f"Bearer {self._serializer.dumps(user)}"}
 
-    def user_of(self, request: Request) -> Optional[str]:
+    def user_of(self, request: dfc.UploadRequest) -> Optional[str]:
         """``authorize``: the signed-in user of a request, or ``None`` (refused with 403)."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme != "Bearer" or not token:

@@ -237,7 +237,8 @@ def _policy_service(
 def test_authorize_refuses_every_request(backend: str, tmp_path: Path) -> None:
     seen = []
 
-    def authorize(request: Any) -> bool:
+    def authorize(request: dfc.UploadRequest) -> bool:
+        assert isinstance(request, dfc.UploadRequest)  # the public name of what it is given
         seen.append(request.method)
         return request.headers.get("authorization") == "Bearer yes"
 

@@ -25,7 +25,7 @@ are kept from dash-file-cache 0.2.0 and deprecated.
 from . import data, downloader, reqstream, utilities
 from .data import ServiceData
 from .downloader import ServiceDownloader
-from .upload_policy import UploadPolicy
+from .upload_policy import UploadPolicy, UploadRequest
 from .writer import CachedFileWriter, Writer
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "ServiceData",
     "ServiceDownloader",
     "UploadPolicy",
+    "UploadRequest",
     "Writer",
     "data",
     "downloader",

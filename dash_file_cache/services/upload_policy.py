@@ -12,10 +12,13 @@ from typing import IO, Any, Callable, Dict, Optional
 from .http import Request
 from .tus import TusPolicy
 
-__all__ = ["Authorize", "UploadPolicy", "Validate"]
+__all__ = ["Authorize", "UploadPolicy", "UploadRequest", "Validate"]
 
+#: What ``authorize`` is given: the framework-neutral request (``.method``, case-insensitive
+#: ``.headers``, ``.query_string``), the same on Flask, FastAPI and Quart.
+UploadRequest = Request
 #: ``authorize(request)``: truthy to let a tus request through, falsy to refuse it (403).
-Authorize = Callable[[Request], Any]
+Authorize = Callable[[UploadRequest], Any]
 #: ``validate(file, info)``: raise ``ValueError`` to refuse a finished upload (422).
 Validate = Callable[[IO[bytes], Dict[str, Any]], Any]
 
@@ -32,7 +35,7 @@ class UploadPolicy:
     - ``expires``: seconds an unfinished upload is kept after its creation
       or its last accepted ``PATCH`` (``Upload-Expires``); then its partial
       data is removed. ``None`` keeps it until finished or terminated.
-    - ``authorize``: called with the request (:class:`~.http.Request`:
+    - ``authorize``: called with the request (``dfc.UploadRequest``:
       ``.method``, case-insensitive ``.headers``) before every tus request,
       the creation and every later one; a falsy return refuses it with 403.
     - ``validate``: called once the last byte arrived, with the content as
