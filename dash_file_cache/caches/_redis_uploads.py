@@ -12,10 +12,10 @@ abandoned without a sweep vanishes by itself.
 
 - **Lock**: ``SET NX PX`` with a random token; released only by its holder
   (compare-and-delete script). The lease (:data:`LEASE_MS`) is renewed by
-  every write and while the body is read, and every write or update is *fenced*: a script stores the
-  bytes only if the lock still holds this token. So a holder that stalled
-  past its lease and lost the lock stores nothing more
-  (:class:`UploadBusyError`): two writers never interleave, across hosts too.
+  every write and while the body is read, and every write or update is
+  *fenced*: a script stores the bytes only if the lock still holds this token.
+  So a holder that stalled past its lease and lost the lock stores nothing
+  more (:class:`UploadBusyError`): two writers never interleave, across hosts too.
 - **Write**: blocks are appended to the chunk keys in place (``APPEND``): the
   chunks always have the layout of an item's, so finishing moves no byte.
 - **Finish**: one script checks the lock and the size, ``RENAME``\\ s the

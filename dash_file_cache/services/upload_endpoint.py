@@ -99,7 +99,7 @@ class UploadEndpoint:
         uploads (at most once per :data:`SWEEP_EVERY` seconds), so a server
         that takes requests removes abandoned ones without a request to them.
         """
-        self._sweep(time.time(), SWEEP_EVERY)
+        self.tidy()
         authorize = self.policy.authorize
         if authorize is not None:
             try:
