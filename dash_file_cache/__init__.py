@@ -64,10 +64,12 @@ __all__ = [
     "version",
 ]
 
-# ``CacheRedis`` is given lazily: importing the package does not need ``redis``;
+# ``CacheRedis`` and ``CacheS3`` are given lazily: importing the package needs neither
+# ``redis`` nor ``boto3``;
 # the 0.2.0 names that have a replacement warn when used (see docs/upgrading.md).
 if TYPE_CHECKING:  # pragma: no cover
     from .caches.redis import CacheRedis as CacheRedis
+    from .caches.s3 import CacheS3 as CacheS3
 
 _redis_getattr = caches._lazy_getattr(__name__)
 # Called by __getattr__ below: the warning names the code one frame further out.
@@ -75,6 +77,6 @@ _compat_getattr = _compat.deprecated_names(__name__, _compat.COMPONENT_TYPE_NAME
 
 
 def __getattr__(name: str) -> Any:
-    if name == "CacheRedis":
+    if name in ("CacheRedis", "CacheS3"):
         return _redis_getattr(name)
     return _compat_getattr(name)

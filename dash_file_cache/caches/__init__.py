@@ -5,6 +5,8 @@
 - :class:`CacheFile`: on disk (``diskcache``), shared by the processes of one host.
 - :class:`CacheRedis`: on a Redis server, shared by processes and hosts (needs the
   ``redis`` package; imported lazily, on first use of the name).
+- :class:`CacheS3`: in an S3 bucket, shared by processes and hosts (needs ``boto3``;
+  imported lazily, on first use of the name).
 
 :func:`start_manager` / :func:`manager_queue` give ``CacheQueue`` a ``multiprocess``
 Manager that stops with the process that started it (SIGTERM and SIGKILL included).
@@ -30,6 +32,7 @@ from .queue import CacheQueue, QueueLike
 
 if TYPE_CHECKING:  # pragma: no cover
     from .redis import CacheRedis as CacheRedis
+    from .s3 import CacheS3 as CacheS3
 
 __all__ = [
     "CacheAbstract",
@@ -53,11 +56,12 @@ __all__ = [
 
 
 def _lazy_getattr(module: str) -> Callable[[str], Any]:
-    """A module ``__getattr__`` that imports :class:`CacheRedis` on first use,
-    so ``redis`` stays optional (used here and by the package).
+    """A module ``__getattr__`` that imports :class:`CacheRedis` or :class:`CacheS3`
+    on first use, so ``redis`` and ``boto3`` stay optional (used here and by the package).
 
     The returned function raises:
-        ImportError: ``CacheRedis`` was asked for and ``redis`` is not installed.
+        ImportError: ``CacheRedis`` (``CacheS3``) was asked for and ``redis``
+            (``boto3``) is not installed.
         AttributeError: any other unknown name (naming ``module``).
     """
 
@@ -66,6 +70,10 @@ def _lazy_getattr(module: str) -> Callable[[str], Any]:
             from .redis import CacheRedis
 
             return CacheRedis
+        if name == "CacheS3":
+            from .s3 import CacheS3
+
+            return CacheS3
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
 
     return __getattr__

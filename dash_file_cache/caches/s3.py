@@ -1,0 +1,614 @@
+"""Cache in an S3 bucket, shared by every process and host that reaches the bucket.
+
+Needs ``boto3`` (``pip install boto3``). This module is imported lazily by
+``dash_file_cache.CacheS3``, so the rest of the library works without it.
+
+Layout of the objects under ``prefix`` (``dash-file-cache/`` by default)::
+
+    {prefix}item/{uid}              JSON sidecar: info, size, version, expiry
+    {prefix}data/{uid}/{version}    the content
+    {prefix}claim/{uid}/{version}   written once (If-None-Match: *) by the remover
+
+The sidecar is the item: it is written last, after the content object is
+complete (one ``PutObject``, or a completed multipart upload), so a reader
+never sees a half-written item. The info lives in a sidecar rather than in
+the content's object metadata because a writer's info is only final when the
+writer closes (after the content's upload was started), because S3 metadata
+is ASCII header text (file names are not), and because the service reads the
+info of many items it never sends (``HEAD``, ``304``, a lost one-time claim).
+
+Removing an item first claims it: a ``PutObject`` with ``If-None-Match: *``
+on its claim key succeeds for exactly one caller, across every host; only
+that caller deletes the sidecar and the content. Claim keys are never
+reused (each version has its own) and are left to the bucket's lifecycle
+rule. A store without conditional writes cannot serve one-time items once.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple, cast
+
+try:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError("CacheS3 needs the 'boto3' package: pip install boto3.") from _exc
+
+from .._grammar import MB
+from .._validate import check_bool, check_int, check_positive_int, check_str
+from .abstract import CacheAbstract, CachedData, CachedFileInfo, CacheUnavailableError, read_block
+
+__all__ = ["CacheS3", "S3ContentStream"]
+
+_log = logging.getLogger(__name__)
+#: S3's smallest part but the last; the largest is 5 GiB.
+_MIN_PART_MB = 5
+_MAX_PART_MB = 5 * 1024
+#: Codes meaning "this object is not there" (``HEAD`` answers have no body: "404").
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+class _Gone(Exception):
+    """An S3 call found no object (turned into ``FileNotFoundError`` by the caller)."""
+
+
+@contextmanager
+def _s3_errors(cache: CacheS3, action: str) -> Iterator[None]:
+    """Turn ``botocore`` exceptions into the library's ``OSError`` family.
+
+    Raises:
+        _Gone: the object is not there (the caller says which item).
+        CacheUnavailableError: the store cannot be reached, refuses our
+            credentials, has no such bucket (the message names it) or fails.
+    """
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _MISSING:
+            raise _Gone(code) from exc
+        if code == "NoSuchBucket":
+            raise CacheUnavailableError(
+                f"The S3 bucket {cache.bucket!r} does not exist (while {action})."
+            ) from exc
+        raise CacheUnavailableError(f"S3 refused {action}: {code or exc}.") from exc
+    except BotoCoreError as exc:
+        raise CacheUnavailableError(f"S3 is unavailable while {action}: {exc}") from exc
+
+
+class S3ContentStream(io.RawIOBase):
+    """Read-only, seekable binary stream over one S3 object.
+
+    Nothing is fetched when the stream is made. The first ``read`` after a
+    ``seek`` opens one ranged ``GET`` from the position to the end and later
+    reads continue from its body, so a read at any offset costs one request
+    whatever the object's size, and memory stays at what one ``read`` asks.
+
+    Raises (from ``read``):
+        FileNotFoundError: the object is gone (removed or expired).
+        CacheUnavailableError: the store cannot be reached.
+    """
+
+    def __init__(self, cache: CacheS3, name: str, size: int) -> None:
+        super().__init__()
+        self._cache = cache
+        self._name = name
+        self._size = size
+        self._pos = 0
+        self._body: Any = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    @property
+    def size(self) -> int:
+        """The content's length in bytes."""
+        return self._size
+
+    def tell(self) -> int:
+        self._check_open()
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._check_open()
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self._size + offset
+        else:
+            raise ValueError(f"whence must be 0, 1 or 2, got {whence!r}.")
+        if pos < 0:
+            raise ValueError(f"negative seek position {pos}.")
+        if pos != self._pos:
+            self._drop_body()
+        self._pos = pos
+        return pos
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        """Read up to ``size`` bytes (all the rest if ``size`` is negative or ``None``)."""
+        self._check_open()
+        want = self._size - self._pos
+        if size is not None and size >= 0:
+            want = min(want, size)
+        if want <= 0:
+            return b""
+        if self._body is None:
+            self._body = self._open_body()
+        with _s3_errors(self._cache, "reading an item"):
+            data = self._body.read(want)
+            while len(data) < want:  # short reads from the socket
+                more = self._body.read(want - len(data))
+                if not more:
+                    break
+                data += more
+        self._pos += len(data)
+        return bytes(data)
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._drop_body()
+        super().close()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed S3ContentStream.")
+
+    def _open_body(self) -> Any:
+        try:
+            with _s3_errors(self._cache, "reading an item"):
+                answer = self._cache.client.get_object(
+                    Bucket=self._cache.bucket, Key=self._name, Range=f"bytes={self._pos}-"
+                )
+        except _Gone:
+            raise FileNotFoundError(
+                "The cached content vanished from S3 while being read (removed or expired)."
+            ) from None
+        return answer["Body"]
+
+    def _drop_body(self) -> None:
+        if self._body is not None:
+            body, self._body = self._body, None
+            body.close()
+
+
+class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
+    """Cache in an S3 bucket: shared by every worker, process and host using it.
+
+    Use it when the app runs on several hosts that share no disk, and large
+    items should not live in RAM (as with :class:`CacheRedis`). Works with AWS
+    S3 and stores speaking its API (Ceph radosgw, MinIO, R2...). Every process
+    builds its own ``CacheS3`` with the same bucket and prefix.
+
+    - **Credentials** come the standard way (``AWS_ACCESS_KEY_ID`` /
+      ``AWS_SECRET_ACCESS_KEY``, ``~/.aws/credentials``, an instance role);
+      the endpoint from ``endpoint_url`` or ``AWS_ENDPOINT_URL``.
+    - **Streaming writes**: paths, files and writers are streamed into the
+      store: in one ``PutObject`` up to ``part_size`` MB, above it as a
+      multipart upload of ``part_size`` MB parts, so memory holds one part
+      whatever the item's size. The item's JSON sidecar is written last:
+      an item is servable only once its content is complete.
+    - **Streaming reads**: the loader returns an :class:`S3ContentStream`;
+      a ``Range`` request is one ranged ``GET`` wherever it starts.
+    - **One-time items**: :meth:`remove` claims the item with a conditional
+      ``PutObject`` (``If-None-Match: *``), so exactly one of several racing
+      callers, on any host, removes it and serves it.
+    - **Expiry**: an item is not served ``ttl`` seconds after it was
+      registered. Its objects stay in the bucket until removed: set a bucket
+      lifecycle rule expiring ``prefix`` after a day (longer than ``ttl``).
+    - **Failures**: an unreachable store, refused credentials or a missing
+      bucket (named in the message) raise
+      :class:`~dash_file_cache.CacheUnavailableError`: ``register`` raises it
+      and the served address answers 503 with a JSON error. An object deleted
+      behind the cache's back is a missing item (404).
+
+    Arguments:
+        bucket: the bucket's name; it must exist.
+        prefix: prefix of every object this cache writes.
+        endpoint_url: the S3 endpoint; ``None``: ``AWS_ENDPOINT_URL`` or AWS.
+        region: the region; ``None``: ``AWS_DEFAULT_REGION`` / the config file.
+        redirect: answer passive types with a redirect to a presigned URL
+            (not implemented yet: every item is streamed through the app).
+        url_expires: seconds a presigned URL stays valid.
+        ttl: seconds an item is served after it was registered.
+        part_size: MB of a multipart part (5 to 5120), and the size up to
+            which an item is stored in one ``PutObject``.
+        timeout: connect and read timeout of the S3 client, in seconds.
+
+    Raises:
+        TypeError: an argument has the wrong type.
+        ValueError: an argument has a bad value (empty bucket, ``url_expires``
+            or ``ttl`` below 1, ``part_size`` outside 5..5120).
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "dash-file-cache/",
+        *,
+        endpoint_url: Optional[str] = None,
+        region: Optional[str] = None,
+        redirect: bool = True,
+        url_expires: int = 300,
+        ttl: int = 3600,
+        part_size: int = 8,
+        timeout: int = 5,
+    ) -> None:
+        self._bucket = check_str("bucket", bucket, non_empty=True)
+        self._prefix = check_str("prefix", prefix)
+        if endpoint_url is not None:
+            check_str("endpoint_url", endpoint_url, non_empty=True)
+        if region is not None:
+            check_str("region", region, non_empty=True)
+        self._endpoint_url = endpoint_url
+        self._region = region
+        self._redirect = check_bool("redirect", redirect)
+        self._url_expires = check_positive_int("url_expires", url_expires)
+        self._ttl = check_positive_int("ttl", ttl)
+        self._part_size = check_int("part_size", part_size, _MIN_PART_MB, _MAX_PART_MB)
+        self._timeout = check_positive_int("timeout", timeout)
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    # -- properties -------------------------------------------------------
+    @property
+    def bucket(self) -> str:
+        """The bucket's name."""
+        return self._bucket
+
+    @property
+    def prefix(self) -> str:
+        """The prefix of every object of this cache."""
+        return self._prefix
+
+    @property
+    def ttl(self) -> int:
+        """Seconds an item is served after registration."""
+        return self._ttl
+
+    @property
+    def part_size(self) -> int:
+        """MB of a multipart part."""
+        return self._part_size
+
+    @property
+    def redirect(self) -> bool:
+        """Whether passive types are to be answered with a presigned URL (not yet used)."""
+        return self._redirect
+
+    @property
+    def url_expires(self) -> int:
+        """Seconds a presigned URL stays valid."""
+        return self._url_expires
+
+    @property
+    def client(self) -> Any:
+        """The boto3 S3 client, made on first use (boto3 clients are thread-safe)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._make_client()
+        return self._client
+
+    def _make_client(self) -> Any:
+        config = Config(
+            connect_timeout=self._timeout,
+            read_timeout=max(self._timeout, 30),
+            retries={"total_max_attempts": 2, "mode": "standard"},
+            max_pool_connections=64,
+        )
+        session = boto3.session.Session()
+        return session.client(
+            "s3", endpoint_url=self._endpoint_url, region_name=self._region, config=config
+        )
+
+    # -- names ------------------------------------------------------------
+    def _item_name(self, key: str) -> str:
+        return f"{self._prefix}item/{key}"
+
+    def _data_name(self, key: str, version: str) -> str:
+        return f"{self._prefix}data/{key}/{version}"
+
+    def _claim_name(self, key: str, version: str) -> str:
+        return f"{self._prefix}claim/{key}/{version}"
+
+    # -- CacheAbstract ------------------------------------------------------
+    def prepare(self) -> None:
+        """Check the bucket at ``serve``: raise if it is missing, only log if S3 is down.
+
+        Raises:
+            CacheUnavailableError: the bucket does not exist (the message names it).
+        """
+        try:
+            with _s3_errors(self, "checking the bucket"):
+                self.client.head_bucket(Bucket=self._bucket)
+        except _Gone:
+            raise CacheUnavailableError(
+                f"The S3 bucket {self._bucket!r} does not exist (checked at serve)."
+            ) from None
+        except CacheUnavailableError as exc:
+            _log.warning("dash-file-cache: S3 does not answer yet (%s).", exc)
+
+    def is_in(self, key: str) -> bool:
+        """Return whether ``key`` is a live item.
+
+        Raises:
+            CacheUnavailableError: the store cannot be reached.
+        """
+        try:
+            self._read_meta(key)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def dump(self, key: str, info: CachedFileInfo, data: CachedData) -> None:
+        """Store an item: stream its content into the bucket, then write its sidecar.
+
+        A path's file is copied (any host can then serve it; the file may be
+        deleted afterwards). Replaces an item with the same key.
+
+        Raises:
+            CacheUnavailableError: the store cannot be reached or refuses.
+            FileNotFoundError: a path item to copy cannot be opened.
+        """
+        if isinstance(data, str):
+            with open(data, "rb") as handle:
+                self._dump_stream(key, info, handle)
+        else:
+            self._dump_stream(key, info, data)
+
+    def _dump_stream(self, key: str, info: CachedFileInfo, stream: IO[bytes]) -> None:
+        with self.open_item(key, info) as sink:
+            block_size = self._part_size * MB
+            while True:
+                block = read_block(stream, block_size)
+                if not block:
+                    break
+                sink.write(block)
+
+    @contextmanager
+    def open_item(self, key: str, info: CachedFileInfo) -> Iterator[IO[bytes]]:
+        """Write an item's content part by part as it comes, then publish it.
+
+        See :meth:`CacheAbstract.open_item`. Written bytes are buffered up to
+        one part; the first full part starts a multipart upload. On a clean
+        exit the content is completed and the sidecar written (``info`` as it
+        is then); on an exception the multipart upload is aborted and nothing
+        is published.
+
+        Raises:
+            CacheUnavailableError: the store cannot be reached or refuses.
+        """
+        version = uuid.uuid4().hex
+        sink = _PartSink(self, self._data_name(key, version), self._part_size * MB)
+        try:
+            yield cast(IO[bytes], sink)
+            sink.finish()
+            self._publish(key, info, version, sink.size)
+        except BaseException:
+            sink.abort()
+            raise
+
+    def _publish(self, key: str, info: CachedFileInfo, version: str, size: int) -> None:
+        meta = {"info": info, "v": version, "size": size, "expires": time.time() + self._ttl}
+        body = json.dumps(meta, separators=(",", ":")).encode()
+        with _s3_errors(self, "registering an item"):
+            self.client.put_object(
+                Bucket=self._bucket,
+                Key=self._item_name(key),
+                Body=body,
+                ContentType="application/json",
+            )
+
+    def _read_meta(self, key: str) -> Dict[str, Any]:
+        """The sidecar of a live item.
+
+        Raises:
+            FileNotFoundError: no such item, or it expired.
+            CacheUnavailableError: the store cannot be reached.
+        """
+        try:
+            with _s3_errors(self, "loading an item"):
+                raw = self.client.get_object(Bucket=self._bucket, Key=self._item_name(key))[
+                    "Body"
+                ].read()
+        except _Gone:
+            raise FileNotFoundError(f"No cached item for key {key!r}.") from None
+        meta: Dict[str, Any] = json.loads(raw)
+        if float(meta["expires"]) <= time.time():
+            raise FileNotFoundError(f"The cached item {key!r} expired.")
+        return meta
+
+    def load(self, key: str) -> Tuple[CachedFileInfo, Callable[[], CachedData]]:
+        """Return the item's info and a loader of an :class:`S3ContentStream`.
+
+        The loader makes no request: a content object deleted since ``load``
+        raises ``FileNotFoundError`` at the stream's first read.
+
+        Raises:
+            FileNotFoundError: ``key`` is not cached (or expired).
+            CacheUnavailableError: the store cannot be reached.
+        """
+        meta = self._read_meta(key)
+        info: CachedFileInfo = meta["info"]
+        name, size = self._data_name(key, meta["v"]), int(meta["size"])
+
+        def loader() -> CachedData:
+            return cast(IO[bytes], S3ContentStream(self, name, size))
+
+        return info, loader
+
+    def remove(self, key: str) -> bool:
+        """Claim an item, then delete it; ``True`` for exactly one of racing callers.
+
+        The claim is a ``PutObject`` with ``If-None-Match: *`` on the claim
+        key of the item's version: the store lets exactly one create it.
+
+        Raises:
+            CacheUnavailableError: the store cannot be reached.
+        """
+        try:
+            meta = self._read_meta(key)
+        except FileNotFoundError:
+            return False
+        version = str(meta["v"])
+        try:
+            with _s3_errors(self, "claiming an item"):
+                self.client.put_object(
+                    Bucket=self._bucket,
+                    Key=self._claim_name(key, version),
+                    Body=b"",
+                    IfNoneMatch="*",
+                )
+        except CacheUnavailableError as exc:
+            if _is_precondition_failed(exc):
+                return False
+            raise
+        with _s3_errors(self, "removing an item"):
+            self.client.delete_object(Bucket=self._bucket, Key=self._item_name(key))
+            self.client.delete_object(Bucket=self._bucket, Key=self._data_name(key, version))
+        return True
+
+    # -- extras ---------------------------------------------------------------
+    def __len__(self) -> int:
+        """The number of items stored under the prefix, expired ones included (lists them).
+
+        Raises:
+            CacheUnavailableError: the store cannot be reached.
+        """
+        count = 0
+        with _s3_errors(self, "counting items"):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self._bucket, Prefix=self._item_name("")
+            )
+            for page in pages:
+                count += int(page.get("KeyCount", 0))
+        return count
+
+    def __repr__(self) -> str:
+        return f"CacheS3({self._bucket!r}, prefix={self._prefix!r}, ttl={self._ttl})"
+
+    # -- pickling (Dash background callbacks pickle the service) ---------------
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_client"] = None
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+def _is_precondition_failed(exc: CacheUnavailableError) -> bool:
+    """Whether an S3 error is a lost conditional write (412 ``PreconditionFailed``)."""
+    cause = exc.__cause__
+    return isinstance(cause, ClientError) and (
+        cause.response.get("Error", {}).get("Code") == "PreconditionFailed"
+        or cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 412
+    )
+
+
+class _PartSink(io.RawIOBase):
+    """Write-only stream that uploads what it receives into one S3 object.
+
+    Holds at most one part in memory. Up to one part, :meth:`finish` stores
+    it with one ``PutObject``; the first full part starts a multipart upload.
+    """
+
+    def __init__(self, cache: CacheS3, name: str, part_bytes: int) -> None:
+        super().__init__()
+        self._cache = cache
+        self._name = name
+        self._part_bytes = part_bytes
+        self._buffer = bytearray()
+        self._upload_id: Optional[str] = None
+        self._parts: List[Dict[str, Any]] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        count = len(view)
+        self.size += count
+        while len(view):
+            room = self._part_bytes - len(self._buffer)
+            self._buffer += view[:room]
+            view = view[room:]
+            if len(self._buffer) == self._part_bytes:
+                self._upload_part()
+        return count
+
+    def flush(self) -> None:
+        """Nothing: only full parts are sent before :meth:`finish` (``close`` calls this)."""
+
+    def finish(self) -> None:
+        """Send what is buffered and complete the object."""
+        client, bucket = self._cache.client, self._cache.bucket
+        if self._upload_id is None:
+            with _s3_errors(self._cache, "registering an item"):
+                client.put_object(Bucket=bucket, Key=self._name, Body=bytes(self._buffer))
+            self._buffer.clear()
+            return
+        if self._buffer:
+            self._upload_part()
+        with _s3_errors(self._cache, "registering an item"):
+            client.complete_multipart_upload(
+                Bucket=bucket,
+                Key=self._name,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+        self._upload_id = None
+
+    def abort(self) -> None:
+        """Best effort: drop the unfinished multipart upload and the content object."""
+        client, bucket = self._cache.client, self._cache.bucket
+        try:
+            if self._upload_id is not None:
+                client.abort_multipart_upload(
+                    Bucket=bucket, Key=self._name, UploadId=self._upload_id
+                )
+            client.delete_object(Bucket=bucket, Key=self._name)
+        except (ClientError, BotoCoreError) as exc:
+            _log.debug("dash-file-cache: could not clean up %s (%s).", self._name, exc)
+        self._buffer.clear()
+
+    def _upload_part(self) -> None:
+        client, bucket = self._cache.client, self._cache.bucket
+        with _s3_errors(self._cache, "registering an item"):
+            if self._upload_id is None:
+                answer = client.create_multipart_upload(Bucket=bucket, Key=self._name)
+                self._upload_id = str(answer["UploadId"])
+            number = len(self._parts) + 1
+            answer = client.upload_part(
+                Bucket=bucket,
+                Key=self._name,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=bytes(self._buffer),
+            )
+        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        self._buffer.clear()
