@@ -19,9 +19,14 @@ info of many items it never sends (``HEAD``, ``304``, a lost one-time claim).
 
 Removing an item first claims it: a ``PutObject`` with ``If-None-Match: *``
 on its claim key succeeds for exactly one caller, across every host; only
-that caller deletes the sidecar and the content. Claim keys are never
+that caller deletes the sidecar (from then on the item is a 404 everywhere)
+and the content, at once or, when this process is still streaming it (a
+one-time item is claimed before it is sent), when its last stream here
+closes. A stream on another host of an item removed meanwhile ends with
+``FileNotFoundError`` at its next ranged ``GET``. Claim keys are never
 reused (each version has its own) and are left to the bucket's lifecycle
-rule. A store without conditional writes cannot serve one-time items once.
+rule, as is content a crashed process did not delete. A store without
+conditional writes cannot serve one-time items once.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple, cast
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, cast
 
 try:
     import boto3
@@ -167,8 +172,10 @@ class S3ContentStream(io.RawIOBase):
         return len(data)
 
     def close(self) -> None:
-        self._drop_body()
-        super().close()
+        if not self.closed:
+            self._drop_body()
+            super().close()
+            self._cache._stream_closed(self._name)
 
     def _check_open(self) -> None:
         if self.closed:
@@ -269,6 +276,13 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
         self._timeout = check_positive_int("timeout", timeout)
         self._client: Any = None
         self._lock = threading.Lock()
+        self._init_streams()
+
+    def _init_streams(self) -> None:
+        #: Open streams of this process per content object, and the removed
+        #: objects to delete when their last stream closes.
+        self._streams: Dict[str, int] = {}
+        self._retired: Set[str] = set()
 
     # -- properties -------------------------------------------------------
     @property
@@ -442,8 +456,10 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
     def load(self, key: str) -> Tuple[CachedFileInfo, Callable[[], CachedData]]:
         """Return the item's info and a loader of an :class:`S3ContentStream`.
 
-        The loader makes no request: a content object deleted since ``load``
-        raises ``FileNotFoundError`` at the stream's first read.
+        The loader checks that the content object is there (one ``HEAD``, so
+        that a deleted object is a 404 before any header is sent) and makes a
+        stream that fetches nothing until read; the loader raises
+        ``FileNotFoundError`` if the object is gone.
 
         Raises:
             FileNotFoundError: ``key`` is not cached (or expired).
@@ -454,6 +470,13 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
         name, size = self._data_name(key, meta["v"]), int(meta["size"])
 
         def loader() -> CachedData:
+            try:
+                with _s3_errors(self, "loading an item"):
+                    self.client.head_object(Bucket=self._bucket, Key=name)
+            except _Gone:
+                raise FileNotFoundError(f"The content of item {key!r} is gone.") from None
+            with self._lock:
+                self._streams[name] = self._streams.get(name, 0) + 1
             return cast(IO[bytes], S3ContentStream(self, name, size))
 
         return info, loader
@@ -486,8 +509,40 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
             raise
         with _s3_errors(self, "removing an item"):
             self.client.delete_object(Bucket=self._bucket, Key=self._item_name(key))
-            self.client.delete_object(Bucket=self._bucket, Key=self._data_name(key, version))
+        self._retire(self._data_name(key, version))
         return True
+
+    def _retire(self, name: str) -> None:
+        """Delete a removed item's content now, or when this process's last stream of it closes.
+
+        The service claims a one-time item (``remove``) before it streams it,
+        so the content must outlive the claim while it is sent.
+        """
+        with self._lock:
+            if self._streams.get(name):
+                self._retired.add(name)
+                return
+        self._delete_content(name)
+
+    def _stream_closed(self, name: str) -> None:
+        """Called by :meth:`S3ContentStream.close`: delete retired content no longer read."""
+        with self._lock:
+            left = self._streams.get(name, 1) - 1
+            if left > 0:
+                self._streams[name] = left
+                return
+            self._streams.pop(name, None)
+            if name not in self._retired:
+                return
+            self._retired.discard(name)
+        self._delete_content(name)
+
+    def _delete_content(self, name: str) -> None:
+        """Best effort: a content object left behind is reclaimed by the lifecycle rule."""
+        try:
+            self.client.delete_object(Bucket=self._bucket, Key=name)
+        except (ClientError, BotoCoreError) as exc:
+            _log.warning("dash-file-cache: could not delete %s from S3 (%s).", name, exc)
 
     # -- extras ---------------------------------------------------------------
     def __len__(self) -> int:
@@ -512,12 +567,14 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
         state["_client"] = None
-        del state["_lock"]
+        for name in ("_lock", "_streams", "_retired"):
+            del state[name]
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._init_streams()
 
 
 def _is_precondition_failed(exc: CacheUnavailableError) -> bool:
