@@ -306,6 +306,11 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
         return self._part_size
 
     @property
+    def copy_paths(self) -> bool:
+        """Always ``True``: a path's bytes are copied into the bucket at registration."""
+        return True
+
+    @property
     def redirect(self) -> bool:
         """Whether passive types are to be answered with a presigned URL (not yet used)."""
         return self._redirect
