@@ -22,7 +22,6 @@ responses that were already streaming them can finish.
 from __future__ import annotations
 
 import errno
-import io
 import json
 import logging
 import uuid
@@ -46,6 +45,7 @@ from .._validate import (
     check_positive_number,
     check_str,
 )
+from ._streams import BlockSink, RemoteReader
 from .abstract import (
     CacheAbstract,
     CachedData,
@@ -191,7 +191,7 @@ def _is_out_of_memory(exc: Exception, text: str) -> bool:
     )
 
 
-class RedisContentStream(io.RawIOBase):
+class RedisContentStream(RemoteReader):
     """Read-only, seekable binary stream over an item's chunk keys.
 
     Nothing is fetched when the stream is made: each ``read`` fetches only the
@@ -206,52 +206,16 @@ class RedisContentStream(io.RawIOBase):
     """
 
     def __init__(self, client: redis.Redis, base: str, size: int, chunk_bytes: int) -> None:
-        super().__init__()
+        super().__init__(size)
         self._client = client
         self._base = base
-        self._size = size
         self._chunk_bytes = chunk_bytes
-        self._pos = 0
         self._cached_index = -1
         self._cached = b""
 
-    # -- io.RawIOBase protocol (not writable: RawIOBase's default) --------
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    @property
-    def size(self) -> int:
-        """The content's length in bytes."""
-        return self._size
-
-    def tell(self) -> int:
-        self._check_open()
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        self._check_open()
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = self._size + offset
-        else:
-            raise ValueError(f"whence must be 0, 1 or 2, got {whence!r}.")
-        if pos < 0:
-            raise ValueError(f"negative seek position {pos}.")
-        self._pos = pos
-        return pos
-
     def read(self, size: Optional[int] = -1) -> bytes:
         """Read up to ``size`` bytes (all the rest if ``size`` is negative or ``None``)."""
-        self._check_open()
-        remaining = self._size - self._pos
-        if size is not None and size >= 0:
-            remaining = min(remaining, size)
+        remaining = self._wanted(size)
         parts: List[bytes] = []
         while remaining > 0:
             piece = self._read_in_chunk(remaining)
@@ -260,24 +224,11 @@ class RedisContentStream(io.RawIOBase):
             remaining -= len(piece)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    def readall(self) -> bytes:
-        return self.read(-1)
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
     def close(self) -> None:
         self._cached = b""
         super().close()
 
     # -- internals --------------------------------------------------------
-    def _check_open(self) -> None:
-        if self.closed:
-            raise ValueError("I/O operation on closed RedisContentStream.")
-
     def _read_in_chunk(self, want: int) -> bytes:
         """Return at most ``want`` bytes from the current position, within one chunk."""
         index, offset = divmod(self._pos, self._chunk_bytes)
@@ -786,52 +737,34 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
-class _ChunkSink(io.RawIOBase):
+class _ChunkSink(BlockSink):
     """Write-only stream that stores what it receives as the chunks of a new version.
 
     Used by :meth:`CacheRedis.open_item`; holds at most one chunk in memory.
     """
 
     def __init__(self, cache: CacheRedis, key: str) -> None:
-        super().__init__()
+        super().__init__(cache.chunk_size * MB)
         self._cache = cache
         self.version = uuid.uuid4().hex
         self.base = cache._chunk_base(key, self.version)
         self.chunk_bytes = cache.chunk_size * MB
         self._chunk_ttl_ms = (cache.ttl + cache.grace) * 1000
-        self._buffer = bytearray()
         self.n_chunks = 0
-        self.size = 0
 
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        count = len(view)
+    def _check_growth(self, count: int) -> None:
         limit = self._cache.size_limit
         if limit is not None and self.size + count > limit:
             raise OSError(
                 errno.EFBIG, f"The item is larger than the cache's size_limit ({limit} bytes)."
             )
-        self.size += count
-        while len(view):
-            room = self.chunk_bytes - len(self._buffer)
-            self._buffer += view[:room]
-            view = view[room:]
-            if len(self._buffer) == self.chunk_bytes:
-                self._store_chunk()
-        return count
-
-    def flush(self) -> None:
-        """Nothing: only full chunks are stored before :meth:`finish` (``close`` calls this)."""
 
     def finish(self) -> None:
         """Store the last, partial chunk, once all content is written."""
         if self._buffer:
-            self._store_chunk()
+            self._store_block()
 
-    def _store_chunk(self) -> None:
+    def _store_block(self) -> None:
         with memoryview(self._buffer) as block, _redis_errors("registering an item"):
             self._cache.client.set(f"{self.base}{self.n_chunks}", block, px=self._chunk_ttl_ms)
         self.n_chunks += 1

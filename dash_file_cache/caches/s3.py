@@ -31,7 +31,6 @@ conditional writes cannot serve one-time items once.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import threading
@@ -49,6 +48,7 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
 
 from .._grammar import MB
 from .._validate import check_bool, check_int, check_positive_int, check_str
+from ._streams import BlockSink, RemoteReader
 from .abstract import CacheAbstract, CachedData, CachedFileInfo, CacheUnavailableError, read_block
 
 __all__ = ["CacheS3", "S3ContentStream"]
@@ -89,7 +89,7 @@ def _s3_errors(cache: CacheS3, action: str) -> Iterator[None]:
         raise CacheUnavailableError(f"S3 is unavailable while {action}: {exc}") from exc
 
 
-class S3ContentStream(io.RawIOBase):
+class S3ContentStream(RemoteReader):
     """Read-only, seekable binary stream over one S3 object.
 
     Nothing is fetched when the stream is made. The first ``read`` after a
@@ -103,51 +103,14 @@ class S3ContentStream(io.RawIOBase):
     """
 
     def __init__(self, cache: CacheS3, name: str, size: int) -> None:
-        super().__init__()
+        super().__init__(size)
         self._cache = cache
         self._name = name
-        self._size = size
-        self._pos = 0
         self._body: Any = None
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    @property
-    def size(self) -> int:
-        """The content's length in bytes."""
-        return self._size
-
-    def tell(self) -> int:
-        self._check_open()
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        self._check_open()
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = self._size + offset
-        else:
-            raise ValueError(f"whence must be 0, 1 or 2, got {whence!r}.")
-        if pos < 0:
-            raise ValueError(f"negative seek position {pos}.")
-        if pos != self._pos:
-            self._drop_body()
-        self._pos = pos
-        return pos
 
     def read(self, size: Optional[int] = -1) -> bytes:
         """Read up to ``size`` bytes (all the rest if ``size`` is negative or ``None``)."""
-        self._check_open()
-        want = self._size - self._pos
-        if size is not None and size >= 0:
-            want = min(want, size)
+        want = self._wanted(size)
         if want <= 0:
             return b""
         if self._body is None:
@@ -162,24 +125,14 @@ class S3ContentStream(io.RawIOBase):
         self._pos += len(data)
         return bytes(data)
 
-    def readall(self) -> bytes:
-        return self.read(-1)
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
     def close(self) -> None:
         if not self.closed:
             self._drop_body()
             super().close()
             self._cache._stream_closed(self._name)
 
-    def _check_open(self) -> None:
-        if self.closed:
-            raise ValueError("I/O operation on closed S3ContentStream.")
+    def _moved(self) -> None:
+        self._drop_body()
 
     def _open_body(self) -> Any:
         try:
@@ -591,7 +544,7 @@ def _is_precondition_failed(exc: CacheUnavailableError) -> bool:
     )
 
 
-class _PartSink(io.RawIOBase):
+class _PartSink(BlockSink):
     """Write-only stream that uploads what it receives into one S3 object.
 
     Holds at most one part in memory. Up to one part, :meth:`finish` stores
@@ -599,32 +552,11 @@ class _PartSink(io.RawIOBase):
     """
 
     def __init__(self, cache: CacheS3, name: str, part_bytes: int) -> None:
-        super().__init__()
+        super().__init__(part_bytes)
         self._cache = cache
         self._name = name
-        self._part_bytes = part_bytes
-        self._buffer = bytearray()
         self._upload_id: Optional[str] = None
         self._parts: List[Dict[str, Any]] = []
-        self.size = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        count = len(view)
-        self.size += count
-        while len(view):
-            room = self._part_bytes - len(self._buffer)
-            self._buffer += view[:room]
-            view = view[room:]
-            if len(self._buffer) == self._part_bytes:
-                self._upload_part()
-        return count
-
-    def flush(self) -> None:
-        """Nothing: only full parts are sent before :meth:`finish` (``close`` calls this)."""
 
     def finish(self) -> None:
         """Send what is buffered and complete the object."""
@@ -635,7 +567,7 @@ class _PartSink(io.RawIOBase):
             self._buffer.clear()
             return
         if self._buffer:
-            self._upload_part()
+            self._store_block()
         with _s3_errors(self._cache, "registering an item"):
             client.complete_multipart_upload(
                 Bucket=bucket,
@@ -658,7 +590,7 @@ class _PartSink(io.RawIOBase):
             _log.debug("dash-file-cache: could not clean up %s (%s).", self._name, exc)
         self._buffer.clear()
 
-    def _upload_part(self) -> None:
+    def _store_block(self) -> None:
         client, bucket = self._cache.client, self._cache.bucket
         with _s3_errors(self._cache, "registering an item"):
             if self._upload_id is None:
