@@ -210,6 +210,23 @@ def test_writer_streams_parts(client: Any, service: dfc.ServiceData, s3: Any, bu
     assert uploads_of(s3, bucket) == []
 
 
+def test_writer_memory_is_a_few_parts(service: dfc.ServiceData) -> None:
+    """40 MiB written: Python's peak allocation stays within a few 5 MiB parts."""
+    import tracemalloc
+
+    block = os.urandom(MiB)
+    tracemalloc.start()
+    try:
+        with service.open(file_name="big.bin") as out:
+            for _ in range(40):
+                out.write(block)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * PART_MB * MiB, peak / MiB
+    assert service.cache.load(uid_of(out.address))[0]["file_name"] == "big.bin"
+
+
 def test_failed_writer_leaves_nothing(service: dfc.ServiceData, s3: Any, bucket: str) -> None:
     with pytest.raises(RuntimeError, match="boom"), service.open(file_name="x.bin") as out:
         out.write(BIG)
@@ -345,7 +362,7 @@ def test_missing_bucket_is_named(radosgw: RadosGateway, credentials: None) -> No
     name = f"dfc-missing-{secrets.token_hex(4)}"
     cache = make_cache(radosgw, name)
     with pytest.raises(dfc.CacheUnavailableError, match=f"bucket '{name}' does not exist"):
-        cache.prepare()  # what serve() calls
+        build_app(dfc.ServiceData(cache))  # serve() checks the bucket
     with pytest.raises(dfc.CacheUnavailableError, match=f"bucket '{name}' does not exist"):
         dfc.ServiceData(cache).register(BIG)
 

@@ -602,7 +602,7 @@ class _PartSink(BlockSink):
                 Key=self._name,
                 UploadId=self._upload_id,
                 PartNumber=number,
-                Body=bytes(self._buffer),
+                Body=self._buffer,
             )
         self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
         self._buffer.clear()
