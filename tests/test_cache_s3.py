@@ -25,7 +25,7 @@ import requests
 import dash_file_cache as dfc
 from tests.apps.app import build_app, make_client
 from tests.support.http import assert_json_error, uid_of
-from tests.support.servers import serve_in_thread
+from tests.support.servers import running_server, serve_in_thread
 
 if TYPE_CHECKING:
     from tests.support.radosgw import RadosGateway
@@ -323,6 +323,35 @@ def claim(cache: dfc.CacheS3, uid: str, barrier: threading.Barrier) -> bool:
     """``cache.remove(uid)`` once every claimer is ready."""
     barrier.wait()
     return cache.remove(uid)
+
+
+def test_two_servers_share_the_bucket(radosgw: RadosGateway, bucket: str) -> None:
+    """Two gunicorn servers sharing only the bucket serve each other's items; a one-time
+    item under 32 concurrent GETs spread over both is served exactly once."""
+    env = {
+        "DFC_APP_CACHE": "s3",
+        "DFC_APP_S3_BUCKET": bucket,
+        "DFC_APP_S3_ENDPOINT": radosgw.endpoint_url,
+        "AWS_ACCESS_KEY_ID": radosgw.access_key,
+        "AWS_SECRET_ACCESS_KEY": radosgw.secret_key,
+    }
+    with running_server(env=env, threads=16) as one, running_server(env=env, threads=16) as two:
+        assert one.url != two.url
+        shared = requests.post(one.url + "/register", data=BIG, timeout=60).text
+        answer = requests.get(two.url + shared, headers={"Range": "bytes=-7"}, timeout=60)
+        assert (answer.status_code, answer.content) == (206, BIG[-7:])
+        once = requests.post(two.url + "/register?one_time=1", data=BIG, timeout=60).text
+        barrier = threading.Barrier(CLAIMERS)
+
+        def fetch(i: int) -> requests.Response:
+            barrier.wait()
+            return requests.get((one, two)[i % 2].url + once, timeout=60)
+
+        with concurrent.futures.ThreadPoolExecutor(CLAIMERS) as pool:
+            answers = list(pool.map(fetch, range(CLAIMERS)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] + [404] * (CLAIMERS - 1)
+    assert next(a for a in answers if a.status_code == 200).content == BIG
 
 
 # -- failures -----------------------------------------------------------------------------------

@@ -174,8 +174,21 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
       ``PutObject`` (``If-None-Match: *``), so exactly one of several racing
       callers, on any host, removes it and serves it.
     - **Expiry**: an item is not served ``ttl`` seconds after it was
-      registered. Its objects stay in the bucket until removed: set a bucket
-      lifecycle rule expiring ``prefix`` after a day (longer than ``ttl``).
+      registered (by the serving host's clock against the registering
+      host's: keep them in sync). Its objects stay in the bucket until
+      removed, so give the bucket a lifecycle rule expiring ``prefix`` after
+      a day or more (at least ``ttl``; S3 counts in days), which also
+      reclaims claim keys and unfinished multipart uploads::
+
+          s3.put_bucket_lifecycle_configuration(
+              Bucket="my-bucket",
+              LifecycleConfiguration={"Rules": [{
+                  "ID": "dash-file-cache", "Status": "Enabled",
+                  "Filter": {"Prefix": "dash-file-cache/"},
+                  "Expiration": {"Days": 1},
+                  "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+              }]},
+          )
     - **Failures**: an unreachable store, refused credentials or a missing
       bucket (named in the message) raise
       :class:`~dash_file_cache.CacheUnavailableError`: ``register`` raises it

@@ -9,6 +9,8 @@ reads its configuration from the environment (see ``tests.support.app_env``):
 - ``DFC_APP_LIMIT``: the bound (items for ``plain``/``queue``, default 64; bytes of
   ``size_limit`` for ``file``/``redis``, default none);
 - ``DFC_APP_DIR``: the ``CacheFile`` directory; ``DFC_APP_REDIS_URL``: the Redis server;
+- ``DFC_APP_S3_BUCKET``, ``DFC_APP_S3_ENDPOINT``: the bucket and endpoint of ``s3``
+  (credentials: the ``AWS_*`` variables);
 - ``DFC_APP_OFFLOAD``, ``DFC_APP_OFFLOAD_LOCATIONS`` (JSON): ``ServiceData``'s offload.
 
 Besides the service at ``/cached-data`` the app has:
@@ -172,6 +174,8 @@ def cache_from_env(env: Mapping[str, str]) -> dfc.CacheAbstract:
         items=int(limit or 64),
         size_limit=int(limit) if limit else None,
         redis_url=env["DFC_APP_REDIS_URL"] if kind == "redis" else "",
+        s3_bucket=env.get("DFC_APP_S3_BUCKET", ""),
+        s3_endpoint=env.get("DFC_APP_S3_ENDPOINT", ""),
     )
 
 

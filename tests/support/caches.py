@@ -32,11 +32,14 @@ def make_cache(
     redis_url: str = "",
     queue_obj: Any = None,
     by_reference: bool = False,
+    s3_bucket: str = "",
+    s3_endpoint: str = "",
 ) -> dfc.CacheAbstract:
     """A cache of the given kind: the one factory of the suite.
 
     Args:
-        kind: one of :data:`CACHE_KINDS`.
+        kind: one of :data:`CACHE_KINDS`, or ``s3`` (a ``CacheS3``: run only by the
+            modules that start the Ceph cluster, see ``test_contract_s3.py``).
         directory: the directory of a ``CacheFile``.
         items: the item bound of ``CachePlain`` and ``CacheQueue``.
         size_limit: the byte bound of ``CacheFile`` and ``CacheRedis`` (``None``: unbounded).
@@ -44,6 +47,8 @@ def make_cache(
         queue_obj: the queue of a ``CacheQueue`` (default: a ``queue.Queue()``).
         by_reference: a ``CacheRedis`` keeps registered paths by reference
             (``copy_paths=False``) as the other caches always do.
+        s3_bucket, s3_endpoint: the bucket and endpoint of a ``CacheS3`` (credentials:
+            the ``AWS_*`` environment variables).
 
     Raises:
         ValueError: an unknown ``kind``, or ``file`` without ``directory``.
@@ -60,7 +65,9 @@ def make_cache(
         return dfc.CacheRedis(
             redis_url or shared_redis().url, size_limit=size_limit, copy_paths=not by_reference
         )
-    raise ValueError(f"cache kind must be one of {CACHE_KINDS}, got {kind!r}")
+    if kind == "s3":
+        return dfc.CacheS3(s3_bucket, endpoint_url=s3_endpoint, region="us-east-1", part_size=5)
+    raise ValueError(f"cache kind must be one of {CACHE_KINDS} or 's3', got {kind!r}")
 
 
 def close_cache(cache: dfc.CacheAbstract) -> None:
