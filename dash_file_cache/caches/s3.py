@@ -65,6 +65,10 @@ class _Gone(Exception):
     """An S3 call found no object (turned into ``FileNotFoundError`` by the caller)."""
 
 
+class _NoBucket(CacheUnavailableError):
+    """The bucket does not exist: a configuration error, raised even by ``prepare``."""
+
+
 @contextmanager
 def _s3_errors(cache: CacheS3, action: str) -> Iterator[None]:
     """Turn ``botocore`` exceptions into the library's ``OSError`` family.
@@ -81,7 +85,7 @@ def _s3_errors(cache: CacheS3, action: str) -> Iterator[None]:
         if code in _MISSING:
             raise _Gone(code) from exc
         if code == "NoSuchBucket":
-            raise CacheUnavailableError(
+            raise _NoBucket(
                 f"The S3 bucket {cache.bucket!r} does not exist (while {action})."
             ) from exc
         raise CacheUnavailableError(f"S3 refused {action}: {code or exc}.") from exc
@@ -328,9 +332,11 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
             with _s3_errors(self, "checking the bucket"):
                 self.client.head_bucket(Bucket=self._bucket)
         except _Gone:
-            raise CacheUnavailableError(
+            raise _NoBucket(
                 f"The S3 bucket {self._bucket!r} does not exist (checked at serve)."
             ) from None
+        except _NoBucket:
+            raise
         except CacheUnavailableError as exc:
             _log.warning("dash-file-cache: S3 does not answer yet (%s).", exc)
 
