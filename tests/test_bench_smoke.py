@@ -1,4 +1,4 @@
-"""Smoke test of the benchmark: the quick mode runs and writes a JSON of the right shape.
+"""Smoke tests of the benchmarks: a quick or tiny run writes a JSON of the right shape.
 
 No timing is asserted: the numbers of a quick run on a shared machine mean nothing.
 """
@@ -6,6 +6,7 @@ No timing is asserted: the numbers of a quick run on a shared machine mean nothi
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,27 @@ def test_bench_finds_chromium_like_the_browser_tests(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(FileNotFoundError, match="DASH_TEST_CHROMEPATH"):
         chromium_paths()
+
+
+@pytest.mark.xdist_group("radosgw")  # with the other Ceph clusters of the run, one at a time
+@pytest.mark.skipif(not shutil.which("radosgw"), reason="Ceph's radosgw is not installed")
+def test_bench_s3_tiny_writes_json(tmp_path: Path) -> None:
+    """``bench.s3`` on 8 MiB: every case downloads every byte, the writer's figures are there."""
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.s3", "--size-mib", "8", "--parallel-mib", "2",
+         "--parallel", "2", "--rounds", "1", "--writer-runs", "1", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (found,) = out.glob("s3-*.json")
+    result = json.loads(found.read_text(encoding="utf-8"))
+    assert set(result["cases"]) == {
+        f"{case}/{kind}" for case in ("file", "s3-stream", "s3-redirect")
+        for kind in ("single", "parallel")
+    }  # fmt: skip
+    for row in result["cases"].values():
+        assert row["median_mib_s"] > 0 and row["worker_cpu_per_download"] >= 0
+    assert not result["cases"]["s3-stream/single"]["redirected"]
+    assert result["writer"]["rss_growth_mib"] and result["writer"]["target_mib"] == 64
+    assert "| case | server |" in proc.stdout
