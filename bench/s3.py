@@ -273,7 +273,8 @@ def run(
     }
     loads: List[float] = []
     raw: Dict[str, List[Dict[str, Any]]] = {}
-    with radosgw_cluster(memory=2 * size + 4 * small + (1 << 30)) as gateway:
+    # Deleted objects stay in memstore until radosgw's garbage collection (hours): room for all.
+    with radosgw_cluster(memory=(1 + writer_runs) * size + 2 * small + (1 << 30)) as gateway:
         bucket = f"bench-{secrets.token_hex(4)}"
         gateway.client().create_bucket(Bucket=bucket)
         rgw = gateway.procs["rgw"].pid

@@ -248,7 +248,8 @@ def run(size_mib: int, rounds: int, small: int) -> Dict[str, Any]:
         "small": small,
     }
     raw: Dict[str, List[Tuple[float, float]]] = {}
-    with radosgw_cluster(memory=max(1 << 30, 3 * size)) as gateway:
+    # Deleted objects stay in memstore until radosgw's garbage collection (hours): room for all.
+    with radosgw_cluster(memory=3 * rounds * size + (1 << 30)) as gateway:
         bucket = f"bench-{secrets.token_hex(4)}"
         gateway.client().create_bucket(Bucket=bucket)
         clients: List[Any] = [
