@@ -129,6 +129,32 @@ class S3ContentStream(RemoteReader):
         self._pos += len(data)
         return bytes(data)
 
+    def redirect_url(self, content_type: str, content_disposition: str) -> Optional[str]:
+        """A presigned ``GET`` URL of the object, answered with these two headers.
+
+        ``None`` when the cache does not redirect (``redirect=False``) or the
+        URL cannot be signed (then the content is streamed, and a store
+        refusing our credentials answers 503 as usual). Signing is local: no
+        request to the store. The URL expires after the cache's ``url_expires``.
+        """
+        cache = self._cache
+        if not cache.redirect:
+            return None
+        params = {
+            "Bucket": cache.bucket,
+            "Key": self._name,
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": content_disposition,
+        }
+        try:
+            url = cache.client.generate_presigned_url(
+                "get_object", Params=params, ExpiresIn=cache.url_expires
+            )
+        except (BotoCoreError, ClientError) as exc:
+            _log.warning("dash-file-cache: cannot presign %s, streaming it (%s).", self._name, exc)
+            return None
+        return str(url)
+
     def close(self) -> None:
         if not self.closed:
             self._drop_body()
