@@ -7,7 +7,8 @@ the redirects are in ``test_cache_s3_redirect.py``). On Flask only: the
 backends differ in how they send an answer, not in what a cache gives them,
 and every backend already runs these suites on the other caches
 (``test_contract.py``) and the redirects of ``CacheS3``; the three backends
-here took about 3.7 minutes of CI against a cluster one xdist worker holds. "s3" is not one of ``CACHE_KINDS``: that would start a Ceph cluster
+here took about 3.7 minutes of CI on the one xdist worker holding the
+cluster. "s3" is not one of ``CACHE_KINDS``: that would start a Ceph cluster
 in every xdist worker (the cluster is one xdist group). Left out, as they test
 what CacheS3 does not have: ``test_eviction_gives_404`` (no size bound) and
 ``test_server_side_open_failure_is_503_not_404`` (paths are copied at
