@@ -255,3 +255,21 @@ def test_service_read_never_redirects(redirecting: dfc.ServiceData) -> None:
     address = redirecting.register(DATA, file_name="picture.png", mime_type="image/png")
     with redirecting.read(address) as stream:
         assert stream.read() == DATA
+
+
+def test_cors_service_redirects_navigations_only(
+    radosgw: RadosGateway, bucket: str, credentials: None
+) -> None:
+    """With CORS on, a navigation still redirects (the answer varies by ``Origin``); a
+    cross-origin read from an allowed origin is streamed with its CORS headers."""
+    service = dfc.ServiceData(
+        make_cache(radosgw, bucket, redirect=True), allowed_cross_origin="http://app.example"
+    )
+    address = service.register(DATA, file_name="picture.png", mime_type="image/png")
+    client = client_of(service)
+    navigation = get(client, address, {"Sec-Fetch-Mode": "navigate"})
+    location_of(navigation, radosgw)
+    assert "Origin" in navigation.headers["Vary"]
+    read = get(client, address, {"Sec-Fetch-Mode": "cors", "Origin": "http://app.example"})
+    assert (read.status_code, read.data) == (200, DATA)
+    assert read.headers["Access-Control-Allow-Origin"] == "http://app.example"
