@@ -69,7 +69,17 @@ def bucket(s3: Any) -> str:
 
 
 def make_cache(radosgw: RadosGateway, bucket: str, **kwargs: Any) -> dfc.CacheS3:
-    options: dict = {"endpoint_url": radosgw.endpoint_url, "region": REGION, "part_size": 5}
+    """A CacheS3 on ``bucket`` that streams every item (``redirect=False``) unless told.
+
+    These suites read the app's own answers; the redirects are in
+    ``test_cache_s3_redirect.py``.
+    """
+    options: dict = {
+        "endpoint_url": radosgw.endpoint_url,
+        "region": REGION,
+        "part_size": 5,
+        "redirect": False,
+    }
     options.update(kwargs)
     return dfc.CacheS3(bucket, **options)
 

@@ -74,6 +74,28 @@ def test_a_late_patch_to_a_finished_upload(backend: str, tmp_path: Path) -> None
         assert item.content == b"0123456789"
 
 
+def test_delete_a_finished_upload_removes_its_item(backend: str, tmp_path: Path) -> None:
+    """Termination of a finished upload (it still exists for tus): 204, and the item it
+    became is gone (404 by its address); a second DELETE, and a HEAD, then get 404. Without
+    ``Tus-Resumable`` it is refused (412) and the item stays."""
+    service, app = _serve(backend, tmp_path, dfc.UploadPolicy())
+    with serve_in_thread(app, backend) as base:
+        location = _create(base + service.upload_address, 4)
+        done = requests.patch(
+            location, data=b"abcd", headers={**PATCH, "Upload-Offset": "0"}, timeout=10
+        )
+        address = base + done.headers["Cached-Address"]
+        assert requests.get(address, timeout=10).content == b"abcd"
+        unversioned = requests.delete(location, timeout=10)
+        assert unversioned.status_code == 412
+        assert requests.get(address, timeout=10).content == b"abcd"
+        deleted = requests.delete(location, headers=TUS, timeout=10)
+        assert deleted.status_code == 204 and deleted.headers["Tus-Resumable"] == "1.0.0"
+        assert requests.get(address, timeout=10).status_code == 404
+        assert requests.delete(location, headers=TUS, timeout=10).status_code == 404
+        assert requests.head(location, headers=TUS, timeout=10).status_code == 404
+
+
 def test_client_gone_mid_patch_keeps_what_arrived(backend: str, tmp_path: Path) -> None:
     service, app = _serve(backend, tmp_path, dfc.UploadPolicy())
     with serve_in_thread(app, backend) as base:

@@ -32,9 +32,12 @@ from typing import (
     Generic,
     Iterator,
     List,
+    Optional,
+    Protocol,
     Tuple,
     TypeVar,
     Union,
+    runtime_checkable,
 )
 
 from typing_extensions import NotRequired, TypedDict
@@ -54,6 +57,7 @@ __all__ = [
     "CachedFileInfo",
     "CachedLoader",
     "ItemElsewhereError",
+    "RedirectableContent",
     "open_content",
 ]
 
@@ -87,6 +91,21 @@ CachedData = Union[str, IO[bytes]]
 #: Deferred content returned by :meth:`CacheAbstract.load`. Calling it may raise
 #: :class:`FileNotFoundError` when the content vanished since ``load``.
 CachedLoader = Callable[[], CachedData]
+
+
+@runtime_checkable
+class RedirectableContent(Protocol):
+    """Optional: loaded content whose bytes a client may fetch elsewhere, by a URL.
+
+    A loader may return a stream with this method (``CacheS3``'s presigned
+    URLs); the service then answers some ``GET`` requests with a redirect to
+    it instead of streaming (see :mod:`dash_file_cache.services.redirect` for
+    which). Other caches need nothing: their content is always streamed.
+    """
+
+    def redirect_url(self, content_type: str, content_disposition: str) -> Optional[str]:
+        """A URL that answers ``GET`` (and ``Range``) with this content, sent with
+        these two headers, or ``None`` to have the content streamed (never raises)."""
 
 
 S = TypeVar("S")

@@ -129,6 +129,32 @@ class S3ContentStream(RemoteReader):
         self._pos += len(data)
         return bytes(data)
 
+    def redirect_url(self, content_type: str, content_disposition: str) -> Optional[str]:
+        """A presigned ``GET`` URL of the object, answered with these two headers.
+
+        ``None`` when the cache does not redirect (``redirect=False``) or the
+        URL cannot be signed (then the content is streamed, and a store
+        refusing our credentials answers 503 as usual). Signing is local: no
+        request to the store. The URL expires after the cache's ``url_expires``.
+        """
+        cache = self._cache
+        if not cache.redirect:
+            return None
+        params = {
+            "Bucket": cache.bucket,
+            "Key": self._name,
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": content_disposition,
+        }
+        try:
+            url = cache.client.generate_presigned_url(
+                "get_object", Params=params, ExpiresIn=cache.url_expires
+            )
+        except (BotoCoreError, ClientError) as exc:
+            _log.warning("dash-file-cache: cannot presign %s, streaming it (%s).", self._name, exc)
+            return None
+        return str(url)
+
     def close(self) -> None:
         if not self.closed:
             self._drop_body()
@@ -172,6 +198,32 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
       multipart upload of ``part_size`` MB parts, so memory holds one part
       whatever the item's size. The item's JSON sidecar is written last:
       an item is servable only once its content is complete.
+    - **Redirects** (``redirect=True``, the default): after the usual checks
+      (uid, CORS), a ``GET`` of a passive item is answered with ``307
+      Temporary Redirect`` to a presigned URL of its content object, made
+      with the ``Content-Type`` and ``Content-Disposition`` the app would
+      send (file name, ``download=true``) and valid ``url_expires`` seconds:
+      the bytes go from the store to the client, ranges and video seeking
+      are the store's, and the app's workers send none of them. Passive:
+      images, audio, video, PDF, CSV, plain text, ``application/octet-stream``,
+      archives, spreadsheets (:func:`~dash_file_cache.services.security.is_passive`).
+      The app streams the rest itself, as with ``redirect=False``:
+
+      - types that can run script (HTML, SVG, XML, unknown types): the
+        store cannot add the sandbox ``Content-Security-Policy`` they get;
+      - one-time items: a presigned URL works again until it expires;
+      - CORS requests (``fetch``, ``CachedDownload``'s fetch and stream
+        modes, ``Sec-Fetch-Mode: cors``/``same-origin`` or an ``Origin``):
+        following a redirect to the store's origin would need CORS rules on
+        the bucket. Navigations, links, ``<img>`` and ``<video>`` are redirected;
+      - ``HEAD``, ``304``/``412``/``416``, errors, a request with a
+        precondition (the store has its own validators) or a ``Range`` the
+        store might read otherwise.
+
+      The URL is the store's endpoint (``endpoint_url``): clients must be
+      able to reach it. The 307 itself is never cached and sends no
+      ``Referer`` to the store. ``offload`` never applies to CacheS3 items
+      (they are not files).
     - **Streaming reads**: the loader returns an :class:`S3ContentStream`;
       a ``Range`` request is one ranged ``GET`` wherever it starts.
     - **One-time items**: :meth:`remove` claims the item with a conditional
@@ -204,9 +256,11 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
         prefix: prefix of every object this cache writes.
         endpoint_url: the S3 endpoint; ``None``: ``AWS_ENDPOINT_URL`` or AWS.
         region: the region; ``None``: ``AWS_DEFAULT_REGION`` / the config file.
-        redirect: answer passive types with a redirect to a presigned URL
-            (not implemented yet: every item is streamed through the app).
-        url_expires: seconds a presigned URL stays valid.
+        redirect: answer a ``GET`` of a passive item with a redirect to a
+            presigned URL (see above); ``False``: the app streams every item.
+        url_expires: seconds a presigned URL stays valid after the redirect.
+            A browser may keep reading from the URL it was sent to (a
+            ``<video>`` seeking), so allow for the longest viewing.
         ttl: seconds an item is served after it was registered.
         part_size: MB of a multipart part (5 to 5120), and the size up to
             which an item is stored in one ``PutObject``.
@@ -282,7 +336,7 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
 
     @property
     def redirect(self) -> bool:
-        """Whether passive types are to be answered with a presigned URL (not yet used)."""
+        """Whether a ``GET`` of a passive item is answered with a redirect to a presigned URL."""
         return self._redirect
 
     @property

@@ -311,6 +311,8 @@ def range_not_satisfiable(
 CONDITIONAL_FIELDS = (
     "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range", "Range",
 )  # fmt: skip
+#: Those of them that make the answer depend on our validators (all but ``Range``).
+PRECONDITION_FIELDS = tuple(name for name in CONDITIONAL_FIELDS if name != "Range")
 
 
 def conditional_fields(request: Request) -> Dict[str, str]:

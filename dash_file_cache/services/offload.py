@@ -31,14 +31,13 @@ from typing import IO, Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import quote
 
 from .._grammar import HeaderList, has_control, is_visible_ascii
-from .http import CONDITIONAL_FIELDS, Decision, Request
+from .http import PRECONDITION_FIELDS, Decision, Request
 
 __all__ = ["MODES", "Offload", "make_offload"]
 
 #: The offload modes and the header each sends.
 MODES = {"x-accel-redirect": "X-Accel-Redirect", "x-sendfile": "X-Sendfile"}
 _FRONT_SERVER_HEADERS = ("Content-Length", "Content-Range", "Accept-Ranges")
-_PRECONDITIONS = tuple(name for name in CONDITIONAL_FIELDS if name != "Range")
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ class Offload:
         """
         if request is None or request.method != "GET" or not decision.send_content:
             return None
-        if any(name in request.headers for name in _PRECONDITIONS):
+        if any(name in request.headers for name in PRECONDITION_FIELDS):
             return None
         ranges = request.headers.getlist("Range")
         if decision.status == 206:

@@ -1,6 +1,6 @@
 """The request pipeline: from a request to an item's :class:`~.content.Answer`.
 
-Look up, decide, claim, open, offload, remote: what :meth:`ServiceData.answer`
+Look up, decide, claim, open, redirect, offload, remote: what :meth:`ServiceData.answer`
 does for one request once the CORS preflight is out of the way. Blocking (it
 reads the cache and opens files): the ASGI adapters run it in a worker thread.
 The HTTP decisions themselves are :mod:`.http`'s pure functions; this module
@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from typing import IO, TYPE_CHECKING, Any, Optional, cast
 
-from ..caches.abstract import CacheAbstract, CachedFileInfo
-from . import http, remote
+from ..caches.abstract import CacheAbstract, CachedFileInfo, RedirectableContent
+from . import http, redirect, remote
 from .content import Answer, Content, open_content
 from .source import sanitize_file_name
 
@@ -75,6 +75,10 @@ def answer_item(service: ServiceData, request: Optional[http.Request], query: ht
     if not decision.send_content:
         content.stream.close()
         return Answer(decision)
+    redirected = _redirected(request, decision, facts, content)
+    if redirected is not None:
+        content.stream.close()
+        return Answer(redirected)
     offloaded = _offloaded(service, request, decision, content)
     if offloaded is not None:
         content.stream.close()
@@ -104,6 +108,28 @@ def claim(
         if stream is not None:
             stream.close()
         raise
+
+
+def _redirected(
+    request: Optional[http.Request],
+    decision: http.Decision,
+    item: http.ItemFacts,
+    content: Content,
+) -> Optional[http.Decision]:
+    """The redirect to where the client can fetch the content itself, or None.
+
+    Only content that offers a URL (:class:`RedirectableContent`) and a
+    request :func:`.redirect.may_redirect` allows; the URL answers with the
+    ``Content-Type`` and ``Content-Disposition`` of ``decision``.
+    """
+    stream = content.stream
+    if not isinstance(stream, RedirectableContent):
+        return None
+    if not redirect.may_redirect(request, decision, item):
+        return None
+    headers = dict(decision.headers)
+    url = stream.redirect_url(headers["Content-Type"], headers["Content-Disposition"])
+    return None if url is None else redirect.redirect_to(url)
 
 
 def _offloaded(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Optional, Tuple
 
-from .._grammar import TOKEN_PATTERN, HeaderList, check_field_value
+from .._grammar import TOKEN_PATTERN, HeaderList, check_field_value, is_visible_ascii
 
 __all__ = [
     "CROSS_ORIGIN_RESOURCE_POLICY",
@@ -32,6 +32,7 @@ __all__ = [
     "baseline_headers",
     "can_run_script",
     "check_active_content_policy",
+    "is_passive",
     "item_headers",
 ]
 
@@ -52,6 +53,29 @@ _ESSENCE = re.compile(rf"\s*({TOKEN_PATTERN})/({TOKEN_PATTERN})\s*")
 _MEDIA = frozenset({"image", "audio", "video"})
 #: Types shown by a browser's built-in viewer that a sandbox would break.
 _VIEWER_TYPES = frozenset({"application/pdf"})
+#: Types a browser shows as plain text or saves, never renders as a document, even
+#: without ``nosniff`` (WHATWG MIME Sniffing never turns them into HTML).
+_DATA_TYPES = frozenset(
+    {
+        "text/plain",
+        "text/csv",
+        "text/tab-separated-values",
+        "application/octet-stream",
+        "application/zip",
+        "application/gzip",
+        "application/x-tar",
+        "application/x-7z-compressed",
+        "application/x-bzip2",
+        "application/x-xz",
+        "application/zstd",
+        "application/vnd.apache.parquet",
+        "application/x-hdf5",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    }
+)
 
 
 def _essence(content_type: str) -> Optional[Tuple[str, str]]:
@@ -81,6 +105,22 @@ def can_run_script(content_type: str) -> bool:
     if major in _MEDIA:
         return "xml" in minor or "svg" in minor or "html" in minor
     return True
+
+
+def is_passive(content_type: str) -> bool:
+    """Whether a browser never runs this ``Content-Type`` as a document, from any origin.
+
+    What may be served by another server that sends none of our headers (no
+    sandbox CSP, no ``nosniff``), such as an object store answering a
+    presigned URL: a type that does not :func:`can_run_script` (raster
+    images, audio, video, PDF), or one of a short list of data types that
+    browsers show as text or save (CSV, plain text, ``application/octet-stream``,
+    archives, spreadsheets). Everything else, malformed values included, is not.
+    """
+    essence = _essence(content_type)
+    if essence is None or not is_visible_ascii(content_type):
+        return False
+    return not can_run_script(content_type) or "/".join(essence) in _DATA_TYPES
 
 
 def baseline_headers() -> HeaderList:

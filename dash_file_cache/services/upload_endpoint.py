@@ -324,12 +324,37 @@ class UploadEndpoint:
         if upload_id is None:
             plan = tus.decide_delete(request, None, self.tus, now=time.time())
             return plan if isinstance(plan, Decision) else _refuse(404, _UNKNOWN)
-        with self.cache.uploads().lock(upload_id) as upload:
-            plan = tus.decide_delete(request, self._state(upload), self.tus, now=time.time())
-            if isinstance(plan, Decision):
-                return plan
-            upload.remove()
-            return plan.decision
+        try:
+            with self.cache.uploads().lock(upload_id) as upload:
+                plan = tus.decide_delete(request, self._state(upload), self.tus, now=time.time())
+                if isinstance(plan, Decision):
+                    return plan
+                upload.remove()
+                return plan.decision
+        except FileNotFoundError:
+            return self._delete_finished(request, upload_id)
+
+    def _delete_finished(self, request: Request, upload_id: str) -> Decision:
+        """A DELETE to no unfinished upload: 404, unless the upload became an item.
+
+        A finished upload still exists for tus, and the spec's termination
+        answers 204 for an existing upload: the item it became is removed
+        (the upload URL is as secret as the item's address, and ``authorize``
+        saw this request). Of two racing DELETEs, one gets 204, the other 404.
+        """
+        try:
+            tus.check_version(request)
+        except TusError as refusal:
+            return refusal.decision()
+        state, _address = self._finished(request, upload_id)
+        if state is None:
+            return _refuse(404, _UNKNOWN)
+        plan = tus.decide_delete(request, state, self.tus, now=time.time())
+        if isinstance(plan, Decision):
+            return plan
+        if not self.cache.remove(upload_id):
+            return _refuse(404, _UNKNOWN)
+        return plan.decision
 
     # -- becoming an item -------------------------------------------------------
     def _settled(self, upload: LockedUpload, outcome: tus.Outcome) -> Decision:
