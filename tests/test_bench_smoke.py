@@ -95,5 +95,7 @@ def test_bench_s3_tiny_writes_json(tmp_path: Path) -> None:
     for row in result["cases"].values():
         assert row["median_mib_s"] > 0 and row["worker_cpu_per_download"] >= 0
     assert not result["cases"]["s3-stream/single"]["redirected"]
+    assert result["cases"]["s3-redirect/single"]["redirected"]
+    assert result["cases"]["s3-redirect/parallel"]["redirected"]
     assert result["writer"]["rss_growth_mib"] and result["writer"]["target_mib"] == 64
     assert "| case | server |" in proc.stdout
