@@ -3,7 +3,8 @@
 Two processes of the example (``python examples/s3_app.py``), configured only by the
 environment (the AWS variables, ``AWS_ENDPOINT_URL``, ``DFC_S3_BUCKET``, ``PORT``), share
 nothing but the bucket: the image one registers while building its page is served by the other,
-byte for byte, and the report the callback writes is a CSV download from either.
+byte for byte, and the report the callback writes is a CSV download from either; both are
+passive types, so the app answers a 307 and the bytes come from radosgw (``redirect=True``).
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def image_address(layout: Dict[str, Any]) -> str:
 
 def test_two_processes_serve_each_others_image_and_report(
     hosts: List[str],
+    radosgw: Any,
     s3: Any,  # noqa: F811
     bucket: str,  # noqa: F811
 ) -> None:
@@ -105,8 +107,11 @@ def test_two_processes_serve_each_others_image_and_report(
     address = image_address(layout.json())
     assert address.startswith("/cached-data?uid=")
 
-    image = requests.get(second + address, timeout=30, allow_redirects=True)
+    image = requests.get(second + address, timeout=30)
     assert image.status_code == 200
+    # redirect=True: the bytes came from the store (radosgw), not through the app.
+    assert [r.status_code for r in image.history] == [307]
+    assert image.url.startswith(radosgw.endpoint_url + "/")
     assert image.headers["Content-Type"] == "image/png"
     assert image.content == example.gradient_png(160, 0)
     assert image.content == requests.get(first + address, timeout=30).content
@@ -125,7 +130,7 @@ def test_two_processes_serve_each_others_image_and_report(
     assert answer.status_code == 200, answer.text
     report = json.loads(answer.text)["response"]["saver"]["url"]
     saved = requests.get(second + report, timeout=30)
-    assert saved.status_code == 200
+    assert saved.status_code == 200 and saved.url.startswith(radosgw.endpoint_url + "/")
     disposition = saved.headers["Content-Disposition"]  # ours, or the store's when redirected
     assert disposition.startswith("attachment;") and "report-2.csv" in disposition
     lines = saved.text.splitlines()
