@@ -20,8 +20,9 @@ in the OSD's memory) on 127.0.0.1. Cases, each once per round, clients alternati
 
 Measures: wall seconds and this process's CPU seconds (user + system, every thread: obstore
 runs its own Tokio threads in the process). Medians over the rounds. Also checked once, as
-facts: conditional create (``If-None-Match: *``) and update (``If-Match``) through each client,
-and what a presigned ``GET`` URL can carry. The JSON goes to ``bench/results/``.
+facts: conditional create (``If-None-Match: *``) and update (``If-Match``, with the ETag quoted
+as the store returns it, then unquoted) through each client, and what a presigned ``GET`` URL
+can carry. The JSON goes to ``bench/results/``.
 """
 
 from __future__ import annotations
@@ -129,11 +130,12 @@ class Boto:
             found["create_refused_when_present"] = False
         except ClientError as exc:
             found["create_refused_when_present"] = exc.response["Error"]["Code"]
-        try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=b"3", IfMatch=etag.strip('"'))
-            found["update_if_match"] = True
-        except ClientError as exc:
-            found["update_if_match"] = exc.response["Error"]["Code"]
+        for form, tag in (("quoted", etag), ("unquoted", etag.strip('"'))):
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=b"3", IfMatch=tag)
+                found[f"update_if_match_{form}"] = True
+            except ClientError as exc:
+                found[f"update_if_match_{form}"] = exc.response["Error"]["Code"]
         url = self.client.generate_presigned_url(
             "get_object",
             Params={
@@ -221,11 +223,12 @@ class Obstore:
             found["create_refused_when_present"] = False
         except Exception as exc:  # obstore's AlreadyExistsError
             found["create_refused_when_present"] = type(exc).__name__
-        try:
-            obstore.put(self.store, key, b"3", mode={"e_tag": etag})
-            found["update_if_match"] = True
-        except Exception as exc:
-            found["update_if_match"] = f"{type(exc).__name__}: {str(exc)[:120]}"
+        for form, tag in (("quoted", etag), ("unquoted", etag.strip('"'))):
+            try:
+                obstore.put(self.store, key, b"3", mode={"e_tag": tag})
+                found[f"update_if_match_{form}"] = True
+            except Exception as exc:  # obstore's PreconditionError
+                found[f"update_if_match_{form}"] = type(exc).__name__
         url = obstore.sign(self.store, "GET", key, dt.timedelta(seconds=60))
         answer = requests.get(url, timeout=10)
         found["presigned_overrides"] = [
