@@ -217,7 +217,7 @@ class Obstore:
         import obstore
 
         found: Dict[str, Any] = {}
-        etag = obstore.put(self.store, key, b"1", mode="create")["e_tag"]
+        etag = str(obstore.put(self.store, key, b"1", mode="create")["e_tag"])
         try:
             obstore.put(self.store, key, b"2", mode="create")
             found["create_refused_when_present"] = False
