@@ -70,9 +70,9 @@ def hosts(radosgw: Any, bucket: str, tmp_path: Path) -> Iterator[List[str]]:  # 
         yield urls
     finally:
         stop_processes(procs)
-        for log in sorted(tmp_path.glob("example-*.log")):
-            if "Traceback" in log.read_text(errors="replace"):
-                print(f"--- {log.name} ---\n{log.read_text(errors='replace')}")
+        for path in sorted(tmp_path.glob("example-*.log")):
+            if "Traceback" in path.read_text(errors="replace"):
+                print(f"--- {path.name} ---\n{path.read_text(errors='replace')}")
 
 
 def image_address(layout: Dict[str, Any]) -> str:
@@ -119,7 +119,7 @@ def test_two_processes_serve_each_others_image_and_report(
     assert any(key.startswith("dash-file-cache/item/") for key in stored), stored
 
     # The button's callback, as the page calls it: the report is written into the bucket.
-    update = {
+    update: Dict[str, Any] = {
         "output": "saver.url",
         "outputs": {"id": "saver", "property": "url"},
         "inputs": [{"id": "save", "property": "n_clicks", "value": 2}],
