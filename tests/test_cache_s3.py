@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, List
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List
 
 import pytest
 import requests
@@ -325,16 +325,21 @@ def claim(cache: dfc.CacheS3, uid: str, barrier: threading.Barrier) -> bool:
     return cache.remove(uid)
 
 
-def test_two_servers_share_the_bucket(radosgw: RadosGateway, bucket: str) -> None:
-    """Two gunicorn servers sharing only the bucket serve each other's items; a one-time
-    item under 32 concurrent GETs spread over both is served exactly once."""
-    env = {
+def server_env(radosgw: RadosGateway, bucket: str) -> Dict[str, str]:
+    """The environment of a test app server (``tests.apps.app``) whose cache is ``bucket``."""
+    return {
         "DFC_APP_CACHE": "s3",
         "DFC_APP_S3_BUCKET": bucket,
         "DFC_APP_S3_ENDPOINT": radosgw.endpoint_url,
         "AWS_ACCESS_KEY_ID": radosgw.access_key,
         "AWS_SECRET_ACCESS_KEY": radosgw.secret_key,
     }
+
+
+def test_two_servers_share_the_bucket(radosgw: RadosGateway, bucket: str) -> None:
+    """Two gunicorn servers sharing only the bucket serve each other's items; a one-time
+    item under 32 concurrent GETs spread over both is served exactly once."""
+    env = server_env(radosgw, bucket)
     with running_server(env=env, threads=16) as one, running_server(env=env, threads=16) as two:
         assert one.url != two.url
         shared = requests.post(one.url + "/register", data=BIG, timeout=60).text

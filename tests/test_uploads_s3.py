@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
@@ -23,7 +22,8 @@ from dash_file_cache.caches import _s3_uploads
 from dash_file_cache.caches.uploads import UploadBusyError
 from dash_file_cache.services.uid import new_uid
 from tests import test_uploads_store as suite
-from tests.test_cache_s3 import bucket, credentials, keys_of, make_cache, s3, uploads_of
+from tests.test_cache_s3 import bucket, credentials, keys_of, s3, uploads_of
+from tests.test_contract_s3 import cache_kind, new_cache
 from tests.test_uploads_store import (
     _content,
     _info,
@@ -46,7 +46,9 @@ pytestmark = pytest.mark.xdist_group("radosgw")
 
 __all__ = [
     "bucket",
+    "cache_kind",
     "credentials",
+    "new_cache",
     "s3",
     "test_bad_offsets_and_unfinished",
     "test_lock_refuses_a_second_holder_and_is_released_on_error",
@@ -58,25 +60,6 @@ __all__ = [
 ]
 
 MiB = 1 << 20
-
-
-@pytest.fixture
-def cache_kind() -> str:
-    return "s3"
-
-
-@pytest.fixture
-def new_cache(
-    radosgw: RadosGateway, bucket: str, credentials: None, tmp_path: Path
-) -> Callable[..., dfc.CacheAbstract]:
-    """``new_cache()``: a CacheS3 on this test's bucket (no other option applies to it)."""
-
-    def new(**options: Any) -> dfc.CacheAbstract:
-        if options:
-            raise TypeError(f"CacheS3 takes none of {sorted(options)} in this suite")
-        return make_cache(radosgw, bucket)
-
-    return new
 
 
 def test_large_upload_keeps_memory_flat(cache: dfc.CacheAbstract) -> None:

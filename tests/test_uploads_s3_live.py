@@ -25,7 +25,7 @@ from tests.apps.app import build_app
 from tests.support import BACKENDS, serve_in_thread
 from tests.support.http import open_patch
 from tests.support.servers import running_server
-from tests.test_cache_s3 import bucket, credentials, make_cache, s3
+from tests.test_cache_s3 import bucket, credentials, make_cache, s3, server_env
 from tests.test_uploads_tuspy import (
     PATCH,
     TUS,
@@ -102,13 +102,7 @@ def test_tuspy_21mib_file(big: Any, chunk_size: int) -> None:
 def test_patches_alternate_between_two_servers(radosgw: RadosGateway, bucket: str) -> None:
     """Two gunicorn servers sharing only the bucket: each 1 MiB ``PATCH`` goes to the
     other one, and the file arrives whole on both."""
-    env = {
-        "DFC_APP_CACHE": "s3",
-        "DFC_APP_S3_BUCKET": bucket,
-        "DFC_APP_S3_ENDPOINT": radosgw.endpoint_url,
-        "AWS_ACCESS_KEY_ID": radosgw.access_key,
-        "AWS_SECRET_ACCESS_KEY": radosgw.secret_key,
-    }
+    env = server_env(radosgw, bucket)
     data = payload(12 * MiB + 777, seed=10)
     with running_server(UPLOADS_APP, env=env) as one, running_server(UPLOADS_APP, env=env) as two:
         servers = (one.url, two.url)
