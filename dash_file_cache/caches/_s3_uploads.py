@@ -25,25 +25,30 @@ swap). Everything here is built on the record object and those two.
   it wrote meanwhile are never listed, hence never counted.
 - **Bytes**: each block of a ``PATCH`` body (at most ``part_size`` MB,
   gathered from reads of :data:`READ_BLOCK`) becomes one segment object,
-  written with one ``PutObject`` before the next is read. The record lists the
+  written with one ``PutObject`` before the next is read (what arrived
+  before a client vanished is one too, and counts). The record lists the
   segments (start, length used, size, tag); it is saved by
-  :meth:`LockedUpload.update`, by lease renewals and by the release. Cutting at an offset
-  only shortens that list (a segment's used length may be less than its
-  size). Segments not listed (a refused or unfinished request's) are deleted
-  with the upload.
+  :meth:`LockedUpload.update`, by lease renewals and by the release. Cutting
+  at an offset only shortens that list (a segment's used length may be less
+  than its size). Segments no record lists (a request's taken over, or
+  merged) are deleted after the next save, or with the upload.
 - **Small PATCHes**: a multipart part must be 5 MiB or more but the last,
   and a part is one object (or a range of one). So every segment but a
   trailing run is kept at 5 MiB or more: when a block would make that run
   reach 5 MiB, the run is read back and stored with the block as one segment
-  (memory: under 5 MiB plus one block). A client sending 1 MiB ``PATCH``\\ es
-  thus sends nothing twice, and the finish copies parts inside the store.
+  (memory: under 5 MiB plus one block). So a client sending 1 MiB
+  ``PATCH``\\ es sends nothing twice (the app reads back under 5 MiB per
+  5 MiB stored), and the finish copies parts inside the store rather than
+  sending the whole file through the app again.
 - **Finish**: the content object ``{p}data/{key}/{version}`` is assembled
   inside the store by a multipart upload of ``UploadPartCopy`` parts, one per
   segment (the trailing run, under 5 MiB, is read and sent as the last
   part); then the lease is renewed (the fence), the item's sidecar written
   (``CacheS3``'s own publication: the item is servable only from then on)
   and the upload removed. A failure before the sidecar aborts the multipart
-  upload and leaves the upload unchanged.
+  upload and leaves the upload unchanged. (The one unfenced moment: a holder
+  that stalls a whole lease between that renewal and the sidecar's
+  ``PutObject`` still publishes; the same item, as the upload was complete.)
 - **Removal**: the record is first replaced by a tombstone (a fenced CAS),
   then every object of the upload is deleted. A tombstone is never locked
   (``FileNotFoundError``); a sweep deletes what a crash left of one, and
@@ -56,7 +61,14 @@ fenced; segments named by the record can.
 
 Errors of the store raise :class:`~dash_file_cache.CacheUnavailableError`
 (the endpoint answers 503) and leave the record as it was: the offset stays
-the truth, and the upload resumes once the store is back.
+the truth, and the upload resumes once the store is back (after at most
+:data:`LEASE_S` if the store went away while a request held the lease, which
+it could then not release: meanwhile requests get 423 and tus clients retry).
+
+Why the lease is judged by the store's clock rather than an expiry time in
+the record: the record is written by several hosts, whose clocks may drift
+apart by more than a lease; the store's ``Last-Modified`` and ``Date`` come
+from one clock (one gateway's, or NTP-synced gateways').
 """
 
 from __future__ import annotations
@@ -484,11 +496,16 @@ class _LockedSegments(LockedUpload):
                 client.complete_multipart_upload(
                     Bucket=bucket, Key=name, UploadId=upload_id, MultipartUpload={"Parts": parts}
                 )
-        except BaseException:
+        except BaseException as failure:
             try:
                 client.abort_multipart_upload(Bucket=bucket, Key=name, UploadId=upload_id)
             except Exception as exc:  # the bucket's lifecycle rule aborts it
                 _log.debug("dash-file-cache: could not abort %s (%s).", name, exc)
+            if isinstance(failure, _Gone):
+                raise CacheUnavailableError(
+                    "S3 lost a segment of an upload (does a lifecycle rule expire "
+                    "uploads sooner than UploadPolicy.expires?)."
+                ) from failure
             raise
 
     def remove(self) -> None:

@@ -194,6 +194,11 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
                   "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
               }]},
           )
+    - **Uploads** (tus, :meth:`uploads`): kept under ``{prefix}upload/``
+      until they become items, in segments of 5 MiB or more that the
+      finish copies inside the store; any host continues an upload. The
+      lifecycle rule must give them more than ``UploadPolicy.expires``
+      (e.g. 2 days for its default of 1 day), or filter out that prefix.
     - **Failures**: an unreachable store, refused credentials or a missing
       bucket (named in the message) raise
       :class:`~dash_file_cache.CacheUnavailableError`: ``register`` raises it
