@@ -127,11 +127,12 @@ def _etag(answer: Mapping[str, Any]) -> str:
 def _store_age(answer: Mapping[str, Any]) -> float:
     """Seconds since the object was last written, by the store's clock (its ``Date``)."""
     headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    modified = answer["LastModified"]
     try:
         now = email.utils.parsedate_to_datetime(headers["date"])
-    except (KeyError, TypeError, ValueError):
-        return 0.0  # no date: the lease counts as fresh (the safe side)
-    return (now - answer["LastModified"]).total_seconds()
+    except (KeyError, TypeError, ValueError):  # no Date (HTTP requires one): our clock
+        return time.time() - modified.timestamp()
+    return (now - modified).total_seconds()
 
 
 class S3UploadStore(UploadStore):
