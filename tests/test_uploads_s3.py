@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
@@ -220,3 +222,38 @@ def _gateway_running(radosgw: RadosGateway) -> Iterator[None]:
     yield
     if not radosgw.running:
         radosgw.start()
+
+
+def test_racing_hosts_never_interleave(
+    new_cache: Callable[..., dfc.CacheAbstract], s3: Any, bucket: str
+) -> None:
+    """Three caches (three clients, as on three hosts) append blocks as fast as they can:
+    the lease lets one at a time in, so the offset counts whole blocks, each one writer's."""
+    caches = [new_cache() for _ in range(3)]
+    upload_id = _new(caches[0])
+    barrier = threading.Barrier(len(caches))
+
+    def race(cache: dfc.CacheAbstract, mark: bytes) -> int:
+        store, won = cache.uploads(), 0
+        barrier.wait()
+        for _ in range(25):
+            try:
+                with store.lock(upload_id) as upload:
+                    record = upload.record()
+                    record["offset"] += upload.write(record["offset"], [mark * 4096]).stored
+                    upload.update(record)
+                    won += 1
+            except UploadBusyError:
+                pass
+        return won
+
+    with ThreadPoolExecutor(len(caches)) as pool:
+        wins = list(pool.map(race, caches, [b"a", b"b", b"c"]))
+    assert 0 < sum(wins) < 3 * 25, wins  # some attempts met the lock held
+    store = caches[0].uploads()
+    assert store.record(upload_id)["offset"] == sum(wins) * 4096
+    with store.lock(upload_id) as upload, upload.open() as content:
+        blocks = [content.read(4096) for _ in range(sum(wins))]
+        assert content.read() == b""
+    assert [blocks.count(bytes([m]) * 4096) for m in b"abc"] == wins
+    assert _state(s3, bucket, upload_id)["lease"] is None
