@@ -61,11 +61,24 @@ def s3(radosgw: RadosGateway) -> Any:
 
 
 @pytest.fixture
-def bucket(s3: Any) -> str:
-    """A new, empty bucket."""
+def bucket(radosgw: RadosGateway, s3: Any) -> Iterator[str]:
+    """A new, empty bucket; deleted with its objects afterwards (the OSD keeps them in RAM)."""
     name = f"dfc-{secrets.token_hex(6)}"
     s3.create_bucket(Bucket=name)
-    return name
+    yield name
+    if radosgw.running:
+        empty_bucket(s3, name)
+
+
+def empty_bucket(s3: Any, name: str) -> None:
+    """Delete ``name`` with its objects and unfinished multipart uploads."""
+    for upload in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
+        s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+        keys = [{"Key": entry["Key"]} for entry in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+    s3.delete_bucket(Bucket=name)
 
 
 def make_cache(radosgw: RadosGateway, bucket: str, **kwargs: Any) -> dfc.CacheS3:
