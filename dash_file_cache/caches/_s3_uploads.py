@@ -49,6 +49,8 @@ swap). Everything here is built on the record object and those two.
   upload and leaves the upload unchanged. (The one unfenced moment: a holder
   that stalls a whole lease between that renewal and the sidecar's
   ``PutObject`` still publishes; the same item, as the upload was complete.)
+  S3 allows 10,000 parts: an upload sent in small ``PATCH``\\ es can reach
+  about 48 GiB, one sent in ``part_size`` blocks 10,000 of them.
 - **Removal**: the record is first replaced by a tombstone (a fenced CAS),
   then every object of the upload is deleted. A tombstone is never locked
   (``FileNotFoundError``); a sweep deletes what a crash left of one, and
@@ -207,8 +209,8 @@ class S3UploadStore(UploadStore):
             raise
         return _etag(answer)
 
-    def delete_objects(self, upload_id: str, keep_record: bool = False) -> None:
-        """Delete every object of the upload (the record last, unless ``keep_record``).
+    def delete_objects(self, upload_id: str) -> None:
+        """Delete every object of the upload, the record last.
 
         Raises:
             CacheUnavailableError: the store failed.
@@ -220,7 +222,7 @@ class S3UploadStore(UploadStore):
             for name in names:
                 if name != record:
                     client.delete_object(Bucket=bucket, Key=name)
-            if not keep_record and record in names:
+            if record in names:
                 client.delete_object(Bucket=bucket, Key=record)
 
     def _listed(self, prefix: str) -> Iterator[Tuple[str, float]]:
