@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, List
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List
 
 import pytest
 import requests
@@ -61,11 +61,24 @@ def s3(radosgw: RadosGateway) -> Any:
 
 
 @pytest.fixture
-def bucket(s3: Any) -> str:
-    """A new, empty bucket."""
+def bucket(radosgw: RadosGateway, s3: Any) -> Iterator[str]:
+    """A new, empty bucket; deleted with its objects afterwards (the OSD keeps them in RAM)."""
     name = f"dfc-{secrets.token_hex(6)}"
     s3.create_bucket(Bucket=name)
-    return name
+    yield name
+    if radosgw.running:
+        empty_bucket(s3, name)
+
+
+def empty_bucket(s3: Any, name: str) -> None:
+    """Delete ``name`` with its objects and unfinished multipart uploads."""
+    for upload in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
+        s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+        keys = [{"Key": entry["Key"]} for entry in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+    s3.delete_bucket(Bucket=name)
 
 
 def make_cache(radosgw: RadosGateway, bucket: str, **kwargs: Any) -> dfc.CacheS3:
@@ -335,16 +348,21 @@ def claim(cache: dfc.CacheS3, uid: str, barrier: threading.Barrier) -> bool:
     return cache.remove(uid)
 
 
-def test_two_servers_share_the_bucket(radosgw: RadosGateway, bucket: str) -> None:
-    """Two gunicorn servers sharing only the bucket serve each other's items; a one-time
-    item under 32 concurrent GETs spread over both is served exactly once."""
-    env = {
+def server_env(radosgw: RadosGateway, bucket: str) -> Dict[str, str]:
+    """The environment of a test app server (``tests.apps.app``) whose cache is ``bucket``."""
+    return {
         "DFC_APP_CACHE": "s3",
         "DFC_APP_S3_BUCKET": bucket,
         "DFC_APP_S3_ENDPOINT": radosgw.endpoint_url,
         "AWS_ACCESS_KEY_ID": radosgw.access_key,
         "AWS_SECRET_ACCESS_KEY": radosgw.secret_key,
     }
+
+
+def test_two_servers_share_the_bucket(radosgw: RadosGateway, bucket: str) -> None:
+    """Two gunicorn servers sharing only the bucket serve each other's items; a one-time
+    item under 32 concurrent GETs spread over both is served exactly once."""
+    env = server_env(radosgw, bucket)
     with running_server(env=env, threads=16) as one, running_server(env=env, threads=16) as two:
         assert one.url != two.url
         shared = requests.post(one.url + "/register", data=BIG, timeout=60).text

@@ -16,11 +16,13 @@ Put/get, streamed reads (``iter_chunks``)      yes        small items in one ``P
 ``PutObject`` from a non-seekable stream       no (*)     boto3 needs to seek (payload signed):
                                                           writers go through multipart parts
 Ranged GET ``bytes=a-b``, ``-n``, ``a-``       yes, 206   ``Range`` mapped to ranged reads
-Multipart: 5 MiB parts, list parts, complete   yes        streamed registers and tus uploads;
-                                                          ``list_parts`` rebuilds an upload's
-                                                          state on any host
+Multipart: 5 MiB parts, list parts, complete   yes        streamed registers, and the item a
+                                                          tus upload becomes
 A part < 5 MiB that is not the last            refused    ``EntityTooSmall`` at complete: small
-                                                          tus PATCHes must be buffered to 5 MiB
+                                                          tus PATCHes are merged into segments
+                                                          of 5 MiB or more
+``UploadPartCopy`` with ``CopySourceRange``    yes        the tus finish copies segments into
+                                                          the item inside the store
 Abort multipart                                yes        cancelled uploads leave nothing; then
                                                           ``list_parts`` says ``NoSuchKey`` (AWS:
                                                           ``NoSuchUpload``), ``upload_part``
@@ -263,6 +265,31 @@ def test_multipart_parts_below_5_mib_are_refused(s3: Any, bucket: str) -> None:
     upload = upload_parts(s3, bucket, "small", [b"a" * MiB, b"b" * 10])
     assert error_code(lambda: complete(s3, bucket, "small", upload)) == "EntityTooSmall"
     s3.abort_multipart_upload(Bucket=bucket, Key="small", UploadId=upload)
+
+
+def test_upload_part_copy_of_ranges(s3: Any, bucket: str) -> None:
+    """Parts copied inside the store from other objects, a range of each (the tus finish)."""
+    sources = [secrets.token_bytes(PART + 100), secrets.token_bytes(PART), b"tail" * 10]
+    for number, body in enumerate(sources):
+        s3.put_object(Bucket=bucket, Key=f"seg{number}", Body=body)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="joined")["UploadId"]
+    used = [PART + 50, PART, 25]  # the first segment was cut: only its first bytes count
+    parts = []
+    for number, length in enumerate(used, 1):
+        answer = s3.upload_part_copy(
+            Bucket=bucket,
+            Key="joined",
+            UploadId=upload,
+            PartNumber=number,
+            CopySource={"Bucket": bucket, "Key": f"seg{number - 1}"},
+            CopySourceRange=f"bytes=0-{length - 1}",
+        )
+        parts.append({"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]})
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key="joined", UploadId=upload, MultipartUpload={"Parts": parts}
+    )
+    expected = b"".join(body[:length] for body, length in zip(sources, used))
+    assert s3.get_object(Bucket=bucket, Key="joined")["Body"].read() == expected
 
 
 def test_multipart_abort(s3: Any, bucket: str) -> None:

@@ -50,6 +50,7 @@ from .._grammar import MB
 from .._validate import check_bool, check_int, check_positive_int, check_str
 from ._streams import BlockSink, RemoteReader
 from .abstract import CacheAbstract, CachedData, CachedFileInfo, CacheUnavailableError, read_block
+from .uploads import UploadStore
 
 __all__ = ["CacheS3", "S3ContentStream"]
 
@@ -245,6 +246,11 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
                   "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
               }]},
           )
+    - **Uploads** (tus, :meth:`uploads`): kept under ``{prefix}upload/``
+      until they become items, in segments of 5 MiB or more that the
+      finish copies inside the store; any host continues an upload. The
+      lifecycle rule must give them more than ``UploadPolicy.expires``
+      (e.g. 2 days for its default of 1 day), or filter out that prefix.
     - **Failures**: an unreachable store, refused credentials or a missing
       bucket (named in the message) raise
       :class:`~dash_file_cache.CacheUnavailableError`: ``register`` raises it
@@ -300,6 +306,7 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
         self._timeout = check_positive_int("timeout", timeout)
         self._client: Any = None
         self._lock = threading.Lock()
+        self._uploads: Optional[UploadStore] = None
         self._init_streams()
 
     def _init_streams(self) -> None:
@@ -575,6 +582,22 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
         except (ClientError, BotoCoreError) as exc:
             _log.warning("dash-file-cache: could not delete %s from S3 (%s).", name, exc)
 
+    # -- unfinished uploads -----------------------------------------------------
+    def uploads(self) -> UploadStore:
+        """Unfinished uploads, shared by every process and host using the bucket.
+
+        See :class:`~dash_file_cache.caches._s3_uploads.S3UploadStore`: the
+        record in one object changed only by conditional writes (a lease
+        lock, fenced), the bytes in segment objects of 5 MiB or more, and a
+        finish that assembles the item's content inside the store
+        (``UploadPartCopy``) before its sidecar is written.
+        """
+        if self._uploads is None:
+            from ._s3_uploads import S3UploadStore
+
+            self._uploads = S3UploadStore(self)
+        return self._uploads
+
     # -- extras ---------------------------------------------------------------
     def __len__(self) -> int:
         """The number of items stored under the prefix, expired ones included (lists them).
@@ -598,13 +621,14 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
         state["_client"] = None
-        for name in ("_lock", "_streams", "_retired"):
+        for name in ("_lock", "_streams", "_retired", "_uploads"):
             del state[name]
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._uploads = None
         self._init_streams()
 
 

@@ -48,6 +48,9 @@ CacheFile       ``<cache_dir>/uploads``         every process of the host   hard
                 (survives a restart)            (``flock``)                 transaction
 CacheRedis      chunk keys + a hash, TTL        every process and host      one Lua script:
                 ``ttl`` after the last update   (``SET NX PX``, fenced)     ``RENAME`` + publish
+CacheS3         segment objects (5 MiB or       every process and host      ``UploadPartCopy``
+                more) + a JSON record object    (a lease in the record,     in the store, then
+                under ``{prefix}upload/{id}/``  taken by ``If-Match`` CAS)  the sidecar
 ==============  ==============================  ==========================  =====================
 
 Per-process caches (:class:`~dash_file_cache.CachePlain`,
