@@ -306,6 +306,64 @@ def test_ttl_expiry(radosgw: RadosGateway, bucket: str, credentials: None) -> No
 
 
 # -- one-time items -----------------------------------------------------------------------------
+def test_one_time_refused_where_conditional_writes_are_ignored(
+    cache: dfc.CacheS3, service: dfc.ServiceData, s3: Any, bucket: str
+) -> None:
+    """A store ignoring ``If-None-Match`` cannot serve a one-time item once: refused clearly.
+
+    The store is the real radosgw; the client drops the header before signing,
+    as a store that ignores it would. Other items still register, and the
+    probe leaves no object behind.
+    """
+
+    def drop_condition(request: Any, **_: Any) -> None:
+        if "If-None-Match" in request.headers:
+            del request.headers["If-None-Match"]
+
+    cache.client.meta.events.register("before-sign.s3.PutObject", drop_condition)
+    with pytest.raises(ValueError, match=r"one_time_service=True .* ignores them"):
+        service.register(io.BytesIO(DATA), one_time_service=True)
+    assert cache.conditional_writes() is False
+    address = service.register(io.BytesIO(DATA))
+    with service.read(address) as stream:
+        assert stream.read() == DATA
+    assert not any("/probe/" in k for k in keys_of(s3, bucket))
+
+
+def test_conditional_writes_probed_once(cache: dfc.CacheS3, s3: Any, bucket: str) -> None:
+    """radosgw honours them: the probe says so once, and leaves nothing."""
+    calls: List[str] = []
+    cache.client.meta.events.register(
+        "before-parameter-build.s3.PutObject", lambda params, **_: calls.append(params["Key"])
+    )
+    assert cache.conditional_writes() is True
+    assert cache.conditional_writes() is True
+    assert len(calls) == 2 and all("/probe/" in k for k in calls)
+    assert keys_of(s3, bucket) == []
+
+
+def test_writer_parts_grow_past_the_first_thousand(
+    cache: dfc.CacheS3, service: dfc.ServiceData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts grow by part_size every _GROW_EVERY parts (here 2): S3 takes mixed sizes."""
+    from dash_file_cache.caches import s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "_GROW_EVERY", 2)
+    sizes: List[int] = []
+    cache.client.meta.events.register(
+        "before-parameter-build.s3.UploadPart",
+        lambda params, **_: sizes.append(len(params["Body"])),
+    )
+    data = os.urandom(50 * MiB)
+    with service.open(file_name="grow.bin") as out:
+        for i in range(0, len(data), MiB):
+            out.write(data[i : i + MiB])
+    part = PART_MB * MiB
+    assert sizes == [part, part, 2 * part, 2 * part, 3 * part, 50 * MiB - 9 * part]
+    with service.read(out.address) as stream:
+        assert stream.read() == data
+
+
 def test_one_time_served_once_under_32_requests(
     service: dfc.ServiceData, s3: Any, bucket: str
 ) -> None:

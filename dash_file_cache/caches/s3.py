@@ -26,11 +26,13 @@ closes. A stream on another host of an item removed meanwhile ends with
 ``FileNotFoundError`` at its next ranged ``GET``. Claim keys are never
 reused (each version has its own) and are left to the bucket's lifecycle
 rule, as is content a crashed process did not delete. A store without
-conditional writes cannot serve one-time items once.
+conditional writes cannot serve one-time items once: registering one there
+raises ``ValueError`` (:meth:`CacheS3.conditional_writes` probes the store).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import threading
@@ -58,6 +60,11 @@ _log = logging.getLogger(__name__)
 #: S3's smallest part but the last; the largest is 5 GiB.
 _MIN_PART_MB = 5
 _MAX_PART_MB = 5 * 1024
+#: S3's most parts per object. A written item's parts grow by ``part_size``
+#: every ``_GROW_EVERY`` parts, so memory stays one part for common sizes and
+#: 10,000 parts still hold 55,000 times ``part_size`` (440 GiB with 8 MB).
+_MAX_PARTS = 10_000
+_GROW_EVERY = 1_000
 #: Codes meaning "this object is not there" (``HEAD`` answers have no body: "404").
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 
@@ -307,6 +314,8 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
         self._client: Any = None
         self._lock = threading.Lock()
         self._uploads: Optional[UploadStore] = None
+        #: Whether the store honours conditional writes (``None``: not probed yet).
+        self._conditional: Optional[bool] = None
         self._init_streams()
 
     def _init_streams(self) -> None:
@@ -449,8 +458,17 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
         is published.
 
         Raises:
+            ValueError: ``info`` asks for a one-time item and the store ignores
+                conditional writes (it could be served more than once).
             CacheUnavailableError: the store cannot be reached or refuses.
         """
+        if info.get("one_time_service") and not self.conditional_writes():
+            raise ValueError(
+                f"one_time_service=True needs an S3 store that honours conditional writes "
+                f"(If-None-Match), and the store of bucket {self._bucket!r} ignores them: a "
+                "one-time item could be served more than once. Register it without "
+                "one_time_service, or use a store that has them (AWS S3, Ceph radosgw, MinIO)."
+            )
         version = uuid.uuid4().hex
         sink = _PartSink(self, self._data_name(key, version), self._part_size * MB)
         try:
@@ -460,6 +478,39 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
         except BaseException:
             sink.abort()
             raise
+
+    def conditional_writes(self) -> bool:
+        """Whether the store honours ``If-None-Match: *`` on ``PutObject`` (probed once).
+
+        The one-time claim relies on it: a store that ignores the header
+        would let every racing host win. Probed once per process with a
+        scratch object under ``{prefix}probe/``: created with the header,
+        then written again with it, which must be refused (412). A store
+        that answers the header with 501 has none either.
+
+        Raises:
+            CacheUnavailableError: the store cannot be reached.
+        """
+        if self._conditional is None:
+            name = f"{self._prefix}probe/{uuid.uuid4().hex}"
+            try:
+                self._conditional = self._claim_twice(name)
+            finally:
+                self._delete_content(name)
+        return self._conditional
+
+    def _claim_twice(self, name: str) -> bool:
+        for attempt in range(2):
+            try:
+                with _s3_errors(self, "checking conditional writes"):
+                    self.client.put_object(Bucket=self._bucket, Key=name, Body=b"", IfNoneMatch="*")
+            except CacheUnavailableError as exc:
+                if attempt == 1 and _is_precondition_failed(exc):
+                    return True
+                if _is_not_implemented(exc):
+                    return False
+                raise
+        return False
 
     def _publish(self, key: str, info: CachedFileInfo, version: str, size: int) -> None:
         meta = {"info": info, "v": version, "size": size, "expires": time.time() + self._ttl}
@@ -632,6 +683,15 @@ class CacheS3(CacheAbstract[CachedFileInfo, CachedData]):
         self._init_streams()
 
 
+def _is_not_implemented(exc: CacheUnavailableError) -> bool:
+    """Whether an S3 error says the store does not implement what was asked (501)."""
+    cause = exc.__cause__
+    return isinstance(cause, ClientError) and (
+        cause.response.get("Error", {}).get("Code") == "NotImplemented"
+        or cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 501
+    )
+
+
 def _is_precondition_failed(exc: CacheUnavailableError) -> bool:
     """Whether an S3 error is a lost conditional write (412 ``PreconditionFailed``)."""
     cause = exc.__cause__
@@ -646,10 +706,14 @@ class _PartSink(BlockSink):
 
     Holds at most one part in memory. Up to one part, :meth:`finish` stores
     it with one ``PutObject``; the first full part starts a multipart upload.
+    Parts grow by ``part_bytes`` every ``_GROW_EVERY`` parts (S3 takes parts
+    of different sizes), so that S3's 10,000 parts hold 55,000 times
+    ``part_bytes``; past them, writing raises ``OSError`` (``EFBIG``).
     """
 
     def __init__(self, cache: CacheS3, name: str, part_bytes: int) -> None:
         super().__init__(part_bytes)
+        self._base = part_bytes
         self._cache = cache
         self._name = name
         self._upload_id: Optional[str] = None
@@ -694,6 +758,12 @@ class _PartSink(BlockSink):
                 answer = client.create_multipart_upload(Bucket=bucket, Key=self._name)
                 self._upload_id = str(answer["UploadId"])
             number = len(self._parts) + 1
+            if number > _MAX_PARTS:
+                raise OSError(
+                    errno.EFBIG,
+                    f"An S3 object has at most {_MAX_PARTS} parts: this item is too large "
+                    "for CacheS3's part_size; raise it.",
+                )
             answer = client.upload_part(
                 Bucket=bucket,
                 Key=self._name,
@@ -703,3 +773,5 @@ class _PartSink(BlockSink):
             )
         self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
         self._buffer.clear()
+        if number % _GROW_EVERY == 0:
+            self._block_bytes = min(self._block_bytes + self._base, _MAX_PART_MB * MB)
