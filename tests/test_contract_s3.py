@@ -3,13 +3,10 @@
 The tests are those of ``test_contract.py`` and ``test_ranges_conditionals.py``,
 with the ``cache`` of this module: a ``CacheS3`` on the real radosgw, in its
 streamed mode (``redirect=False``: these suites read the app's own answers;
-the redirects are in ``test_cache_s3_redirect.py``). On Flask only: the
-backends differ in how they send an answer, not in what a cache gives them,
-and every backend already runs these suites on the other caches
-(``test_contract.py``) and the redirects of ``CacheS3``; the three backends
-here took about 3.7 minutes of CI on the one xdist worker holding the
-cluster. "s3" is not one of ``CACHE_KINDS``: that would start a Ceph cluster
-in every xdist worker (the cluster is one xdist group). Left out, as they test
+the redirects are in ``test_cache_s3_redirect.py``), on every backend as for
+the other caches. "s3" is not one of ``CACHE_KINDS``: that would start a Ceph
+cluster in every xdist worker; this module has its own xdist group (its own
+cluster, beside the other S3 modules' one). Left out, as they test
 what CacheS3 does not have: ``test_eviction_gives_404`` (no size bound) and
 ``test_server_side_open_failure_is_503_not_404`` (paths are copied at
 register, never opened at serve).
@@ -101,12 +98,6 @@ __all__ = [
 @pytest.fixture
 def cache_kind() -> str:
     return "s3"
-
-
-@pytest.fixture
-def backend() -> str:
-    """Flask only (see the module's docstring)."""
-    return "flask"
 
 
 @pytest.fixture
