@@ -62,7 +62,7 @@ from bench.uploads import VmRssSampler, cpu_seconds, finish, save
 from tests.support.radosgw import REGION, RadosGateway, radosgw_cluster
 from tests.support.servers import Server, start_server
 
-__all__ = ["download", "main", "run"]
+__all__ = ["download", "main", "run", "s3_env", "write_source"]
 
 MiB = 1 << 20
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -109,20 +109,26 @@ class Target:
         return self.server.url + address
 
 
-@contextlib.contextmanager
-def servers(tmp: Path, gateway: RadosGateway, bucket: str) -> Iterator[Dict[str, Target]]:
-    """The three servers of the bench, started; stopped on exit."""
-    started: Dict[str, Target] = {}
-    credentials = {
+def s3_env(gateway: RadosGateway, bucket: str) -> Dict[str, str]:
+    """The environment of a ``bench.s3_app`` server whose cache is a ``CacheS3`` on ``bucket``."""
+    return {
+        "DFC_APP_CACHE": "s3",
         "AWS_ACCESS_KEY_ID": gateway.access_key,
         "AWS_SECRET_ACCESS_KEY": gateway.secret_key,
         "DFC_APP_S3_BUCKET": bucket,
         "DFC_APP_S3_ENDPOINT": gateway.endpoint_url,
     }
+
+
+@contextlib.contextmanager
+def servers(tmp: Path, gateway: RadosGateway, bucket: str) -> Iterator[Dict[str, Target]]:
+    """The three servers of the bench, started; stopped on exit."""
+    started: Dict[str, Target] = {}
+    credentials = s3_env(gateway, bucket)
     envs = {
         "file": {"DFC_APP_CACHE": "file", "DFC_APP_DIR": str(tmp / "cache")},
-        "s3-stream": dict(credentials, DFC_APP_CACHE="s3", BENCH_S3_REDIRECT="0"),
-        "s3-redirect": dict(credentials, DFC_APP_CACHE="s3", BENCH_S3_REDIRECT="1"),
+        "s3-stream": dict(credentials, BENCH_S3_REDIRECT="0"),
+        "s3-redirect": dict(credentials, BENCH_S3_REDIRECT="1"),
     }
     try:
         for name, env in envs.items():
@@ -134,7 +140,8 @@ def servers(tmp: Path, gateway: RadosGateway, bucket: str) -> Iterator[Dict[str,
             target.server.stop()
 
 
-def _write_source(path: Path, size: int) -> None:
+def write_source(path: Path, size: int) -> None:
+    """Write ``size`` random bytes (one 8 MiB random block repeated) to ``path``."""
     block = os.urandom(8 * MiB)
     with open(path, "wb") as out:
         for offset in range(0, size, len(block)):
@@ -270,8 +277,8 @@ def run(
     """Every case, ``rounds`` times round-robin, then the writer case."""
     size, small = size_mib * MiB, parallel_mib * MiB
     big_path, small_path = tmp / "big.bin", tmp / "small.bin"
-    _write_source(big_path, size)
-    _write_source(small_path, small)
+    write_source(big_path, size)
+    write_source(small_path, small)
     (tmp / "cache").mkdir()
     result: Dict[str, Any] = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
