@@ -4,8 +4,9 @@
 (``DFC_APP_DIR``); ``s3`` is a ``CacheS3`` on ``DFC_APP_S3_BUCKET`` at ``DFC_APP_S3_ENDPOINT``
 (credentials: the ``AWS_*`` variables) with ``redirect`` set by ``BENCH_S3_REDIRECT`` (``1``
 or ``0``, default ``0``). With ``BENCH_UPLOADS=1`` the service also takes tus uploads
-(``UploadPolicy()``, at ``/cached-data/uploads``), into either cache. Routes: the service at ``/cached-data``, ``POST /register?path=``
-and ``GET /stats`` (the worker's ``pid``), as in the test app.
+(``UploadPolicy()``, at ``/cached-data/uploads``), into either cache. Routes: the service at
+``/cached-data``, ``POST /register?path=`` and ``GET /stats`` (the worker's ``pid``), as in the
+test app.
 """
 
 from __future__ import annotations

@@ -95,9 +95,7 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
         yield from iter(lambda: fobj.read(8 * MiB), b"")
 
 
-def upload_direct(
-    client: Any, bucket: str, key: str, path: Path, part: int
-) -> Dict[str, float]:
+def upload_direct(client: Any, bucket: str, key: str, path: Path, part: int) -> Dict[str, float]:
     """Upload ``path`` to ``bucket``/``key``: multipart, each part PUT to a presigned URL.
 
     The create, presign and complete calls are the app's share: their CPU seconds (of this
