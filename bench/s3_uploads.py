@@ -16,8 +16,9 @@ The store is a single-node Ceph radosgw started for the run (``tests.support.rad
 Cases, run round-robin ``rounds`` times, each uploading the same ``size`` bytes from one file
 (in the page cache):
 
-- ``s3/8``, ``s3/1``, ``file/8``, ``file/1``: ``tuspy`` (``tusclient``) through the app, in
-  ``PATCH``\\ es of 8 MiB or of 1 MiB;
+- ``s3/8``, ``s3/1``, ``s3/all`` and the same on ``file``: ``tuspy`` (``tusclient``) through
+  the app, in ``PATCH``\\ es of 8 MiB, of 1 MiB, or the whole file in one ``PATCH`` (what
+  ``CachedUpload`` sends without ``chunk_size``);
 - ``direct/8``: what a direct-to-store upload would do, the app keeping only the state: a
   multipart upload of 8 MiB parts straight to radosgw, each part a plain ``requests.put`` to a
   presigned ``UploadPart`` URL, then ``CompleteMultipartUpload``. The bench plays the app's
@@ -63,8 +64,11 @@ __all__ = ["main", "run", "tree_cpu_seconds", "upload_direct"]
 
 MiB = 1 << 20
 RESULTS = Path(__file__).resolve().parent / "results"
-#: ``(case, server, chunk MiB)``, in the order of a round.
-CASES = [("s3/8", "s3", 8), ("s3/1", "s3", 1), ("file/8", "file", 8), ("file/1", "file", 1)]
+#: ``(case, server, chunk MiB)``, in the order of a round (0: the whole file in one ``PATCH``).
+CASES = [
+    ("s3/8", "s3", 8), ("s3/1", "s3", 1), ("s3/all", "s3", 0),
+    ("file/8", "file", 8), ("file/1", "file", 1), ("file/all", "file", 0),
+]  # fmt: skip
 DIRECT = ("direct/8", "s3", 8)
 CREATION = "/cached-data/uploads"
 
@@ -186,9 +190,8 @@ class Bench:
     def tus(self, case: str, server: str, chunk_mib: int, source: Path, digest: str) -> None:
         """One ``tuspy`` upload of ``source`` through ``server``, then its item checked."""
         base = self.servers[server].url
-        location = self.measure(
-            case, server, lambda: upload_tuspy(base + CREATION, source, chunk_mib * MiB)
-        )
+        chunk = chunk_mib * MiB or source.stat().st_size
+        location = self.measure(case, server, lambda: upload_tuspy(base + CREATION, source, chunk))
         _check_item(base, location, digest)
 
     def direct(self, source: Path, digest: str) -> None:
@@ -258,9 +261,9 @@ def run(size_mib: int, rounds: int, tmp: Path) -> Dict[str, Any]:
         "rounds": rounds,
     }
     loads: List[float] = []
-    # Per round: the segments and the assembled object of two uploads (1 MiB PATCHes merge
+    # Per round: the segments and the assembled object of three uploads (1 MiB PATCHes merge
     # their segments: about 1.8x), the direct object; memstore frees deleted objects late.
-    with radosgw_cluster(memory=rounds * 6 * size + (1 << 30)) as gateway:
+    with radosgw_cluster(memory=rounds * 8 * size + (1 << 30)) as gateway:
         bucket = f"bench-{secrets.token_hex(4)}"
         gateway.client().create_bucket(Bucket=bucket)
         with started(tmp, gateway, bucket) as servers:
@@ -284,6 +287,8 @@ def markdown(result: Dict[str, Any]) -> str:
         "s3/1": "tuspy → app → CacheS3, 1 MiB PATCHes",
         "file/8": "tuspy → app → CacheFile, 8 MiB PATCHes",
         "file/1": "tuspy → app → CacheFile, 1 MiB PATCHes",
+        "s3/all": "tuspy → app → CacheS3, one PATCH",
+        "file/all": "tuspy → app → CacheFile, one PATCH",
         "direct/8": "direct to radosgw, presigned 8 MiB parts",
     }
     lines = [

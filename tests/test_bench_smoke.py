@@ -116,7 +116,9 @@ def test_bench_s3_uploads_tiny_writes_json(tmp_path: Path) -> None:
     (found,) = out.glob("s3-uploads-*.json")
     result = json.loads(found.read_text(encoding="utf-8"))
     cases = result["cases"]
-    assert set(cases) == {"s3/8", "s3/1", "file/8", "file/1", "direct/8"}
+    assert set(cases) == {
+        f"{cache}/{chunk}" for cache in ("s3", "file") for chunk in ("8", "1", "all")
+    } | {"direct/8"}
     for row in cases.values():
         assert row["median_mib_s"] > 0 and len(row["seconds"]) == 1
         assert row["worker_cpu_s"] >= 0 and row["rgw_cpu_s"] >= 0
