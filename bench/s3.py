@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
-import datetime as dt
 import os
 import resource
 import secrets
@@ -57,8 +56,8 @@ if __package__ in (None, ""):  # `python bench/s3.py`
 import multiprocess
 
 from bench.client import fetch
-from bench.server import machine_info
-from bench.uploads import VmRssSampler, cpu_seconds, finish, save
+from bench.server import result_head
+from bench.uploads import VmRssSampler, cpu_seconds, finish, load_note, save
 from tests.support.radosgw import REGION, RadosGateway, radosgw_cluster
 from tests.support.servers import Server, start_server
 
@@ -280,14 +279,9 @@ def run(
     write_source(big_path, size)
     write_source(small_path, small)
     (tmp / "cache").mkdir()
-    result: Dict[str, Any] = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "size_mib": size_mib,
-        "parallel_mib": parallel_mib,
-        "parallel": parallel,
-        "rounds": rounds,
-    }
+    result = result_head(
+        size_mib=size_mib, parallel_mib=parallel_mib, parallel=parallel, rounds=rounds
+    )
     loads: List[float] = []
     raw: Dict[str, List[Dict[str, Any]]] = {}
     # Deleted objects stay in memstore until radosgw's garbage collection (hours): room for all.
@@ -352,8 +346,7 @@ def markdown(result: Dict[str, Any]) -> str:
         f"{'met' if writer['met'] else 'NOT met'}), {writer['median_seconds']} s "
         f"({writer['median_mib_s']} MiB/s); register by path of {size} + {small} MiB: "
         f"{result['register_path_s3_seconds']} s.",
-        f"Load (1-min average) during the runs: {result['load_1min_during']}; "
-        f"after: `{result['uptime_after']}`.",
+        load_note(result),
     ]
     return "\n".join(lines)
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import hashlib
 import os
 import secrets
@@ -55,8 +54,8 @@ import psutil
 import requests
 
 from bench.s3 import s3_env, write_source
-from bench.server import machine_info
-from bench.uploads import VmRssSampler, cpu_seconds, finish, save, upload_tuspy
+from bench.server import result_head
+from bench.uploads import VmRssSampler, cpu_seconds, finish, load_note, save, upload_tuspy
 from tests.support.radosgw import RadosGateway, radosgw_cluster
 from tests.support.servers import Server, start_server
 
@@ -254,12 +253,7 @@ def run(size_mib: int, rounds: int, tmp: Path) -> Dict[str, Any]:
     write_source(source, size)
     digest = _digest(_file_chunks(source))
     (tmp / "cache").mkdir()
-    result: Dict[str, Any] = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "size_mib": size_mib,
-        "rounds": rounds,
-    }
+    result = result_head(size_mib=size_mib, rounds=rounds)
     loads: List[float] = []
     # Per round: the segments and the assembled object of three uploads (1 MiB PATCHes merge
     # their segments: about 1.8x), the direct object; memstore frees deleted objects late.
@@ -308,8 +302,7 @@ def markdown(result: Dict[str, Any]) -> str:
     lines += [
         "",
         f"{result['size_mib']} MiB per upload, medians of {result['rounds']} rounds. "
-        f"Load (1-min average) during the runs: {result['load_1min_during']}; "
-        f"after: `{result['uptime_after']}`.",
+        + load_note(result),
     ]
     return "\n".join(lines)
 
