@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
-import datetime as dt
 import os
 import resource
 import secrets
@@ -57,12 +56,12 @@ if __package__ in (None, ""):  # `python bench/s3.py`
 import multiprocess
 
 from bench.client import fetch
-from bench.server import machine_info
-from bench.uploads import VmRssSampler, cpu_seconds, finish, save
+from bench.server import result_head
+from bench.uploads import VmRssSampler, cpu_seconds, finish, load_note, save
 from tests.support.radosgw import REGION, RadosGateway, radosgw_cluster
 from tests.support.servers import Server, start_server
 
-__all__ = ["download", "main", "run"]
+__all__ = ["download", "main", "run", "s3_env", "write_source"]
 
 MiB = 1 << 20
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -109,20 +108,26 @@ class Target:
         return self.server.url + address
 
 
-@contextlib.contextmanager
-def servers(tmp: Path, gateway: RadosGateway, bucket: str) -> Iterator[Dict[str, Target]]:
-    """The three servers of the bench, started; stopped on exit."""
-    started: Dict[str, Target] = {}
-    credentials = {
+def s3_env(gateway: RadosGateway, bucket: str) -> Dict[str, str]:
+    """The environment of a ``bench.s3_app`` server whose cache is a ``CacheS3`` on ``bucket``."""
+    return {
+        "DFC_APP_CACHE": "s3",
         "AWS_ACCESS_KEY_ID": gateway.access_key,
         "AWS_SECRET_ACCESS_KEY": gateway.secret_key,
         "DFC_APP_S3_BUCKET": bucket,
         "DFC_APP_S3_ENDPOINT": gateway.endpoint_url,
     }
+
+
+@contextlib.contextmanager
+def servers(tmp: Path, gateway: RadosGateway, bucket: str) -> Iterator[Dict[str, Target]]:
+    """The three servers of the bench, started; stopped on exit."""
+    started: Dict[str, Target] = {}
+    credentials = s3_env(gateway, bucket)
     envs = {
         "file": {"DFC_APP_CACHE": "file", "DFC_APP_DIR": str(tmp / "cache")},
-        "s3-stream": dict(credentials, DFC_APP_CACHE="s3", BENCH_S3_REDIRECT="0"),
-        "s3-redirect": dict(credentials, DFC_APP_CACHE="s3", BENCH_S3_REDIRECT="1"),
+        "s3-stream": dict(credentials, BENCH_S3_REDIRECT="0"),
+        "s3-redirect": dict(credentials, BENCH_S3_REDIRECT="1"),
     }
     try:
         for name, env in envs.items():
@@ -134,7 +139,8 @@ def servers(tmp: Path, gateway: RadosGateway, bucket: str) -> Iterator[Dict[str,
             target.server.stop()
 
 
-def _write_source(path: Path, size: int) -> None:
+def write_source(path: Path, size: int) -> None:
+    """Write ``size`` random bytes (one 8 MiB random block repeated) to ``path``."""
     block = os.urandom(8 * MiB)
     with open(path, "wb") as out:
         for offset in range(0, size, len(block)):
@@ -270,17 +276,12 @@ def run(
     """Every case, ``rounds`` times round-robin, then the writer case."""
     size, small = size_mib * MiB, parallel_mib * MiB
     big_path, small_path = tmp / "big.bin", tmp / "small.bin"
-    _write_source(big_path, size)
-    _write_source(small_path, small)
+    write_source(big_path, size)
+    write_source(small_path, small)
     (tmp / "cache").mkdir()
-    result: Dict[str, Any] = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "size_mib": size_mib,
-        "parallel_mib": parallel_mib,
-        "parallel": parallel,
-        "rounds": rounds,
-    }
+    result = result_head(
+        size_mib=size_mib, parallel_mib=parallel_mib, parallel=parallel, rounds=rounds
+    )
     loads: List[float] = []
     raw: Dict[str, List[Dict[str, Any]]] = {}
     # Deleted objects stay in memstore until radosgw's garbage collection (hours): room for all.
@@ -345,8 +346,7 @@ def markdown(result: Dict[str, Any]) -> str:
         f"{'met' if writer['met'] else 'NOT met'}), {writer['median_seconds']} s "
         f"({writer['median_mib_s']} MiB/s); register by path of {size} + {small} MiB: "
         f"{result['register_path_s3_seconds']} s.",
-        f"Load (1-min average) during the runs: {result['load_1min_during']}; "
-        f"after: `{result['uptime_after']}`.",
+        load_note(result),
     ]
     return "\n".join(lines)
 

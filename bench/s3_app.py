@@ -3,8 +3,10 @@
 ``bench.s3_app:create_app()`` reads ``DFC_APP_CACHE``: ``file`` is the test app's ``CacheFile``
 (``DFC_APP_DIR``); ``s3`` is a ``CacheS3`` on ``DFC_APP_S3_BUCKET`` at ``DFC_APP_S3_ENDPOINT``
 (credentials: the ``AWS_*`` variables) with ``redirect`` set by ``BENCH_S3_REDIRECT`` (``1``
-or ``0``, default ``0``). Routes: the service at ``/cached-data``, ``POST /register?path=``
-and ``GET /stats`` (the worker's ``pid``), as in the test app.
+or ``0``, default ``0``). With ``BENCH_UPLOADS=1`` the service also takes tus uploads
+(``UploadPolicy()``, at ``/cached-data/uploads``), into either cache. Routes: the service at
+``/cached-data``, ``POST /register?path=`` and ``GET /stats`` (the worker's ``pid``), as in the
+test app.
 """
 
 from __future__ import annotations
@@ -32,4 +34,5 @@ def create_app() -> Any:
         )
     else:
         cache = cache_from_env(env)
-    return build_app(dfc.ServiceData(cache))
+    uploads = dfc.UploadPolicy() if env.get("BENCH_UPLOADS") == "1" else None
+    return build_app(dfc.ServiceData(cache, uploads=uploads))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import platform
 import socket
@@ -17,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Type
 import psutil
 import requests
 
-__all__ = ["ROOT", "GunicornServer", "RssSampler", "machine_info"]
+__all__ = ["ROOT", "GunicornServer", "RssSampler", "machine_info", "result_head"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -202,4 +203,13 @@ def machine_info() -> Dict[str, Any]:
         "platform": platform.platform(),
         "versions": versions,
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def result_head(**fields: Any) -> Dict[str, Any]:
+    """The start of a bench's results: the date (UTC), :func:`machine_info`, then ``fields``."""
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        **fields,
     }

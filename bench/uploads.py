@@ -54,7 +54,7 @@ if __package__ in (None, ""):  # `python bench/uploads.py`
 from bench.server import machine_info
 from tests.support.servers import Server, app_env, start_server
 
-__all__ = ["VmRssSampler", "finish", "main", "run", "save"]
+__all__ = ["VmRssSampler", "finish", "load_note", "main", "run", "save"]
 
 MiB = 1 << 20
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -468,6 +468,14 @@ def finish(result: Dict[str, Any], loads: List[float]) -> None:
         "max": round(max(loads), 2),
     }
     result["uptime_after"] = _uptime()
+
+
+def load_note(result: Dict[str, Any]) -> str:
+    """The sentence saying the load :func:`finish` added to ``result``."""
+    return (
+        f"Load (1-min average) during the runs: {result['load_1min_during']}; "
+        f"after: `{result['uptime_after']}`."
+    )
 
 
 def save(out: Path, prefix: str, result: Dict[str, Any], table: str) -> None:

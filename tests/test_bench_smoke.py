@@ -99,3 +99,30 @@ def test_bench_s3_tiny_writes_json(tmp_path: Path) -> None:
     assert result["cases"]["s3-redirect/parallel"]["redirected"]
     assert result["writer"]["rss_growth_mib"] and result["writer"]["target_mib"] == 64
     assert "| case | server |" in proc.stdout
+
+
+@pytest.mark.xdist_group("radosgw")  # with the other Ceph clusters of the run, one at a time
+@pytest.mark.skipif(not shutil.which("radosgw"), reason="Ceph's radosgw is not installed")
+def test_bench_s3_uploads_tiny_writes_json(tmp_path: Path) -> None:
+    """``bench.s3_uploads`` on 6 MiB: every case uploads (and checks) every byte; the direct
+    case's app worker sends nothing while the through-the-app cases' does."""
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.s3_uploads", "--size-mib", "6", "--rounds", "1",
+         "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (found,) = out.glob("s3-uploads-*.json")
+    result = json.loads(found.read_text(encoding="utf-8"))
+    cases = result["cases"]
+    assert set(cases) == {
+        f"{cache}/{chunk}" for cache in ("s3", "file") for chunk in ("8", "1", "all")
+    } | {"direct/8"}
+    for row in cases.values():
+        assert row["median_mib_s"] > 0 and len(row["seconds"]) == 1
+        assert row["worker_cpu_s"] >= 0 and row["rgw_cpu_s"] >= 0
+    assert cases["s3/1"]["worker_cpu_s"] > 0 and cases["s3/1"]["rgw_cpu_s"] > 0
+    assert cases["direct/8"]["presign_cpu_s"] > 0
+    assert cases["direct/8"]["rgw_cpu_s"] > 0
+    assert "| upload | MiB/s median (best) |" in proc.stdout
