@@ -331,6 +331,8 @@ class UploadEndpoint:
                     return plan
                 upload.remove()
                 return plan.decision
+        except ItemElsewhereError:
+            raise
         except FileNotFoundError:
             return self._delete_finished(request, upload_id)
 
@@ -342,15 +344,9 @@ class UploadEndpoint:
         (the upload URL is as secret as the item's address, and ``authorize``
         saw this request). Of two racing DELETEs, one gets 204, the other 404.
         """
-        try:
-            tus.check_version(request)
-        except TusError as refusal:
-            return refusal.decision()
         state, _address = self._finished(request, upload_id)
-        if state is None:
-            return _refuse(404, _UNKNOWN)
         plan = tus.decide_delete(request, state, self.tus, now=time.time())
-        if isinstance(plan, Decision):
+        if isinstance(plan, Decision):  # 412 without Tus-Resumable, 404 if no such item
             return plan
         if not self.cache.remove(upload_id):
             return _refuse(404, _UNKNOWN)
