@@ -4,8 +4,9 @@
 # the whole pytest suite on the main interpreter, and the non-browser suite on the oldest
 # and the newest supported Python (those that are present). Every step runs; the summary
 # lists each with its time, and the exit status is 1 if any failed.
-# The pytest runs are parallel (pytest-xdist, docs/testing.md); the edge Pythons' runs come
-# after the main run (DFC_EDGE_ALONGSIDE=1: alongside it), their output printed at the end.
+# The pytest runs are parallel (pytest-xdist, docs/testing.md); the edge Pythons' runs share
+# the parametrized matrix and run beside the main run (see below), their output printed at
+# the end.
 # Usage: bash scripts/check.sh [pytest arguments]   (given to every pytest run)
 # DFC_EDGE_PYTHONS="3.9 3.13" chooses the other interpreters ("" for none);
 # DFC_TEST_WORKERS=N sets the workers of each run (0: no xdist, one process).
@@ -68,50 +69,66 @@ if [ ! -x "$PY" ]; then
   exit 2
 fi
 
-# The edge Pythons' non-browser runs. By default after the main run, each with the whole
-# machine: run alongside it (DFC_EDGE_ALONGSIDE=1, half the workers each), three suites share
-# 2 cores and timing-sensitive tests (browser progress, 64 concurrent clients) starve.
+# The edge Pythons' non-browser runs, their output in logs printed at the end. The runnable
+# ones split the parametrized matrix between them (--share I/N, tests/edge_share.py: every
+# test function on each, each variant on one of them; the main run has them all). They run
+# one after the other, in the background from the start, with half the workers: beside the
+# main run's parallel tests, then beside its browser tests, which mostly wait
+# (docs/testing.md, "Figures"). DFC_EDGE_SHARE=0: each edge run takes the whole matrix.
+# DFC_EDGE_ALONGSIDE=0: they come after the main run, each with the whole machine.
 EDGE_RUN=1
 edge_labels=()
 edge_states=()  # "skip: reason", or the folder holding the run's log and status
+runnable=()     # the indexes (in edge_labels) of the edge runs that can run
 main_version=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-alongside="${DFC_EDGE_ALONGSIDE:-0}"
+alongside="${DFC_EDGE_ALONGSIDE:-1}"
 
-# edge_run PYTHON DIR ARGS...: one edge run, its log and "rc seconds" written into DIR.
+for version in ${DFC_EDGE_PYTHONS-$(edge_pythons)}; do
+  edge_labels+=("pytest -m 'not browser', Python $version")
+  venv=$(venv_for "$version")
+  if [ "$version" = "$main_version" ]; then
+    edge_states+=("skip: the main run is this Python")
+  elif [ ! -x "$venv/bin/python" ]; then
+    edge_states+=("skip: Python $version not found by setup.sh")
+  else
+    runnable+=("${#edge_states[@]}")
+    edge_states+=("$(mktemp -d "${TMPDIR:-/tmp}/check-edge-XXXXXX")")
+  fi
+done
+edge_interpreters=()
+for i in "${runnable[@]}"; do
+  edge_interpreters+=("$(venv_for "${edge_labels[$i]##* }")/bin/python")
+done
+
+# edge_run K ARGS...: the Kth runnable edge run, its log and "rc seconds" in its folder.
 edge_run() {
-  local python="$1" dir="$2" start=$SECONDS rc=0 share=100 EDGE_RUN=1
-  shift 2
-  [ "$alongside" = "1" ] && share=50
-  pytest_run "$python" -m "not browser" -n "$(test_workers "$share")" --dist loadgroup \
-    "$@" >"$dir/log" 2>&1 || rc=$?
+  local k="$1" dir="${edge_states[${runnable[$1]}]}" start=$SECONDS rc=0 share=()
+  local workers EDGE_RUN=1
+  shift
+  if [ "${DFC_EDGE_SHARE:-1}" != "0" ] && [ "${#runnable[@]}" -gt 1 ]; then
+    share=(--share "$k/${#runnable[@]}")
+  fi
+  workers=$(test_workers)
+  [ "$alongside" = "1" ] && workers=$(test_workers 50)
+  pytest_run "${edge_interpreters[$k]}" -m "not browser" -n "$workers" --dist loadgroup \
+    "${share[@]}" "$@" >"$dir/log" 2>&1 || rc=$?
   echo "$rc $((SECONDS - start))" >"$dir/status"
 }
 
-start_edges() {
-  local version venv dir
-  for version in ${DFC_EDGE_PYTHONS-$(edge_pythons)}; do
-    edge_labels+=("pytest -m 'not browser', Python $version")
-    venv=$(venv_for "$version")
-    if [ "$version" = "$main_version" ]; then
-      edge_states+=("skip: the main run is this Python")
-    elif [ ! -x "$venv/bin/python" ]; then
-      edge_states+=("skip: Python $version not found by setup.sh")
-    else
-      dir=$(mktemp -d "${TMPDIR:-/tmp}/check-edge-XXXXXX")
-      edge_states+=("$dir")
-      if [ "$alongside" = "1" ]; then
-        edge_run "$venv/bin/python" "$dir" "$@" &
-      else
-        echo "== pytest -m 'not browser', Python $version"
-        edge_run "$venv/bin/python" "$dir" "$@"
-      fi
-    fi
+# edge_runs ARGS...: every runnable edge run, one after the other.
+edge_runs() {
+  local k
+  for k in "${!runnable[@]}"; do
+    [ "$alongside" = "1" ] || echo "== ${edge_labels[${runnable[$k]}]}"
+    edge_run "$k" "$@"
   done
 }
 
-[ "$alongside" = "1" ] && start_edges "$@"
-EDGE_RUN=0
 trap 'kill $(jobs -p) 2>/dev/null' EXIT
+if [ "$alongside" = "1" ]; then
+  edge_runs "$@" &
+fi
+EDGE_RUN=0
 
 step "ruff" "$PY" -m ruff check .
 step "ruff format" "$PY" -m ruff format --check .
@@ -129,8 +146,9 @@ else
 fi
 
 # The browser tests time what a person sees (progress ticks, a cut mid-transfer): they run
-# after the rest, alone, so that no parallel test starves Chromium of CPU. A marker
-# expression given by the caller (-m) selects for the one parallel run instead.
+# after the main run's other tests, beside one edge run only (Chromium mostly waits; with
+# more beside it, it starved). A marker expression given by the caller (-m) selects for the
+# one parallel run instead.
 if [[ " $* " == *" -m "* ]]; then
   step "pytest, Python $main_version" \
     pytest_run "$PY" -n "$(test_workers)" --dist loadgroup "$@"
@@ -142,7 +160,7 @@ else
   EDGE_RUN=0
 fi
 
-[ "$alongside" = "1" ] || start_edges "$@"
+[ "$alongside" = "1" ] || edge_runs "$@"
 wait
 for i in "${!edge_labels[@]}"; do
   state="${edge_states[$i]}"

@@ -4,9 +4,9 @@ PY="$VENV/bin/python"
 
 # ensure_venv EXTRA [DIR [PYTHON]]: a venv in DIR (default $VENV) made with PYTHON (default
 # $DFC_PYTHON or python3) holding ".[EXTRA]"; reinstalled only when pyproject.toml or the
-# interpreter changed.
+# interpreter changed. Packages are installed by uv (installer), else by pip.
 ensure_venv() {
-  local extra="$1" dir="${2:-$VENV}" python="${3:-${DFC_PYTHON:-python3}}" stamp sum
+  local extra="$1" dir="${2:-$VENV}" python="${3:-${DFC_PYTHON:-python3}}" stamp sum uv
   if [ -e "$dir" ] && ! "$dir/bin/python" -m pip --version >/dev/null 2>&1; then
     rm -rf "$dir"  # its interpreter is gone (a Python upgrade) or it was half made
   fi
@@ -16,10 +16,33 @@ ensure_venv() {
   stamp="$dir/.installed-$extra"
   sum=$({ cat pyproject.toml; "$dir/bin/python" -VV; } | sha256sum | cut -c1-16)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
-    "$dir/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$dir/bin/python" -m pip install -q -e ".[$extra]"
+    if uv=$(installer); then
+      "$uv" pip install -q --python "$dir/bin/python" -e ".[$extra]"
+    else
+      "$dir/bin/python" -m pip install -q --upgrade pip >/dev/null
+      "$dir/bin/python" -m pip install -q -e ".[$extra]"
+    fi
     echo "$sum" > "$stamp"
   fi
+}
+
+# installer: print the path of uv (https://docs.astral.sh/uv/), which installs a venv's
+# packages about five times faster than pip (the same versions); put into
+# .venv-tools by pip on first use. Fails (prints nothing) when it cannot be had, or when
+# DFC_INSTALLER=pip.
+installer() {
+  local tools=".venv-tools"
+  [ "${DFC_INSTALLER:-uv}" = "pip" ] && return 1
+  if [ ! -x "$tools/bin/uv" ]; then
+    rm -rf "$tools"
+    { "${DFC_PYTHON:-python3}" -m venv "$tools" &&
+      "$tools/bin/python" -m pip install -q uv; } >/dev/null 2>&1 || {
+      rm -rf "$tools"
+      echo "setup: uv could not be installed; pip installs the packages." >&2
+      return 1
+    }
+  fi
+  echo "$tools/bin/uv"
 }
 
 # supported_pythons: the X.Y versions pyproject.toml's classifiers declare, oldest first.

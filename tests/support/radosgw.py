@@ -274,6 +274,8 @@ class RadosGateway:
         import boto3
         from botocore.config import Config
 
+        from dash_file_cache.caches.s3 import _botocore_session
+
         options: Dict[str, Any] = {
             "s3": {"addressing_style": "path"},
             "connect_timeout": 5,
@@ -281,7 +283,8 @@ class RadosGateway:
             "retries": {"total_max_attempts": 2, "mode": "standard"},
         }
         options.update(config)
-        return boto3.client(
+        session = boto3.session.Session(botocore_session=_botocore_session())
+        return session.client(
             "s3",
             endpoint_url=self.endpoint_url,
             region_name=REGION,
