@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # The checks, on a machine prepared by scripts/setup.sh: ruff (lint and format), mypy, the docs
 # site (mkdocs build --strict, into a temporary directory removed afterwards), JS lint and unit tests,
-# the whole pytest suite on the main interpreter, and the non-browser suite on the oldest
-# and the newest supported Python (those that are present). Every step runs; the summary
+# the whole pytest suite on the main interpreter, and the non-browser suite shared between the
+# oldest and the newest supported Python (those that are present). Every step runs; the summary
 # lists each with its time, and the exit status is 1 if any failed.
 # The pytest runs are parallel (pytest-xdist, docs/testing.md); the edge Pythons' runs share
-# the parametrized matrix and run beside the main run (see below), their output printed at
-# the end.
+# the suite and run beside the main run (see below), their output printed at the end.
 # Usage: bash scripts/check.sh [pytest arguments]   (given to every pytest run)
 # DFC_EDGE_PYTHONS="3.9 3.13" chooses the other interpreters ("" for none);
 # DFC_TEST_WORKERS=N sets the workers of each run (0: no xdist, one process).
@@ -70,12 +69,12 @@ if [ ! -x "$PY" ]; then
 fi
 
 # The edge Pythons' non-browser runs, their output in logs printed at the end. The runnable
-# ones split the parametrized matrix between them (--share I/N, tests/edge_share.py: every
-# test function on each, each variant on one of them; the main run has them all). They run
-# one after the other, in the background from the start, with half the workers: beside the
-# main run's parallel tests, then beside its browser tests, which mostly wait
-# (docs/testing.md, "Figures"). DFC_EDGE_SHARE=0: each edge run takes the whole matrix.
-# DFC_EDGE_ALONGSIDE=0: they come after the main run, each with the whole machine.
+# ones share the suite (--share I/N, tests/edge_share.py: every test runs on the main Python
+# and on one edge Python). They run one after the other, in the background from the start:
+# the first with half the workers beside the main run's parallel tests, the next beside its
+# browser tests, which mostly wait (docs/testing.md, "Figures"). DFC_EDGE_SHARE=0: each edge
+# run takes the whole suite. DFC_EDGE_ALONGSIDE=0: they come after the main run, each with
+# the whole machine.
 EDGE_RUN=1
 edge_labels=()
 edge_states=()  # "skip: reason", or the folder holding the run's log and status
@@ -109,7 +108,8 @@ edge_run() {
     share=(--share "$k/${#runnable[@]}")
   fi
   workers=$(test_workers)
-  [ "$alongside" = "1" ] && workers=$(test_workers 50)
+  # The first runs beside the main run's parallel tests: half the workers.
+  [ "$alongside" = "1" ] && [ "$k" -eq 0 ] && workers=$(test_workers 50)
   pytest_run "${edge_interpreters[$k]}" -m "not browser" -n "$workers" --dist loadgroup \
     "${share[@]}" "$@" >"$dir/log" 2>&1 || rc=$?
   echo "$rc $((SECONDS - start))" >"$dir/status"

@@ -1,14 +1,13 @@
-"""Share a parametrized matrix between interpreters: ``--share I/N`` (a pytest plugin).
+"""Share the suite between interpreters: ``--share I/N`` (a pytest plugin).
 
 The main Python runs every test. The oldest and the newest Python (the edge runs of
-``scripts/check.sh``) each run every test *function*, but of a function's
-parametrized variants (cache kind x backend x case...) only those whose index, in
-collection order, is ``I`` modulo ``N``: with ``--share 0/2`` on one edge Python and
-``--share 1/2`` on the other, each variant runs on the main Python and on one edge
-Python, and each function on all three. What differs between Python versions is the
-language and the standard library under our code, which every function still meets on
-each of them; what differs between variants is the cache and the framework, which the
-main run covers whole. A function with fewer than ``N`` variants runs whole on every share.
+``scripts/check.sh``) split the rest between them: with ``--share I/N``, a run keeps the
+tests whose index, in collection order, is ``I`` modulo ``N``. With ``--share 0/2`` on one
+edge Python and ``--share 1/2`` on the other, every test runs on the main Python and on
+exactly one edge Python; every module with more than one test, and every parametrized
+matrix (cache kind x backend x case), meets both. Python versions differ in the language
+and the standard library under our code, which each edge run still exercises through every
+module; the variants differ in the cache and the framework, which the main run covers whole.
 
 Loaded with ``-p tests.edge_share`` (``pyproject.toml``'s ``addopts``); without
 ``--share`` it changes nothing. The choice is deterministic, so every xdist worker
@@ -17,7 +16,7 @@ collects the same tests.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import pytest
 
@@ -37,23 +36,9 @@ def parse_share(text: str) -> Tuple[int, int]:
     return index, count
 
 
-def function_of(nodeid: str) -> str:
-    """The test function a node id names: the id without its ``[parameters]``."""
-    return nodeid.split("[", 1)[0]
-
-
 def shared(nodeids: List[str], index: int, count: int) -> List[bool]:
-    """For each node id, in order: whether share ``index`` of ``count`` runs it."""
-    variants: Dict[str, List[int]] = {}
-    for position, nodeid in enumerate(nodeids):
-        variants.setdefault(function_of(nodeid), []).append(position)
-    keep = [True] * len(nodeids)
-    for positions in variants.values():
-        if len(positions) < count:
-            continue
-        for rank, position in enumerate(positions):
-            keep[position] = rank % count == index
-    return keep
+    """For each node id, in collection order: whether share ``index`` of ``count`` runs it."""
+    return [position % count == index for position in range(len(nodeids))]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
