@@ -70,11 +70,11 @@ fi
 
 # The edge Pythons' non-browser runs, their output in logs printed at the end. The runnable
 # ones share the suite (--share I/N, tests/edge_share.py: every test runs on the main Python
-# and on one edge Python). They run one after the other, in the background from the start:
-# the first with half the workers beside the main run's parallel tests, the next beside its
-# browser tests, which mostly wait (docs/testing.md, "Figures"). DFC_EDGE_SHARE=0: each edge
-# run takes the whole suite. DFC_EDGE_ALONGSIDE=0: they come after the main run, each with
-# the whole machine.
+# and on one edge Python). They run one after the other, from the start, in the background
+# and at a lower priority (nice 10, DFC_EDGE_NICE): they take the CPU the main run leaves
+# idle, mostly while its servers start and its browser tests wait (docs/testing.md,
+# "Figures"). DFC_EDGE_SHARE=0: each edge run takes the whole suite. DFC_EDGE_ALONGSIDE=0:
+# they come after the main run, at the normal priority.
 EDGE_RUN=1
 edge_labels=()
 edge_states=()  # "skip: reason", or the folder holding the run's log and status
@@ -108,8 +108,6 @@ edge_run() {
     share=(--share "$k/${#runnable[@]}")
   fi
   workers=$(test_workers)
-  # The first runs beside the main run's parallel tests: half the workers.
-  [ "$alongside" = "1" ] && [ "$k" -eq 0 ] && workers=$(test_workers 50)
   pytest_run "${edge_interpreters[$k]}" -m "not browser" -n "$workers" --dist loadgroup \
     "${share[@]}" "$@" >"$dir/log" 2>&1 || rc=$?
   echo "$rc $((SECONDS - start))" >"$dir/status"
@@ -118,6 +116,10 @@ edge_run() {
 # edge_runs ARGS...: every runnable edge run, one after the other.
 edge_runs() {
   local k
+  # Beside the main run, at a lower priority: they take the CPU it leaves idle.
+  if [ "$alongside" = "1" ]; then
+    renice -n "${DFC_EDGE_NICE:-10}" -p "$BASHPID" >/dev/null || true
+  fi
   for k in "${!runnable[@]}"; do
     [ "$alongside" = "1" ] || echo "== ${edge_labels[${runnable[$k]}]}"
     edge_run "$k" "$@"
@@ -146,9 +148,9 @@ else
 fi
 
 # The browser tests time what a person sees (progress ticks, a cut mid-transfer): they run
-# after the main run's other tests, beside one edge run only (Chromium mostly waits; with
-# more beside it, it starved). A marker expression given by the caller (-m) selects for the
-# one parallel run instead.
+# after the main run's other tests, one at a time, with only the lower-priority edge runs
+# beside them (at the normal priority, tests beside them starved Chromium). A marker
+# expression given by the caller (-m) selects for the one parallel run instead.
 if [[ " $* " == *" -m "* ]]; then
   step "pytest, Python $main_version" \
     pytest_run "$PY" -n "$(test_workers)" --dist loadgroup "$@"
