@@ -12,6 +12,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+# Bytecode caches are written (the machine may set PYTHONDONTWRITEBYTECODE): without them
+# every test process and server compiles, and pytest rewrites, every module it imports
+# again (a collection took 8.6 CPU s instead of 2.8). They go to __pycache__ (git-ignored).
+unset PYTHONDONTWRITEBYTECODE
 
 summary=()
 failed=0

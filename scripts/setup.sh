@@ -29,28 +29,48 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# The venvs and node_modules are made at the same time (mostly downloads and disk writes);
+# uv is fetched first, once, for all of them.
+installer >/dev/null || true
+jobs_started=()
+
 # The main interpreter runs everything, static checks included.
 echo "setup: $VENV ($("${DFC_PYTHON:-python3}" -V 2>&1))"
-ensure_venv dev
+ensure_venv dev &
+jobs_started+=($!)
 
 # The oldest and newest supported Pythons run the non-browser suite, each in its own venv.
 for version in $(edge_pythons); do
   if python=$(find_python "$version"); then
     echo "setup: $(venv_for "$version") ($python)"
-    ensure_venv test "$(venv_for "$version")" "$python"
+    ensure_venv test "$(venv_for "$version")" "$python" &
+    jobs_started+=($!)
   else
     echo "setup: Python $version not found (pyenv or python$version on PATH): its run is skipped."
   fi
 done
 
 # Node packages: components build check, JS lint and unit tests.
-if command -v npm >/dev/null; then
-  stamp=node_modules/.lock-sha
+node_packages() {
+  local stamp=node_modules/.lock-sha sum
   sum=$(sha256sum package-lock.json | cut -c1-16)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
     npm ci --no-audit --no-fund --loglevel=error
     echo "$sum" > "$stamp"
   fi
+}
+if command -v npm >/dev/null; then
+  node_packages &
+  jobs_started+=($!)
 else
   echo "setup: npm not found: JS checks and the components' rebuild check are skipped." >&2
+fi
+
+failed=0
+for pid in "${jobs_started[@]}"; do
+  wait "$pid" || failed=1
+done
+if [ "$failed" -ne 0 ]; then
+  echo "setup: a step failed (its output is above)." >&2
+  exit 1
 fi
