@@ -279,25 +279,27 @@ def test_redis_slow_body_keeps_its_lease_a_dead_holder_loses_it(
     from dash_file_cache.caches import _redis_uploads
 
     assert isinstance(cache, dfc.CacheRedis)
-    monkeypatch.setattr(_redis_uploads, "LEASE_MS", 600)
+    # A lease of 1.5 s renewed every 0.2 s: a renewal may come 1.3 s late on a loaded
+    # machine (with 0.6 s and 0.1 s, a starved 3.9 run once lost it).
+    monkeypatch.setattr(_redis_uploads, "LEASE_MS", 1500)
     monkeypatch.setattr(_redis_uploads, "READ_BLOCK", 64 * 1024)
     store = cache.uploads()
     upload_id = _new(cache)
 
-    def trickle() -> Iterator[bytes]:  # 1 MiB in 1.6 s: a block takes more than a lease
+    def trickle() -> Iterator[bytes]:  # 1 MiB in 3.2 s: a block takes more than a lease
         for _ in range(16):
-            time.sleep(0.1)
+            time.sleep(0.2)
             yield b"t" * (64 * 1024)
 
     with store.lock(upload_id) as upload:
         written = upload.write(0, trickle())
         assert written.stored == _MB and written.error is None
     lock_key = f"{cache.prefix}uplock:{upload_id}"
-    cache.client.set(lock_key, b"a holder that died", px=600)
+    cache.client.set(lock_key, b"a holder that died", px=1500)
     with pytest.raises(UploadBusyError):
         with store.lock(upload_id):
             pass
-    time.sleep(0.7)
+    time.sleep(1.6)
     with store.lock(upload_id) as upload:  # the dead holder's lease ran out
         assert upload.write(_MB, [b"end"]).stored == 3
 
