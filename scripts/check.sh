@@ -83,6 +83,7 @@ EDGE_RUN=1
 edge_labels=()
 edge_states=()  # "skip: reason", or the folder holding the run's log and status
 runnable=()     # the indexes (in edge_labels) of the edge runs that can run
+edge_interpreters=()  # their interpreters, in the same order
 main_version=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 alongside="${DFC_EDGE_ALONGSIDE:-1}"
 
@@ -95,12 +96,9 @@ for version in ${DFC_EDGE_PYTHONS-$(edge_pythons)}; do
     edge_states+=("skip: Python $version not found by setup.sh")
   else
     runnable+=("${#edge_states[@]}")
+    edge_interpreters+=("$venv/bin/python")
     edge_states+=("$(mktemp -d "${TMPDIR:-/tmp}/check-edge-XXXXXX")")
   fi
-done
-edge_interpreters=()
-for i in "${runnable[@]}"; do
-  edge_interpreters+=("$(venv_for "${edge_labels[$i]##* }")/bin/python")
 done
 
 # edge_run K ARGS...: the Kth runnable edge run, its log and "rc seconds" in its folder.
@@ -130,7 +128,9 @@ edge_runs() {
   done
 }
 
-trap 'kill $(jobs -p) 2>/dev/null' EXIT
+# On an early exit, the background edge runs stop with their pytest (whose workers follow).
+trap 'for job in $(jobs -p); do pkill -TERM -P "$job"; kill "$job"; done 2>/dev/null' EXIT
+trap 'exit 143' TERM INT HUP
 if [ "$alongside" = "1" ]; then
   edge_runs "$@" &
 fi

@@ -30,8 +30,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # The venvs and node_modules are made at the same time (mostly downloads and disk writes);
-# uv is fetched first, once, for all of them.
-installer >/dev/null || true
+# uv is fetched first, once, for all of them (pip for all if it cannot be had).
+installer >/dev/null || export DFC_INSTALLER=pip
 jobs_started=()
 
 # The main interpreter runs everything, static checks included.
