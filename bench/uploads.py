@@ -229,10 +229,14 @@ def warm_pages(folder: Path, buffer: memoryview, size: int) -> None:
     """Write ``size`` bytes to a scratch file in ``folder`` and delete it: memory just freed.
 
     On this VM the guest reports free memory to the host (``virtio_balloon``), and touching
-    a page freed more than about a second ago costs a fault in the host: writing 1 GiB into
-    the page cache then takes ~2.5 s of system CPU instead of ~0.25 s. Whichever case runs
+    a page freed more than about two seconds ago costs a fault in the host: writing 1 GiB into
+    the page cache then takes ~2.4 s of system CPU instead of ~0.22 s. Whichever case runs
     right after another case's file was deleted would get the cheap pages, and the order of
     the cases would decide the ratio. Every case is preceded by this, so all start alike.
+    Only freed page-cache pages help (anonymous memory freed just before does not), and the
+    host takes them back while the case runs (about 1.2 GiB in 3 s), so :func:`run` makes the
+    scratch file a few times the upload's size: a slower case must not lose its cheap pages
+    before it ends.
     """
     scratch = folder / "warm.bin"
     with open(scratch, "wb") as out:
@@ -271,16 +275,20 @@ def timed(pid: int, func: Callable[[], Any]) -> Tuple[float, float, float, float
 
 
 @contextlib.contextmanager
-def servers(tmp: Path, gather_mib: int = 0) -> Iterator[List[Target]]:
-    """Every server of the bench, started; stopped on exit.
+def servers(
+    tmp: Path, gather_mib: int = 0, backends: Optional[List[str]] = None
+) -> Iterator[List[Target]]:
+    """Every server of the bench (or those of ``backends``, and tuspyserver), started;
+    stopped on exit.
 
     ``gather_mib``: also FastAPI and Quart with ``BENCH_ASGI_GATHER`` (see ``bench.uploads_app``).
     """
     started: List[Server] = []
     targets: List[Target] = []
-    variants = [(backend, kind, 0) for backend, kind in BACKENDS]
+    chosen = [(b, k) for b, k in BACKENDS if backends is None or b in backends]
+    variants = [(backend, kind, 0) for backend, kind in chosen]
     if gather_mib:
-        variants += [(b, k, gather_mib) for b, k in BACKENDS if b != "flask"]
+        variants += [(b, k, gather_mib) for b, k in chosen if b != "flask"]
     try:
         for backend, kind, gather in variants:
             name = f"{backend}-gather{gather}MiB" if gather else backend
@@ -324,13 +332,21 @@ def _summary(
 
 
 def run(
-    size_mib: int, rounds: int, tmp: Path, gather_mib: int = 0, warm: bool = True
+    size_mib: int,
+    rounds: int,
+    tmp: Path,
+    gather_mib: int = 0,
+    warm: bool = True,
+    warm_factor: float = 3.0,
+    backends: Optional[List[str]] = None,
 ) -> Dict[str, Any]:
     """Every case, ``rounds`` times round-robin, then tuspy once per server.
 
-    ``warm``: precede each case with :func:`warm_pages` (``--cold`` turns it off).
+    ``warm``: precede each case with :func:`warm_pages` of ``warm_factor`` times the upload
+    (``--cold`` turns it off). ``backends``: only these (and tuspyserver); ``None``: all.
     """
     size = size_mib * MiB
+    scratch = int(size * warm_factor) // MiB * MiB
     buffer = memoryview(os.urandom(64 * MiB))
     source = tmp / "source.bin"
     with open(source, "wb") as out:
@@ -342,11 +358,12 @@ def run(
         "size_mib": size_mib,
         "rounds": rounds,
         "warm_pages": warm,
+        "warm_factor": warm_factor,
         "uptime_before": _uptime(),
     }
     loads: List[float] = []
     raw: Dict[str, Tuple[List[float], List[float], List[float], List[float]]] = {}
-    with servers(tmp, gather_mib) as targets:
+    with servers(tmp, gather_mib, backends) as targets:
         for round_ in range(rounds):
             _log(f"round {round_ + 1}/{rounds} (load {os.getloadavg()[0]:.2f})")
             for target in targets:
@@ -381,7 +398,7 @@ def run(
                         )
                     for kind, func in cases:
                         if warm:
-                            warm_pages(tmp, buffer, size)
+                            warm_pages(tmp, buffer, scratch)
                         loads.append(os.getloadavg()[0])
                         seconds, growth, cpu, user, location = timed(target.pid, func)
                         key = f"{target.name}/{kind}/{chunk_mib}"
@@ -397,7 +414,7 @@ def run(
             _log(f"tuspy -> {target.name}")
             url = target.server.url + target.creation
             if warm:
-                warm_pages(tmp, buffer, size)
+                warm_pages(tmp, buffer, scratch)
             seconds, growth, cpu, user, location = timed(
                 target.pid, lambda u=url: upload_tuspy(u, source, 64 * MiB)
             )
@@ -498,11 +515,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument(
         "--cold", action="store_true", help="no scratch write before each case (see warm_pages)"
     )
+    parser.add_argument(
+        "--warm-factor", type=float, default=3.0, help="scratch file size / upload size"
+    )
+    parser.add_argument(
+        "--backends", default="", help="comma-separated subset of flask,fastapi,quart"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="dfc-bench-uploads-", dir=args.tmp))
     try:
-        result = run(args.size_mib, args.rounds, tmp, args.asgi_gather_mib, warm=not args.cold)
+        result = run(
+            args.size_mib,
+            args.rounds,
+            tmp,
+            args.asgi_gather_mib,
+            warm=not args.cold,
+            warm_factor=args.warm_factor,
+            backends=[b for b in args.backends.split(",") if b] or None,
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     save(args.out, "uploads", result, markdown(result))

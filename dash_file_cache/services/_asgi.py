@@ -9,7 +9,19 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Dict, Iterator, Optional
+import time
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+)
 
 from .._runtime import mark_serving
 from .content import Answer, FileChunks
@@ -34,6 +46,8 @@ Send = Callable[[Dict[str, Any]], Awaitable[None]]
 
 #: Runs a blocking iterator in a worker thread, as an async iterator.
 IterateInThread = Callable[[Iterator[bytes]], AsyncIterator[bytes]]
+#: A gathered block: its bytes, whether more may follow, the error that ended the body.
+_Gathered = Tuple[bytes, bool, Optional[BaseException]]
 
 
 async def body_chunks(answer: Answer, chunk: int, iterate: IterateInThread) -> AsyncIterator[bytes]:
@@ -53,50 +67,118 @@ async def body_chunks(answer: Answer, chunk: int, iterate: IterateInThread) -> A
 
 
 # -- the upload endpoint (a plain ASGI app, for Starlette routes and Quart alike) --
-#: Seconds a worker thread waits for the next block of an upload's body.
+#: Seconds a worker thread waits for the body to make progress (any bytes arriving).
 BODY_TIMEOUT = 60.0
+#: Seconds a block is gathered for before what arrived is handed over, however little.
+GATHER_SECONDS = 0.2
 
 
 class ReceivedBody:
-    """A request body as an iterator of blocks, for a worker thread.
+    """A request body as a file to ``read(size)`` from a worker thread.
 
-    Each ``next`` asks the event loop for one ``receive`` message and waits
-    for it: one block at a time is in flight, so a slow store slows the
-    client down (back-pressure) and memory stays bounded. A client gone
-    raises ``ConnectionError``, one silent for :data:`BODY_TIMEOUT` seconds
+    The event loop gathers ``receive`` messages (servers hand over 64 KiB or
+    less each) into blocks of the size asked, and reads one block ahead while
+    the thread stores the last: one hop between the loop and the thread per
+    block, not per message, and reading overlaps writing. At most two blocks
+    are held, so a slow store slows the client down (back-pressure) and
+    memory stays bounded. A block is handed over early, with what arrived,
+    once it has been gathered for :data:`GATHER_SECONDS` (a slow client's
+    bytes are stored as they come) or when the body ends.
+
+    A client gone: the bytes that arrived are read first, then ``read``
+    raises ``ConnectionError``. No bytes for :data:`BODY_TIMEOUT` seconds:
     ``TimeoutError`` (the store keeps what arrived, the thread is freed).
+    Not for several threads at once.
     """
 
     def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
         self._receive = receive
         self._loop = loop
-        self._done = False
+        self._ended = False  # the loop's view: no more messages to ask for
+        self._carry = b""  # the loop's view: bytes received past the last block
+        self._last = time.monotonic()  # when a message last arrived
+        self._ahead: Optional[concurrent.futures.Future[_Gathered]] = None
+        self._error: Optional[BaseException] = None
+        self._rest = b""  # the thread's view: a block's bytes past the size last asked
+        self._finished = False
 
-    async def _next(self) -> Optional[bytes]:
-        if self._done:
-            return None
-        message = await self._receive()
-        if message["type"] == "http.disconnect":
-            self._done = True
-            raise ConnectionError("The client went away mid-body.")
-        if not message.get("more_body", False):
-            self._done = True
-        return bytes(message.get("body", b""))
+    async def _gather(self, size: int) -> _Gathered:
+        """Up to ``size`` bytes (on the loop): ``(bytes, more, error)``."""
+        parts: List[bytes] = [self._carry] if self._carry else []
+        got = len(self._carry)
+        self._carry = b""
+        started = time.monotonic()
+        while got < size and not self._ended:
+            message = await self._receive()
+            self._last = time.monotonic()
+            if message["type"] == "http.disconnect":
+                self._ended = True
+                return b"".join(parts), False, ConnectionError("The client went away mid-body.")
+            body = message.get("body", b"")
+            if body:
+                parts.append(bytes(body))
+                got += len(body)
+            if not message.get("more_body", False):
+                self._ended = True
+            elif got and self._last - started >= GATHER_SECONDS:
+                break
+        data = b"".join(parts)
+        if len(data) > size:
+            data, self._carry = data[:size], data[size:]
+        return data, not self._ended or bool(self._carry), None
+
+    def _wait(self, future: concurrent.futures.Future[_Gathered]) -> _Gathered:
+        """``future``'s result, waiting while the body makes progress."""
+        begun = time.monotonic()
+        while True:
+            try:
+                return future.result(min(1.0, BODY_TIMEOUT))
+            except concurrent.futures.TimeoutError:
+                if time.monotonic() - max(begun, self._last) >= BODY_TIMEOUT:
+                    future.cancel()
+                    self._finished, self._error = True, None
+                    raise TimeoutError(f"No body bytes for {BODY_TIMEOUT} s.") from None
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (``b""`` at the end); fewer when the body is slow.
+
+        Raises:
+            ConnectionError: the client went away (after its bytes were read).
+            TimeoutError: no bytes for :data:`BODY_TIMEOUT` seconds.
+        """
+        size = size if size > 0 else 1 << 20
+        if self._rest:
+            data, self._rest = self._rest[:size], self._rest[size:]
+            return data
+        failure = self._error
+        if failure is not None:
+            self._error = None
+            raise failure
+        if self._finished:
+            return b""
+        future = self._ahead or asyncio.run_coroutine_threadsafe(self._gather(size), self._loop)
+        self._ahead = None
+        data, more, error = self._wait(future)
+        if error is not None:
+            self._finished = True
+            if not data:
+                raise error
+            self._error = error
+        elif more:  # read the next block while this one is stored
+            self._ahead = asyncio.run_coroutine_threadsafe(self._gather(size), self._loop)
+        else:
+            self._finished = True
+        data, self._rest = data[:size], data[size:]  # a block read ahead may be larger
+        return data
 
     def __iter__(self) -> Iterator[bytes]:
-        return self
+        return iter(self.read, b"")
 
-    def __next__(self) -> bytes:
-        future = asyncio.run_coroutine_threadsafe(self._next(), self._loop)
-        try:
-            block = future.result(BODY_TIMEOUT)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            self._done = True
-            raise TimeoutError(f"No body bytes for {BODY_TIMEOUT} s.") from None
-        if block is None:
-            raise StopIteration
-        return block
+    def close(self) -> None:
+        """Stop reading ahead (the endpoint is done with the body)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.cancel()
 
 
 async def send_decision(decision: Decision, send: Send) -> None:
@@ -155,7 +237,10 @@ class UploadApp:
         )
         loop = asyncio.get_running_loop()
         body = ReceivedBody(receive, loop)
-        answer = await loop.run_in_executor(
-            None, functools.partial(self.service.answer_upload, request, segment, body)
-        )
+        try:
+            answer = await loop.run_in_executor(
+                None, functools.partial(self.service.answer_upload, request, segment, body)
+            )
+        finally:
+            body.close()
         await send_decision(answer.decision, send)
