@@ -5,7 +5,7 @@ Run by hand (not part of the test suite; about 6 minutes, ~1 GiB of temporary fi
     export PYTHONPATH=$PWD
     .venv/bin/python -m bench.uploads                 # 1 GiB, 5 interleaved rounds
     .venv/bin/python -m bench.uploads --size-mib 64 --rounds 1    # smoke run
-    .venv/bin/python -m bench.uploads --asgi-gather-mib 1   # + FastAPI/Quart with the gather fix
+    .venv/bin/python -m bench.uploads --backends fastapi,quart --rounds 3   # a subset
     .venv/bin/python -m bench.uploads --cold          # without the scratch write (warm_pages)
 
 Servers (all on 127.0.0.1, one worker each, started at once and left idle between runs):
@@ -275,29 +275,20 @@ def timed(pid: int, func: Callable[[], Any]) -> Tuple[float, float, float, float
 
 
 @contextlib.contextmanager
-def servers(
-    tmp: Path, gather_mib: int = 0, backends: Optional[List[str]] = None
-) -> Iterator[List[Target]]:
+def servers(tmp: Path, backends: Optional[List[str]] = None) -> Iterator[List[Target]]:
     """Every server of the bench (or those of ``backends``, and tuspyserver), started;
-    stopped on exit.
-
-    ``gather_mib``: also FastAPI and Quart with ``BENCH_ASGI_GATHER`` (see ``bench.uploads_app``).
-    """
+    stopped on exit."""
     started: List[Server] = []
     targets: List[Target] = []
-    chosen = [(b, k) for b, k in BACKENDS if backends is None or b in backends]
-    variants = [(backend, kind, 0) for backend, kind in chosen]
-    if gather_mib:
-        variants += [(b, k, gather_mib) for b, k in chosen if b != "flask"]
     try:
-        for backend, kind, gather in variants:
-            name = f"{backend}-gather{gather}MiB" if gather else backend
+        for backend, kind in BACKENDS:
+            if backends is not None and backend not in backends:
+                continue
+            name = backend
             folder = tmp / name
             (folder / "cache").mkdir(parents=True)
             env = app_env("file", backend, folder / "cache")
             env["BENCH_PLAIN_DIR"] = str(folder)
-            if gather:
-                env["BENCH_ASGI_GATHER"] = str(gather * MiB)
             server = start_server("bench.uploads_app:create_app()", server=kind, threads=4, env=env)
             started.append(server)
             targets.append(Target(name, server, "/cached-data/uploads", folder))
@@ -335,7 +326,6 @@ def run(
     size_mib: int,
     rounds: int,
     tmp: Path,
-    gather_mib: int = 0,
     warm: bool = True,
     warm_factor: float = 3.0,
     backends: Optional[List[str]] = None,
@@ -363,7 +353,7 @@ def run(
     }
     loads: List[float] = []
     raw: Dict[str, Tuple[List[float], List[float], List[float], List[float]]] = {}
-    with servers(tmp, gather_mib, backends) as targets:
+    with servers(tmp, backends) as targets:
         for round_ in range(rounds):
             _log(f"round {round_ + 1}/{rounds} (load {os.getloadavg()[0]:.2f})")
             for target in targets:
@@ -508,9 +498,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument(
-        "--asgi-gather-mib", type=int, default=0, help="add the gather experiment's servers"
-    )
     parser.add_argument("--tmp", type=Path, default=None, help="where temporary files go")
     parser.add_argument(
         "--cold", action="store_true", help="no scratch write before each case (see warm_pages)"
@@ -529,7 +516,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             args.size_mib,
             args.rounds,
             tmp,
-            args.asgi_gather_mib,
             warm=not args.cold,
             warm_factor=args.warm_factor,
             backends=[b for b in args.backends.split(",") if b] or None,

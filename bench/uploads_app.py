@@ -10,22 +10,15 @@ tus uploads at ``/cached-data/uploads``, built on ``DFC_APP_BACKEND``) with thre
 - ``POST /bench/remove?uid=U``: removes the finished upload's item (so runs do not fill the disk);
 - ``GET /stats``: the test app's (``pid`` is the worker's).
 
-With ``BENCH_ASGI_GATHER=N`` (bytes), an experiment not in the package: on FastAPI and Quart the
-upload body is handed from the event loop to the writing thread in blocks of at least ``N``
-bytes (several ``receive`` messages gathered) instead of one hop per message. With
-``BENCH_ASGI_READ_AHEAD=N`` (blocks), another: a task on the loop keeps up to ``N`` blocks queued
-for the thread, so that reading and writing overlap.
-
 ``bench.uploads_app:create_tuspy()`` is ``tuspyserver`` (a FastAPI tus router, the peer) storing
 under ``BENCH_PLAIN_DIR``/tuspy, with ``GET /stats`` giving its pid.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the route annotations at runtime.
 import asyncio
-import concurrent.futures
 import os
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any
 
 import dash_file_cache as dfc
 from tests.apps.app import build_app, cache_from_env
@@ -102,90 +95,12 @@ def _add_quart(app: Any, service: dfc.ServiceData) -> None:
         return str(service.cache.remove(quart.request.args["uid"]))
 
 
-def gather_blocks(size: int) -> None:
-    """Make ``ReceivedBody`` hand the thread ``size`` bytes per hop (see the module docstring).
-
-    A disconnect mid-block hands over what arrived, then raises at the next block.
-    """
-    from dash_file_cache.services import _asgi
-
-    async def _next(self: Any) -> Optional[bytes]:
-        if getattr(self, "_gone", False):
-            raise ConnectionError("The client went away mid-body.")
-        if self._done:
-            return None
-        parts: List[bytes] = []
-        got = 0
-        while got < size:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                self._done = True
-                if not parts:
-                    raise ConnectionError("The client went away mid-body.")
-                self._gone = True
-                break
-            body = message.get("body", b"")
-            if body:
-                parts.append(body)
-                got += len(body)
-            if not message.get("more_body", False):
-                self._done = True
-                break
-        return b"".join(parts)
-
-    _asgi.ReceivedBody._next = _next  # type: ignore[method-assign]
-
-
-def read_ahead(depth: int) -> None:
-    """Make ``ReceivedBody`` read ahead: a task on the loop keeps up to ``depth`` blocks queued
-    while the thread writes (reading and writing overlap; see the module docstring)."""
-    from dash_file_cache.services import _asgi
-
-    async def start(body: Any) -> "asyncio.Queue[Any]":
-        blocks: asyncio.Queue[Any] = asyncio.Queue(maxsize=depth)
-
-        async def pump() -> None:
-            while True:
-                try:
-                    block = await body._next()
-                except Exception as exc:  # handed to the thread, raised there
-                    await blocks.put(exc)
-                    return
-                await blocks.put(block)
-                if block is None:
-                    return
-
-        body._pump = asyncio.ensure_future(pump())
-        return blocks
-
-    def __next__(self: Any) -> bytes:
-        if getattr(self, "_blocks", None) is None:
-            self._blocks = asyncio.run_coroutine_threadsafe(start(self), self._loop).result()
-        future = asyncio.run_coroutine_threadsafe(self._blocks.get(), self._loop)
-        try:
-            block = future.result(_asgi.BODY_TIMEOUT)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError("No body bytes.") from None
-        if isinstance(block, Exception):
-            raise block
-        if block is None:
-            raise StopIteration
-        return bytes(block)
-
-    _asgi.ReceivedBody.__next__ = __next__  # type: ignore[method-assign]
-
-
 _ADD = {"flask": _add_flask, "fastapi": _add_fastapi, "quart": _add_quart}
 
 
 def create_app() -> Any:
     """The test upload app on ``DFC_APP_BACKEND`` with the bench routes."""
     backend = os.environ.get("DFC_APP_BACKEND", "flask")
-    if os.environ.get("BENCH_ASGI_GATHER"):
-        gather_blocks(int(os.environ["BENCH_ASGI_GATHER"]))
-    if os.environ.get("BENCH_ASGI_READ_AHEAD"):
-        read_ahead(int(os.environ["BENCH_ASGI_READ_AHEAD"]))
     service = dfc.ServiceData(cache_from_env(os.environ), uploads=dfc.UploadPolicy())
     app = build_app(service, backend)
     _ADD[backend](app, service)

@@ -8,6 +8,9 @@ Run by hand (not part of the test suite; about 8 minutes)::
     # where dcc.Upload fails, when it already fails at 256 MiB:
     .venv/bin/python -m bench.uploads_browser --sizes 128 --rounds 1 --limit-sizes 160,192,224 \
         --no-big --no-du
+    # the same with V8's heap limit raised (it still fails at 192 MiB: not the heap):
+    .venv/bin/python -m bench.uploads_browser --sizes 128 --rounds 1 --limit-sizes 190,192,256 \
+        --no-big --no-du --chromium-arg=--js-flags=--max-old-space-size=16000
 
     # dash-uploader's row needs it next to our Dash in a throwaway venv (skipped without it):
     python -m venv /tmp/du && /tmp/du/bin/pip install dash-uploader==0.6.1 dash==4.4.1 gunicorn
@@ -49,7 +52,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "bench"
 
-from bench.browser import _driver, _renderer_pids
+from bench.browser import CHROMIUM_ARGS, _driver, _renderer_pids
 from bench.server import RssSampler, machine_info
 from bench.uploads import MiB, VmRssSampler, _uptime, finish, save
 from tests.support.servers import Server, start_server
@@ -261,8 +264,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--no-big", action="store_true", help="skip CachedUpload at 1 GiB")
     parser.add_argument("--limit-timeout", type=float, default=180.0)
     parser.add_argument("--tmp", type=Path, default=None)
+    parser.add_argument(
+        "--chromium-arg",
+        action="append",
+        default=[],
+        help="one more Chromium flag (repeatable), e.g. --js-flags=--max-old-space-size=16000",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    CHROMIUM_ARGS.extend(args.chromium_arg)
     tmp = Path(tempfile.mkdtemp(prefix="dfc-bench-upbrowser-", dir=args.tmp))
     try:
         sizes = [int(s) for s in args.sizes.split(",")]

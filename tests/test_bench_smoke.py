@@ -126,3 +126,28 @@ def test_bench_s3_uploads_tiny_writes_json(tmp_path: Path) -> None:
     assert cases["direct/8"]["presign_cpu_s"] > 0
     assert cases["direct/8"]["rgw_cpu_s"] > 0
     assert "| upload | MiB/s median (best) |" in proc.stdout
+
+
+def test_bench_uploads_tiny_writes_json(tmp_path: Path) -> None:
+    """``bench.uploads`` on 16 MiB with one ASGI backend: every case of it and of the peer
+    uploads (the bench checks each finished upload's offset) and is in the JSON."""
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.uploads", "--size-mib", "16", "--rounds", "1",
+         "--backends", "quart", "--warm-factor", "1", "--tmp", str(tmp_path), "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (found,) = out.glob("uploads-*.json")
+    result = json.loads(found.read_text(encoding="utf-8"))
+    assert result["warm_factor"] == 1
+    kinds = ("ours", "plain", "plain-thread")
+    assert set(result["cases"]) == {
+        f"quart/{kind}/{chunk}" for kind in kinds for chunk in ("8", "64")
+    } | {"tuspyserver/tuspyserver/8", "tuspyserver/tuspyserver/64"} | {
+        "quart/tuspy/64",
+        "tuspyserver/tuspy/64",
+    }
+    for row in result["cases"].values():
+        assert row["median_mib_s"] > 0 and len(row["seconds"]) == 1
+    assert "| quart | raw PATCH (ours), 8 MiB |" in proc.stdout
