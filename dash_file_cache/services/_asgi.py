@@ -69,7 +69,7 @@ async def body_chunks(answer: Answer, chunk: int, iterate: IterateInThread) -> A
 # -- the upload endpoint (a plain ASGI app, for Starlette routes and Quart alike) --
 #: Seconds a worker thread waits for the body to make progress (any bytes arriving).
 BODY_TIMEOUT = 60.0
-#: Seconds a block is gathered for before what arrived is handed over, however little.
+#: Seconds after which a block is handed over, however little arrived, when the next message comes.
 GATHER_SECONDS = 0.2
 
 
@@ -82,8 +82,10 @@ class ReceivedBody:
     block, not per message, and reading overlaps writing. At most two blocks
     are held, so a slow store slows the client down (back-pressure) and
     memory stays bounded. A block is handed over early, with what arrived,
-    once it has been gathered for :data:`GATHER_SECONDS` (a slow client's
-    bytes are stored as they come) or when the body ends.
+    when the body ends or when a message comes :data:`GATHER_SECONDS` or
+    more after the block began (a slow client's bytes are stored as they
+    come). A client that stalls mid-block has what arrived stored when it
+    sends more or goes away; until then ``HEAD`` counts without it.
 
     A client gone: the bytes that arrived are read first, then ``read``
     raises ``ConnectionError``. No bytes for :data:`BODY_TIMEOUT` seconds:
