@@ -128,8 +128,17 @@ edge_runs() {
   done
 }
 
-# On an early exit, the background edge runs stop with their pytest (whose workers follow).
-trap 'for job in $(jobs -p); do pkill -TERM -P "$job"; kill "$job"; done 2>/dev/null' EXIT
+# On an early exit, the background edge runs stop with their pytest (whose workers follow),
+# and their folders go (a finished run has removed them already).
+cleanup() {
+  local job state
+  for job in $(jobs -p); do pkill -TERM -P "$job"; kill "$job"; done 2>/dev/null
+  for state in "${edge_states[@]}"; do
+    [ "${state#skip:}" = "$state" ] && rm -rf "$state"
+  done
+  return 0
+}
+trap cleanup EXIT
 trap 'exit 143' TERM INT HUP
 if [ "$alongside" = "1" ]; then
   edge_runs "$@" &
