@@ -128,6 +128,51 @@ def test_readable_source_and_limit(cache: dfc.CacheAbstract) -> None:
     assert _content(cache, "k" + upload_id) == b"z" * 7
 
 
+class _Pieces:
+    """A readable source whose reads end where its pieces do (short reads), at most ``size``."""
+
+    def __init__(self, pieces: List[bytes]) -> None:
+        self.pieces = list(pieces)
+
+    def read(self, size: int) -> bytes:
+        if not self.pieces:
+            return b""
+        piece = self.pieces.pop(0)
+        if len(piece) > size:
+            piece, rest = piece[:size], piece[size:]
+            self.pieces.insert(0, rest)
+        return piece
+
+
+def _pieces_of(data: bytes, sizes: List[int]) -> List[bytes]:
+    pieces, at, turn = [], 0, 0
+    while at < len(data):
+        step = sizes[turn % len(sizes)]
+        pieces.append(data[at : at + step])
+        at, turn = at + step, turn + 1
+    return pieces
+
+
+def test_a_source_of_pieces_is_stored_in_order(cache: dfc.CacheAbstract) -> None:
+    """Reads of every size (a few bytes to more than a block) are stored in order;
+    ``observe`` sees every byte; ``limit`` holds."""
+    store = cache.uploads()
+    upload_id = _new(cache, length=len(BODY))
+    pieces = _pieces_of(BODY[:40_000], [7]) + _pieces_of(BODY[40_000:], [65_536, 1, 300_000, 13])
+    seen = hashlib.sha256()
+    with store.lock(upload_id) as upload:
+        written = upload.write(0, _Pieces(pieces), limit=len(BODY), observe=seen.update)
+        assert written == Written(len(BODY), True, False, None)
+        assert seen.digest() == hashlib.sha256(BODY).digest()
+        assert upload.write(0, _Pieces([BODY[:10], b"!"]), limit=10) == Written(
+            10, True, True, None
+        )
+        upload.write(0, _Pieces(pieces))
+        upload.update(_record(upload_id, offset=len(BODY), length=len(BODY)))
+        upload.finish("k" + upload_id, _info())
+    assert _content(cache, "k" + upload_id) == BODY
+
+
 def test_source_raising_keeps_what_arrived(cache: dfc.CacheAbstract) -> None:
     """A client gone mid-body: the bytes stored count, and the upload resumes after them."""
     store = cache.uploads()
