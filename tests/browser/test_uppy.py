@@ -11,13 +11,9 @@ for byte, through its address and through ``service.read``.
 from __future__ import annotations
 
 import base64
-import contextlib
-import functools
-import http.server
 import subprocess
-import threading
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 import requests
@@ -69,24 +65,12 @@ def page_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+def static_app(folder: Path) -> Any:
+    """A WSGI app serving the files of ``folder`` (werkzeug's static files middleware)."""
+    from werkzeug.exceptions import NotFound
+    from werkzeug.middleware.shared_data import SharedDataMiddleware
 
-
-@contextlib.contextmanager
-def static_server(folder: Path) -> Iterator[str]:
-    """``folder`` served on 127.0.0.1 (a port of its own: another origin); its base URL."""
-    handler = functools.partial(_Quiet, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    return SharedDataMiddleware(NotFound(), {"/": str(folder)})
 
 
 def payload(size: int, seed: int) -> bytes:
@@ -119,7 +103,7 @@ def test_uppy_uploads_across_origins_byte_for_byte(
         "empty.txt": b"",
     }
     try:
-        with static_server(page_dir) as page:
+        with serve_in_thread(static_app(page_dir), "flask") as page:
             service = dfc.ServiceData(cache, uploads=dfc.UploadPolicy(), allowed_cross_origin=page)
             with serve_in_thread(build_app(service, backend), backend) as base:
                 endpoint = base + service.upload_address
