@@ -284,14 +284,13 @@ def servers(tmp: Path, backends: Optional[List[str]] = None) -> Iterator[List[Ta
         for backend, kind in BACKENDS:
             if backends is not None and backend not in backends:
                 continue
-            name = backend
-            folder = tmp / name
+            folder = tmp / backend
             (folder / "cache").mkdir(parents=True)
             env = app_env("file", backend, folder / "cache")
             env["BENCH_PLAIN_DIR"] = str(folder)
             server = start_server("bench.uploads_app:create_app()", server=kind, threads=4, env=env)
             started.append(server)
-            targets.append(Target(name, server, "/cached-data/uploads", folder))
+            targets.append(Target(backend, server, "/cached-data/uploads", folder))
         folder = tmp / "tuspyserver"
         folder.mkdir()
         env = {"BENCH_PLAIN_DIR": str(folder)}
