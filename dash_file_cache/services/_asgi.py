@@ -124,10 +124,10 @@ class ReceivedBody:
                 self._ended = True
             elif got and self._last - started >= GATHER_SECONDS:
                 break
-        if got > size:  # cut the last piece only, not the joined block (a copy less)
-            keep = len(parts[-1]) - (got - size)
-            parts[-1], self._carry = parts[-1][:keep], parts[-1][keep:]
-        return b"".join(parts), not self._ended or bool(self._carry), None
+        data = b"".join(parts)
+        if len(data) > size:
+            data, self._carry = data[:size], data[size:]
+        return data, not self._ended or bool(self._carry), None
 
     def _wait(self, future: concurrent.futures.Future[_Gathered]) -> _Gathered:
         """``future``'s result, waiting while the body makes progress."""
