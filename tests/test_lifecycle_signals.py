@@ -1,8 +1,9 @@
 """Nothing left behind: temporary ``CacheFile()`` directories and Manager processes.
 
-Real signals to real server processes: a development server (``app.run()``, werkzeug) and
-gunicorn (workers, and the master with ``--preload``), each serving a Dash app with a
-``CacheFile()`` and a ``CacheQueue`` on ``dfc.manager_queue`` (``tests/apps/lifecycle_app.py``).
+Real signals to real server processes: a development server (``app.run()``, werkzeug),
+gunicorn (workers, and the master with ``--preload``), uvicorn and hypercorn, each serving a
+Dash app with a ``CacheFile()`` and a ``CacheQueue`` on ``dfc.manager_queue``
+(``tests/apps/lifecycle_app.py``).
 SIGTERM removes the directory and stops the Manager; after SIGKILL the next ``CacheFile()``
 on the host reaps the dead owner's directory, never a live process's.
 """
@@ -125,6 +126,42 @@ def test_sigterm_gunicorn_removes_directories_and_managers(procs, preload):
     assert gone(descendants)
 
 
+ASGI_COMMANDS = {
+    "uvicorn": "uvicorn --factory --port {port} tests.apps.lifecycle_app:create_asgi",
+    "hypercorn": "hypercorn -b 127.0.0.1:{port} tests.apps.lifecycle_app:create_asgi()",
+    "granian": "granian --interface asgi --port {port} --factory "
+    "tests.apps.lifecycle_app:create_asgi",
+}
+
+
+@pytest.mark.parametrize(
+    ("backend", "server"),
+    [("fastapi", "uvicorn"), ("quart", "uvicorn"), ("quart", "hypercorn"), ("fastapi", "granian")],
+)
+def test_sigterm_asgi_server_removes_directories_and_manager(procs, backend, server):
+    """uvicorn's command line holds SIGTERM while it loads the app, then ends the process
+    by raising it again after a graceful stop; granian's worker ends through
+    ``multiprocessing`` (``os._exit``): no ``atexit`` in either, the lifespan's end cleans up."""
+    port = free_port()
+    args = ASGI_COMMANDS[server].format(port=port).split()
+    env = {**os.environ, "DFC_LIFECYCLE_BACKEND": backend}
+    proc = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env=env)
+    procs.append(proc)
+    wait_http(f"http://127.0.0.1:{port}/info", proc=proc)
+    ((pid, cache_dir),) = serving_dirs(port, 1).items()  # hypercorn serves in a child
+    assert cache_dir.is_dir()
+    helpers = psutil.Process(proc.pid).children(recursive=True)
+    assert [h for h in helpers if h.pid != pid], "the Manager process should run"
+    spools = set(Path(tempfile.gettempdir()).glob(f"dfc-spool-{pid}-*"))
+    assert spools, "the CacheQueue's spool folder should exist"
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) in (0, -signal.SIGTERM)
+    assert not cache_dir.exists()
+    assert not [s for s in spools if s.exists()]
+    assert gone(helpers), [h.pid for h in helpers]
+
+
 def run_python(code: str, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code), *args],
@@ -138,6 +175,17 @@ HOLD_A_CACHE = """
     import sys, time
     import dash_file_cache as dfc
     cache = dfc.CacheFile()
+    print(cache.cache_dir, flush=True)
+    time.sleep(120)
+"""
+
+
+HOLD_A_CACHE_AND_SPOOL = """
+    import time
+    import dash_file_cache as dfc
+    from dash_file_cache.caches._spool import create_spool
+    cache = dfc.CacheFile()
+    create_spool()
     print(cache.cache_dir, flush=True)
     time.sleep(120)
 """
@@ -250,7 +298,8 @@ def test_temporary_directory_is_named_after_its_owner():
 
 
 def test_sigkill_dev_server_manager_stops_and_next_cachefile_reaps(procs):
-    """SIGKILL runs nothing: the Manager stops by itself, the next ``CacheFile()`` reaps."""
+    """SIGKILL runs nothing: the Manager stops by itself, the next ``CacheFile()`` reaps
+    the cache directory and the next spool (a ``CacheQueue``'s) the spool folder."""
     killed_port, live_port = free_port(), free_port()
     killed = dev_server(procs, killed_port)
     dev_server(procs, live_port)
@@ -260,20 +309,92 @@ def test_sigkill_dev_server_manager_stops_and_next_cachefile_reaps(procs):
     assert helpers
     # A killed process's Manager ends at once (os._exit): this test removes its folder.
     leftovers = listener_dirs(helpers)
+    killed_spools = set(Path(tempfile.gettempdir()).glob(f"dfc-spool-{killed.pid}-*"))
+    assert killed_spools
 
     killed.kill()
     killed.wait(10)
     try:
         assert gone(helpers), [h.pid for h in helpers]  # the Manager saw its parent die
-        assert killed_dir.is_dir()
+        assert killed_dir.is_dir() and all(s.is_dir() for s in killed_spools)
 
-        reaper = run_python(HOLD_A_CACHE)
+        reaper = run_python(HOLD_A_CACHE_AND_SPOOL)
         try:
             assert Path(reaper.stdout.readline().strip()).is_dir()
             assert not killed_dir.exists()
+            assert not [s for s in killed_spools if s.exists()]
             assert live_dir.is_dir()  # a live server's directory is never reaped
         finally:
             reaper.terminate()
             reaper.wait(10)
     finally:
         remove_dirs(leftovers)
+
+
+# -- a server's own SIGTERM handler, watched ----------------------------------------------
+
+
+def test_watched_sigterm_runs_the_servers_handler_and_is_noted():
+    """``watch_sigterm`` wraps a server's handler (it still runs); a forked child gets it back."""
+    proc = run_python(
+        """
+        import os, signal, time
+        from dash_file_cache.caches import _lifecycle
+        calls = []
+        def server_handler(signum, frame):
+            calls.append(signum)
+        signal.signal(signal.SIGTERM, server_handler)
+        _lifecycle.watch_sigterm()
+        _lifecycle.watch_sigterm()  # once only
+        assert _lifecycle.sigterm_seen() is False
+        wrapped = signal.getsignal(signal.SIGTERM)
+        assert wrapped.handler is server_handler
+        child = os.fork()
+        if child == 0:
+            os._exit(0 if signal.getsignal(signal.SIGTERM) is server_handler else 1)
+        assert os.waitpid(child, 0)[1] == 0
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)
+        print(calls == [signal.SIGTERM], _lifecycle.sigterm_seen(), flush=True)
+        """
+    )
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert out.split() == ["True", "True"]
+
+
+def test_a_lifespan_ended_without_sigterm_leaves_the_caches_alone():
+    """A lifespan on the main thread that ends for another reason (a test harness) cleans
+    nothing: the process goes on with its caches."""
+    proc = run_python(
+        """
+        import asyncio, os, signal
+        import dash, dash_file_cache as dfc
+
+        app = dash.Dash("lifespan", backend="fastapi")
+        files = dfc.ServiceData(dfc.CacheFile())
+        files.serve(app)
+        asgi = app.server
+        signal.signal(signal.SIGTERM, lambda *a: None)  # a server's own handler
+
+        async def lifespan():
+            events = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+            sent = []
+            async def receive():
+                return events.pop(0)
+            async def send(message):
+                sent.append(message["type"])
+            await asgi({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+            return sent
+
+        print(asyncio.run(lifespan()), flush=True)
+        print(os.path.isdir(files.cache.cache_dir), flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)  # noted now, but no lifespan ends after it
+        print(os.path.isdir(files.cache.cache_dir), flush=True)
+        """
+    )
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    lines = out.splitlines()
+    assert "lifespan.shutdown.complete" in lines[0]
+    assert lines[1:] == ["True", "True"]

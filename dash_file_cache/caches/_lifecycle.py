@@ -29,6 +29,9 @@ __all__ = [
     "process_alive",
     "process_start_time",
     "reap_dead_dirs",
+    "run_cleanups",
+    "sigterm_seen",
+    "watch_sigterm",
 ]
 
 _TAG = re.compile(r"p(\d+)-s(\d+|x)-")
@@ -171,20 +174,74 @@ def _uninstall() -> None:
         return
 
 
-def _handle_sigterm(signum: int, frame: Any) -> None:
+def run_cleanups() -> None:
+    """Run now the cleanups this process registered with :func:`on_sigterm`, then forget them.
+
+    The newest run first, as ``atexit`` does; an exception in one is ignored.
+    For a process that is ending when SIGTERM is not ours to catch: a server
+    that holds its own handler while it loads the app (uvicorn's command
+    line) stops gracefully on SIGTERM, then restores the default disposition
+    and raises the signal again, so neither :func:`on_sigterm`'s handler nor
+    ``atexit`` would run. Its lifespan's end, after :func:`sigterm_seen`, is
+    the last Python code it runs (see ``services._asgi.lifespan_ended``).
+    """
     pid = os.getpid()
     with _lock:
         mine = [(ident, entry) for ident, entry in _cleanups.items() if entry[0] == pid]
         for ident, _ in mine:
             del _cleanups[ident]
-    for _, (_, cleanup) in reversed(mine):  # the newest first, as atexit does
+    for _, (_, cleanup) in reversed(mine):
         try:
             cleanup()
         except Exception:
             pass
+
+
+def _handle_sigterm(signum: int, frame: Any) -> None:
+    run_cleanups()
     # End as the default disposition would have: killed by SIGTERM.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(pid, signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+class _Watching:
+    """A server's own SIGTERM handler, wrapped to note that the signal came."""
+
+    def __init__(self, handler: Callable[[int, Any], Any]) -> None:
+        self.handler = handler
+        self.pid = os.getpid()
+        self.seen = False
+
+    def __call__(self, signum: int, frame: Any) -> Any:
+        self.seen = True
+        return self.handler(signum, frame)
+
+
+def watch_sigterm() -> None:
+    """Note SIGTERM from now on, also where a server's own handler catches it.
+
+    That handler is wrapped, not replaced: it still runs, first thing. Only
+    from the main thread; where SIGTERM has the default disposition or ours,
+    nothing is needed (ours cleans up by itself). Nothing is raised.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        handler = signal.getsignal(signal.SIGTERM)
+        if callable(handler) and handler is not _handle_sigterm:
+            if not isinstance(handler, _Watching):
+                signal.signal(signal.SIGTERM, _Watching(handler))
+    except (ValueError, OSError):
+        return
+
+
+def sigterm_seen() -> bool:
+    """Whether SIGTERM reached this process since :func:`watch_sigterm`."""
+    try:
+        handler = signal.getsignal(signal.SIGTERM)
+    except (ValueError, OSError):
+        return False
+    return isinstance(handler, _Watching) and handler.pid == os.getpid() and handler.seen
 
 
 def _default_in_forked_child() -> None:
@@ -194,8 +251,11 @@ def _default_in_forked_child() -> None:
     death until its main thread runs Python code again (a job cancelled in a long C call).
     """
     try:
-        if signal.getsignal(signal.SIGTERM) is _handle_sigterm:
+        handler = signal.getsignal(signal.SIGTERM)
+        if handler is _handle_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        elif isinstance(handler, _Watching):  # the server's own, as it was
+            signal.signal(signal.SIGTERM, handler.handler)
     except (ValueError, OSError):
         pass
 

@@ -24,6 +24,7 @@ from typing import (
 )
 
 from .._runtime import mark_serving
+from ..caches._lifecycle import run_cleanups, sigterm_seen, watch_sigterm
 from .content import Answer, FileChunks
 from .http import Decision, Request
 
@@ -36,6 +37,9 @@ __all__ = [
     "UploadApp",
     "UploadsFirst",
     "body_chunks",
+    "cleanup_after_lifespan",
+    "lifespan_ended",
+    "lifespan_starts",
     "send_decision",
 ]
 
@@ -188,6 +192,38 @@ async def send_decision(decision: Decision, send: Send) -> None:
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in decision.headers]
     await send({"type": "http.response.start", "status": decision.status, "headers": headers})
     await send({"type": "http.response.body", "body": decision.body})
+
+
+def lifespan_starts() -> None:
+    """From a lifespan's start, note SIGTERM even under the server's own handler."""
+    watch_sigterm()
+
+
+def lifespan_ended() -> None:
+    """After a lifespan's end: if SIGTERM ended it, run this process's cleanups now.
+
+    uvicorn's command line holds SIGTERM while it loads the app; on SIGTERM it
+    stops gracefully, then restores the default disposition and raises the
+    signal again, so the process dies without ``atexit``: the caches'
+    temporary folders and Manager processes would outlive it. A lifespan
+    that ends for another reason (a test harness, a notebook) leaves a
+    process that goes on with its caches: nothing is done then.
+    """
+    if sigterm_seen():
+        run_cleanups()
+
+
+def cleanup_after_lifespan(send: Send) -> Send:
+    """``send`` for a lifespan scope: :func:`lifespan_starts` now, :func:`lifespan_ended`
+    once shutdown is complete."""
+    lifespan_starts()
+
+    async def send_then_clean(message: Dict[str, Any]) -> None:
+        await send(message)
+        if message.get("type") == "lifespan.shutdown.complete":
+            lifespan_ended()
+
+    return send_then_clean
 
 
 class UploadsFirst:

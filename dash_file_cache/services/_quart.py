@@ -19,7 +19,7 @@ from werkzeug.datastructures import Headers
 from .._grammar import MB
 from .._runtime import mark_serving
 from . import http
-from ._asgi import UploadApp, UploadsFirst, body_chunks
+from ._asgi import UploadApp, UploadsFirst, body_chunks, lifespan_ended, lifespan_starts
 from .adapter import Adapter, add_view, view_is_free
 from .content import Answer
 
@@ -32,6 +32,14 @@ __all__ = ["ADAPTER", "QuartAdapter"]
 async def _on_request_started(sender: Any, **extra: Any) -> None:
     # A coroutine, so Quart calls it on the event loop, not in its executor.
     mark_serving()
+
+
+async def _before_serving() -> None:
+    lifespan_starts()
+
+
+async def _after_serving() -> None:
+    lifespan_ended()
 
 
 class QuartAdapter:
@@ -49,6 +57,10 @@ class QuartAdapter:
         add_view(server, rule, endpoint, view)
         # Sent for every request of every Quart app (a Dash callback's too).
         quart.request_started.connect(_on_request_started, weak=False)
+        # Cleanup after a SIGTERM that ends the process without atexit (see there).
+        if _after_serving not in server.after_serving_funcs:
+            server.before_serving(_before_serving)
+            server.after_serving(_after_serving)
 
     def bind_uploads(
         self, service: ServiceData, server: quart.Quart, rule: str, endpoint: str

@@ -12,7 +12,7 @@ the same at any offset.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Awaitable, NamedTuple
+from typing import TYPE_CHECKING, Any, Awaitable, NamedTuple, cast
 
 from starlette.applications import Starlette
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .._grammar import MB
 from .._runtime import mark_serving
 from . import http
-from ._asgi import UploadApp, body_chunks
+from ._asgi import UploadApp, body_chunks, cleanup_after_lifespan
 from .adapter import Adapter
 from .content import Answer
 
@@ -85,7 +85,8 @@ async def _send(answer: Answer, call: AsgiCall, chunk: int) -> None:
 
 
 class MarkServing:
-    """ASGI middleware: every HTTP request the app handles marks this process serving."""
+    """ASGI middleware: every HTTP request the app handles marks this process serving;
+    the lifespan's end cleans up after the caches (``_asgi.cleanup_after_lifespan``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -93,6 +94,8 @@ class MarkServing:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             mark_serving()
+        elif scope["type"] == "lifespan":
+            send = cast(Send, cleanup_after_lifespan(cast(Any, send)))
         await self.app(scope, receive, send)
 
 
