@@ -9,7 +9,7 @@ Run by hand (not part of the test suite; about 6 minutes, ~1 GiB of temporary fi
     .venv/bin/python -m bench.uploads --cold          # without the scratch write (warm_pages)
 
 Servers (all on 127.0.0.1, one worker each, started at once and left idle between runs):
-``bench.uploads_app:create_app()`` (the test upload app on a ``CacheFile``) on Flask under
+``bench.uploads_app:create_app()`` (a Dash app with a ``CacheFile`` service) on Flask under
 ``gunicorn -w 1 --threads 4 -k gthread``, on FastAPI and on Quart under ``uvicorn`` (one
 process); and ``tuspyserver`` on FastAPI under ``uvicorn`` (the peer).
 

@@ -1,14 +1,20 @@
-"""The servers of ``bench.uploads``: the test upload app plus a plain route, and tuspyserver.
+"""The servers of ``bench.uploads``: a Dash app taking uploads plus a plain route, and tuspyserver.
 
-``bench.uploads_app:create_app()`` is ``tests.apps.uploads_app`` (a ``CacheFile`` service taking
-tus uploads at ``/cached-data/uploads``, built on ``DFC_APP_BACKEND``) with three more routes:
+``bench.uploads_app:create_app()`` is what a user has: a Dash app on ``DFC_APP_BACKEND``
+(Flask, FastAPI or Quart) with a ``CacheFile`` service taking tus uploads at
+``/cached-data/uploads`` (``DFC_APP_*`` as in ``tests.apps.app``), and three more routes on the
+same server:
 
 - ``PUT /bench/plain?name=N&append=0|1``: streams the request body into the file ``N`` under
   ``BENCH_PLAIN_DIR`` as the framework hands it over (the baseline: what this server stack
   receives with no tus, no cache, no lock; Flask reads ``&block=`` bytes at a time, 1 MiB;
   on FastAPI and Quart ``&thread=1`` writes each block in the loop's executor, off the loop);
 - ``POST /bench/remove?uid=U``: removes the finished upload's item (so runs do not fill the disk);
-- ``GET /stats``: the test app's (``pid`` is the worker's).
+- ``GET /stats``: ``{"pid": ...}`` of the worker.
+
+It is not the test app (``tests.apps.app``): that one tags every answer with its worker through
+a Starlette ``BaseHTTPMiddleware`` on FastAPI, which costs a task group per body message and
+is no part of a Dash app.
 
 ``bench.uploads_app:create_tuspy()`` is ``tuspyserver`` (a FastAPI tus router, the peer) storing
 under ``BENCH_PLAIN_DIR``/tuspy, with ``GET /stats`` giving its pid.
@@ -20,8 +26,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import dash
+from dash import html
+
 import dash_file_cache as dfc
-from tests.apps.app import build_app, cache_from_env
+from tests.apps.app import cache_from_env
 
 __all__ = ["create_app", "create_tuspy"]
 
@@ -61,6 +70,10 @@ def _add_flask(app: Any, service: dfc.ServiceData) -> None:
     def remove() -> str:
         return str(service.cache.remove(flask.request.args["uid"]))
 
+    @app.get("/stats")
+    def stats() -> Any:
+        return {"pid": os.getpid()}
+
 
 def _add_fastapi(app: Any, service: dfc.ServiceData) -> None:
     from fastapi import Request
@@ -76,6 +89,10 @@ def _add_fastapi(app: Any, service: dfc.ServiceData) -> None:
     @app.post("/bench/remove")
     def remove(uid: str) -> PlainTextResponse:
         return PlainTextResponse(str(service.cache.remove(uid)))
+
+    @app.get("/stats")
+    def stats() -> Any:
+        return {"pid": os.getpid()}
 
 
 def _add_quart(app: Any, service: dfc.ServiceData) -> None:
@@ -94,17 +111,24 @@ def _add_quart(app: Any, service: dfc.ServiceData) -> None:
     async def remove() -> str:
         return str(service.cache.remove(quart.request.args["uid"]))
 
+    @app.get("/stats")
+    async def stats() -> Any:
+        return {"pid": os.getpid()}
+
 
 _ADD = {"flask": _add_flask, "fastapi": _add_fastapi, "quart": _add_quart}
 
 
 def create_app() -> Any:
-    """The test upload app on ``DFC_APP_BACKEND`` with the bench routes."""
+    """The Dash app on ``DFC_APP_BACKEND`` taking uploads, with the bench routes; its server."""
     backend = os.environ.get("DFC_APP_BACKEND", "flask")
     service = dfc.ServiceData(cache_from_env(os.environ), uploads=dfc.UploadPolicy())
-    app = build_app(service, backend)
-    _ADD[backend](app, service)
-    return app
+    app = dash.Dash("bench-uploads", **({} if backend == "flask" else {"backend": backend}))
+    app.layout = html.Div("bench")
+    service.serve(app)
+    server = app.server
+    _ADD[backend](server, service)
+    return server
 
 
 def create_tuspy() -> Any:
