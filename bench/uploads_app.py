@@ -123,7 +123,7 @@ def create_app() -> Any:
     """The Dash app on ``DFC_APP_BACKEND`` taking uploads, with the bench routes; its server."""
     backend = os.environ.get("DFC_APP_BACKEND", "flask")
     service = dfc.ServiceData(cache_from_env(os.environ), uploads=dfc.UploadPolicy())
-    app = dash.Dash("bench-uploads", **({} if backend == "flask" else {"backend": backend}))
+    app = dash.Dash("bench-uploads", backend=backend)
     app.layout = html.Div("bench")
     service.serve(app)
     server = app.server

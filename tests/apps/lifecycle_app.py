@@ -22,7 +22,7 @@ import dash_file_cache as dfc
 
 def build(backend: str = "flask") -> Tuple[dash.Dash, dfc.ServiceData]:
     """The Dash app on ``backend`` with its two services served, and the ``CacheFile`` one."""
-    app = dash.Dash(f"lifecycle-{backend}", **({} if backend == "flask" else {"backend": backend}))
+    app = dash.Dash(f"lifecycle-{backend}", backend=backend)
     files = dfc.ServiceData(dfc.CacheFile())
     queued = dfc.ServiceData(dfc.CacheQueue(4, dfc.manager_queue), service_name="/cached-queue")
     files.serve(app)
