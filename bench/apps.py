@@ -24,7 +24,7 @@ import json
 import os
 import tempfile
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Literal, Optional, Tuple
 from urllib.parse import parse_qs
 
 import dash
@@ -91,7 +91,11 @@ _children: list = [
     html.A("download by address", id="link", href="#"),
 ]
 #: CachedDownload's modes, each with its button and status: (id prefix, mode).
-CDL_MODES = [("cdl", "native"), ("cdl-fetch", "fetch"), ("cdl-stream", "stream")]
+CDL_MODES: List[Tuple[str, Literal["native", "fetch", "stream"]]] = [
+    ("cdl", "native"),
+    ("cdl-fetch", "fetch"),
+    ("cdl-stream", "stream"),
+]
 if CachedDownload is not None:
     for _prefix, _mode in CDL_MODES:
         _children += [

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 from urllib.parse import quote
 
 import flask
@@ -190,7 +190,9 @@ def section_memory_items(
         "file_path": server.register(path, cache="file", as_="path"),
     }
     sides: Dict[str, Callable[[], float]] = {
-        name: (lambda a=reg["address"]: _get(server, a, plan, size).seconds)
+        name: cast(
+            Callable[[], float], lambda a=reg["address"]: _get(server, a, plan, size).seconds
+        )
         for name, reg in variants.items()
     }
     sides["send_file"] = lambda: _get(server, _send_file_addr(path), plan, size).seconds

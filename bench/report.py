@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, cast
 
 __all__ = ["evaluate_targets", "markdown"]
 
@@ -340,9 +340,10 @@ def markdown(result: Dict[str, Any]) -> str:
             f"+{_fmt_mib(entry['renderer_growth'])}, all Chromium +"
             f"{_fmt_mib(entry['chromium_all_growth'])}"
             + _largest_process(entry)
-            + {True: "; byte-identical", False: "; DIFFERENT BYTES"}.get(
-                entry.get("identical"), ""
-            ),
+            # keyed by bool, looked up with the entry's value (None when absent)
+            + cast(
+                Dict[Optional[bool], str], {True: "; byte-identical", False: "; DIFFERENT BYTES"}
+            ).get(entry.get("identical"), ""),
             "",
             "",
         )

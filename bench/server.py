@@ -189,7 +189,7 @@ def _cpu_model() -> str:
 
 def machine_info() -> Dict[str, Any]:
     """Where the benchmark ran: CPU, RAM, versions, load."""
-    versions = {}
+    versions: Dict[str, Optional[str]] = {}
     for package in ("gunicorn", "flask", "werkzeug", "dash", "dash-file-cache", "selenium"):
         try:
             versions[package] = version(package)

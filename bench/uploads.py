@@ -44,7 +44,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, cast
 from urllib.parse import parse_qs, urlsplit
 
 if __package__ in (None, ""):  # `python bench/uploads.py`
@@ -361,8 +361,11 @@ def run(
                     cases: List[Tuple[str, Callable[[], Any]]] = [
                         (
                             "ours" if target.ours else "tuspyserver",
-                            lambda t=target, c=chunk: upload_tus(
-                                t.server.url, t.creation, buffer, size, c
+                            cast(
+                                Callable[[], Any],
+                                lambda t=target, c=chunk: upload_tus(
+                                    t.server.url, t.creation, buffer, size, c
+                                ),
                             ),
                         )
                     ]
@@ -371,8 +374,11 @@ def run(
                         cases.append(
                             (
                                 "plain",
-                                lambda t=target, c=chunk, n=name: upload_plain(
-                                    t.server.url, n, buffer, size, c
+                                cast(
+                                    Callable[[], Any],
+                                    lambda t=target, c=chunk, n=name: upload_plain(
+                                        t.server.url, n, buffer, size, c
+                                    ),
                                 ),
                             )
                         )
@@ -380,8 +386,11 @@ def run(
                         cases.append(
                             (
                                 "plain-thread",
-                                lambda t=target, c=chunk, n=name: upload_plain(
-                                    t.server.url, n, buffer, size, c, thread=True
+                                cast(
+                                    Callable[[], Any],
+                                    lambda t=target, c=chunk, n=name: upload_plain(
+                                        t.server.url, n, buffer, size, c, thread=True
+                                    ),
                                 ),
                             )
                         )
@@ -405,7 +414,8 @@ def run(
             if warm:
                 warm_pages(tmp, buffer, scratch)
             seconds, growth, cpu, user, location = timed(
-                target.pid, lambda u=url: upload_tuspy(u, source, 64 * MiB)
+                target.pid,
+                cast(Callable[[], Any], lambda u=url: upload_tuspy(u, source, 64 * MiB)),
             )
             raw[f"{target.name}/tuspy/64"] = ([seconds], [growth], [cpu], [user])
             target.clean(location, size)

@@ -147,7 +147,7 @@ EDGE_RUN=0
 
 step "ruff" "$PY" -m ruff check .
 step "ruff format" "$PY" -m ruff format --check .
-step "mypy" "$PY" -m mypy dash_file_cache
+step "mypy" "$PY" -m mypy dash_file_cache tests bench
 if "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   step "docs (mkdocs build --strict)" docs_build
 else

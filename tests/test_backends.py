@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List, NamedTuple
+from typing import Any, Dict, Iterator, List, NamedTuple
 
 import pytest
 import requests
@@ -408,7 +408,7 @@ def test_event_loop_never_blocks(name: str, tmp_path: Path, big_file: Path) -> N
 # -- background callbacks ----------------------------------------------------------
 def test_background_callback_registers(running: Running) -> None:
     """A real DiskcacheManager job registers into CacheFile; the server serves it."""
-    body = {
+    body: Dict[str, Any] = {
         "output": "address.children",
         "outputs": {"id": "address", "property": "children"},
         "inputs": [{"id": "make", "property": "n_clicks", "value": 1}],

@@ -6,6 +6,7 @@ import io
 import queue
 import threading
 from pathlib import Path
+from typing import IO, cast
 
 import pytest
 
@@ -49,6 +50,7 @@ def test_lru_eviction(kind: str) -> None:
     cache.load("k0")  # k0 becomes the most recently used
     cache.dump("k8", info(), io.BytesIO(b"x"))
     assert cache.is_in("k0") and not cache.is_in("k1") and cache.is_in("k8")
+    assert isinstance(cache, (dfc.CachePlain, dfc.CacheQueue))  # the kinds above
     assert len(cache) == 8
 
 
@@ -107,7 +109,8 @@ def test_cache_file_failed_write_leaves_nothing(tmp_path: Path) -> None:
 
     files_before = sorted(p for p in (tmp_path / "c").rglob("*.val"))
     with pytest.raises(OSError, match="No space"):
-        cache.dump("bad", info(), Failing())
+        # a raw binary file; typeshed's RawIOBase is not an IO[bytes]
+        cache.dump("bad", info(), cast(IO[bytes], Failing()))
     assert not cache.is_in("bad")
     assert sorted(p for p in (tmp_path / "c").rglob("*.val")) == files_before
     assert read(cache.load("good")[1]) == b"keep me"

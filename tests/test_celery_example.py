@@ -86,10 +86,10 @@ def example_stack(own_redis: RedisServer, tmp_path: Path) -> Iterator[Stack]:
     finally:
         web.stop()
         stop_processes(procs)
-        for log in (tmp_path / "celery.log", web.log):
-            text = log.read_text(errors="replace")
+        for log_path in (tmp_path / "celery.log", web.log):
+            text = log_path.read_text(errors="replace")
             if "Traceback" in text:
-                print(f"--- {log.name} ---\n{text}")
+                print(f"--- {log_path.name} ---\n{text}")
 
 
 @pytest.fixture
@@ -100,6 +100,7 @@ def browser() -> Iterator[object]:
     options.binary_location = CHROMIUM
     for arg in CHROME_ARGS:
         options.add_argument(arg)
+    assert CHROMEDRIVER is not None  # the module is skipped without it
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_script_timeout(30)
     try:
@@ -132,7 +133,9 @@ def test_background_callback_file_reaches_the_browser(example_stack: Stack, brow
     assert browser.find_element(By.ID, "link").text == "Download report-1.csv"
     status = browser.find_element(By.ID, "status").text
     assert status.startswith("Report 1 ready")
-    celery_pid = int(re.search(r"worker pid (\d+)", status).group(1))
+    pid_match = re.search(r"worker pid (\d+)", status)
+    assert pid_match is not None, status
+    celery_pid = int(pid_match.group(1))
 
     status_code, disposition, text = browser.execute_async_script(_FETCH, href)
     assert status_code == 200, text

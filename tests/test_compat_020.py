@@ -17,7 +17,7 @@ import pkgutil
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Literal, Tuple, Type
 
 import dash
 import flask
@@ -119,7 +119,7 @@ def test_the_removal_version_is_decided() -> None:
 def _deprecated_tables() -> List[Tuple[str, str]]:
     """``(module, name)`` for every name of every ``deprecated_names`` table in the package:
     a module's ``__getattr__``, or the one its ``__getattr__`` dispatches to."""
-    found = []
+    found: List[Tuple[str, str]] = []
     modules = [info.name for info in pkgutil.walk_packages(dfc.__path__, "dash_file_cache.")]
     for module in ["dash_file_cache", *modules]:
         try:
@@ -182,7 +182,10 @@ def _legacy_members() -> List[Tuple[type, str]]:
 def test_every_deprecated_member_says_when_it_goes(mixin: type, member: str) -> None:
     """A deprecated member warns with the removal version and works; a removed one
     raises AttributeError naming the release that removed it and its replacement."""
-    live = next(c for c in [dfc.CachePlain, dfc.CacheQueue, dfc.CacheFile] if issubclass(c, mixin))
+    # Type[Any]: the three constructors differ (CacheFile takes a folder, the others a size)
+    live: Type[Any] = next(
+        c for c in [dfc.CachePlain, dfc.CacheQueue, dfc.CacheFile] if issubclass(c, mixin)
+    )
     cache = live(2) if live is not dfc.CacheFile else live(None)
     key = dfc.ServiceData(cache).register(io.BytesIO(b"abc")).split("uid=")[1]
     attribute = vars(mixin)[member]
@@ -300,6 +303,7 @@ def test_caches_with_020_signatures(tmp_path: Path) -> None:
                 data = cache.load_data(uid)
             with data if not isinstance(data, str) else open(data, "rb") as stream:
                 assert stream.read() == b"abc"
+        assert isinstance(caches[1], dfc.CacheQueue) and isinstance(caches[2], dfc.CacheFile)
         with pytest.warns(DeprecationWarning, match="CacheQueue itself"):
             assert caches[1].mirror is caches[1]
         with pytest.warns(DeprecationWarning, match="cache_dir"):
@@ -475,9 +479,12 @@ def test_old_components_take_their_020_props() -> None:
     assert (props["namespace"], props["type"]) == ("dash_file_cache", "Downloader")
     assert props["props"]["url"]["file_name_fallback"] == "x.bin"
     assert props["props"]["loading_state"]["prop_name"] == "url"
-    for code in ["success", "error-connect", "error-config", "error-io", "error-unknown"]:
+    codes: List[Literal["success", "error-connect", "error-config", "error-io", "error-unknown"]]
+    codes = ["success", "error-connect", "error-config", "error-io", "error-unknown"]
+    for code in codes:
         dfc.Downloader(status={"code": code, "http_code": 0})
-    assert dfc.Downloader(url="/a").url == "/a"
+    # dash sets a component's props as attributes; the generated class does not declare them
+    assert dfc.Downloader(url="/a").url == "/a"  # type: ignore[attr-defined]
     with pytest.warns(DeprecationWarning, match="use CachedDownload"):
         plain = dfc.PlainDownloader(
             id="p", url="/cached-data?uid=y", loading_state={"is_loading": True}

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Dict, List, cast
 
 import pytest
 
@@ -65,6 +66,7 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A scratch copy of the sources, built with ``npm run build``."""
+    assert NPM is not None  # only the tests marked needs_npm use it
     work = tmp_path_factory.mktemp("components-build")
     for name in SOURCES:
         src = ROOT / name
@@ -117,7 +119,9 @@ def test_async_chunks_are_served() -> None:
     """Every chunk in the package is in ``_js_dist`` (as dash-core-components lists them)."""
     import dash_file_cache
 
-    dist = {d["relative_package_path"]: d for d in dash_file_cache._js_dist}
+    # the package's list is inferred as list[object]; its items are dicts
+    js_dist = cast(List[Dict[str, Any]], dash_file_cache._js_dist)
+    dist = {d["relative_package_path"]: d for d in js_dist}
     for chunk in (ROOT / OUT).glob("async-*.js"):
         entry = dist[f"components/{chunk.name}"]
         assert entry["async"] is True and entry["namespace"] == "dash_file_cache"

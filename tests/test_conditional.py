@@ -64,8 +64,10 @@ def test_http_date_invalid(value: str) -> None:
 
 def test_rfc850_two_digit_year_within_50_years() -> None:
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    assert parse_http_date("Monday, 06-Nov-70 08:49:37 GMT", now).year == 2070
-    assert parse_http_date("Sunday, 06-Nov-77 08:49:37 GMT", now).year == 1977
+    seventy = parse_http_date("Monday, 06-Nov-70 08:49:37 GMT", now)
+    assert seventy is not None and seventy.year == 2070
+    seventy_seven = parse_http_date("Sunday, 06-Nov-77 08:49:37 GMT", now)
+    assert seventy_seven is not None and seventy_seven.year == 1977
 
 
 def test_leap_second_is_a_date() -> None:

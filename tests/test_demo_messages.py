@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import pytest
 
 from .browser.conftest import load_script
@@ -23,7 +25,7 @@ def test_good_row_counts(usage, value, rows):
     assert usage.parse_rows(value) == rows
 
 
-def fire(app, input_id: str, inputs: list, state: list = ()) -> dict:
+def fire(app, input_id: str, inputs: list, state: Sequence[Any] = ()) -> dict:
     """Fire the callback triggered by ``input_id`` through ``/_dash-update-component``."""
     client = app.server.test_client()
     (dep,) = [

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import IO, Any, Dict, Iterator, List, Tuple, cast
 
 import multiprocess
 import psutil
@@ -461,7 +461,7 @@ def test_register_error_mid_stream_changes_nothing(
     kept = service.register(io.BytesIO(b"kept"))
     count = item_count(service.cache)
     with pytest.raises(OSError) as info:
-        service.register(_NoSpace())
+        service.register(cast(IO[bytes], _NoSpace()))  # typeshed's RawIOBase is not an IO[bytes]
     assert info.value.errno == errno.ENOSPC
     assert item_count(service.cache) == count
     assert client.get(kept).data == b"kept"

@@ -158,11 +158,8 @@ def test_uid_of_cache_internal_file_names(rig: Rig) -> None:
         stripped = [name.split(":", 2)[-1] for name in names]  # an item key ends with its uid
         names += [name for name in stripped if not is_valid_uid(name)]
     elif isinstance(cache, dfc.CacheFile):
-        names = [p.name for p in Path(rig.service.cache.cache_dir).rglob("*") if p.is_file()]
-        names += [
-            str(p.relative_to(rig.service.cache.cache_dir))
-            for p in Path(rig.service.cache.cache_dir).rglob("*")
-        ]
+        names = [p.name for p in Path(cache.cache_dir).rglob("*") if p.is_file()]
+        names += [str(p.relative_to(cache.cache_dir)) for p in Path(cache.cache_dir).rglob("*")]
     else:
         names = ["cache.db", "00/00/x.val"]
     assert names

@@ -12,7 +12,7 @@ import io
 import json
 import subprocess
 import sys
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import dash
 import flask
@@ -310,7 +310,7 @@ def test_pathsend_for_whole_files_only(tmp_path: Any) -> None:
     path = tmp_path / "f.bin"
     path.write_bytes(b"x" * 5000)
     service = dfc.ServiceData(dfc.CachePlain(8))
-    offered = {"http.response.pathsend": {}}
+    offered: Dict[str, Dict[str, Any]] = {"http.response.pathsend": {}}
     whole = service.register(str(path)).split("?")[1]
     sent = _asgi_messages(service, whole, offered)
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.pathsend"]

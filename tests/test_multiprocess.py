@@ -79,6 +79,7 @@ def test_cache_queue_registers_in_parent_directly(manager) -> None:
     service = dfc.ServiceData(dfc.CacheQueue(8, manager.Queue()))
     address = service.register(b"parent")
     uid = uid_of(address)
+    assert isinstance(service.cache, dfc.CacheQueue)
     assert service.cache._local.is_in(uid)  # no round trip through the queue
 
 

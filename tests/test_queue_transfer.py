@@ -41,6 +41,7 @@ def served(cache_size: int, manager) -> tuple[dfc.ServiceData, flask.testing.Fla
 
 
 def spool_files(service: dfc.ServiceData) -> list[str]:
+    assert isinstance(service.cache, dfc.CacheQueue)  # served() makes every service here
     return sorted(os.listdir(service.cache._spool))
 
 

@@ -20,16 +20,20 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, TYPE_CHECKING, Any, Iterator, cast
 
 import pytest
 
 import dash_file_cache as dfc
+from dash_file_cache.caches import CachedFileInfo
 from tests.apps.app import build_app, make_client
 from tests.support.http import assert_json_error, uid_of
 from tests.support.polling import wait_until
 from tests.support.processes import ROOT
 from tests.support.redis import REDIS_SERVER, RedisServer
+
+if TYPE_CHECKING:
+    from redis import Redis  # the module itself is imported below, or the tests skipped
 
 pytestmark = pytest.mark.skipif(
     REDIS_SERVER is None,
@@ -49,7 +53,7 @@ def redis_server(redis_session: RedisServer) -> RedisServer:
 
 
 @pytest.fixture
-def rclient(redis_server: RedisServer) -> Iterator[redis.Redis]:
+def rclient(redis_server: RedisServer) -> Iterator[Redis]:
     client = redis.Redis(port=redis_server.port)
     client.flushall()
     yield client
@@ -57,7 +61,7 @@ def rclient(redis_server: RedisServer) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def cache(redis_server: RedisServer, rclient: redis.Redis) -> dfc.CacheRedis:
+def cache(redis_server: RedisServer, rclient: Redis) -> dfc.CacheRedis:
     return dfc.CacheRedis(redis_server.url)
 
 
@@ -137,7 +141,7 @@ def test_decoding_client_refused(redis_server: RedisServer) -> None:
         dfc.CacheRedis(client)
 
 
-def test_from_client(redis_server: RedisServer, rclient: redis.Redis) -> None:
+def test_from_client(redis_server: RedisServer, rclient: Redis) -> None:
     cache = dfc.CacheRedis(rclient, prefix="other:")
     service = dfc.ServiceData(cache)
     address = service.register(b"abc")
@@ -197,7 +201,7 @@ def test_ranges_across_chunks(
 
 
 def test_range_cost_does_not_depend_on_offset(
-    client, service: dfc.ServiceData, rclient: redis.Redis
+    client, service: dfc.ServiceData, rclient: Redis
 ) -> None:
     """The last byte of a 6-chunk item costs as many Redis reads as the first."""
     content = os.urandom(6 * MB)
@@ -234,6 +238,7 @@ def test_path_kept_by_reference(redis_server, rclient, tmp_path: Path) -> None:
     path = tmp_path / "data.bin"
     path.write_bytes(DATA)
     address = service.register(path, mime_type="application/octet-stream")
+    assert isinstance(service.cache, dfc.CacheRedis)
     assert service.cache.stored_bytes() == 0
     assert client.get(address, headers={"Range": "bytes=10-19"}).data == DATA[10:20]
     path.unlink()
@@ -382,9 +387,15 @@ class _Failing(io.RawIOBase):
 
 
 def test_failed_write_leaves_nothing(cache: dfc.CacheRedis, rclient) -> None:
-    info = {"file_name": "x", "content_type": "a/b", "one_time_service": False, "created": 0.0}
+    info: CachedFileInfo = {
+        "file_name": "x",
+        "content_type": "a/b",
+        "one_time_service": False,
+        "created": 0.0,
+    }
     with pytest.raises(OSError, match="source broke"):
-        cache.dump("k" * 32, info, _Failing(int(2.5 * MB)))
+        # a raw binary file; typeshed's RawIOBase is not an IO[bytes]
+        cache.dump("k" * 32, info, cast(IO[bytes], _Failing(int(2.5 * MB))))
     assert not cache.is_in("k" * 32)
     assert rclient.keys("dfc:*") == []
 
@@ -421,22 +432,35 @@ def test_writer_killed_mid_register(redis_server, cache: dfc.CacheRedis, rclient
 
 
 def test_replace_same_key(cache: dfc.CacheRedis) -> None:
-    info = {"file_name": "x", "content_type": "a/b", "one_time_service": False, "created": 1.0}
+    info: CachedFileInfo = {
+        "file_name": "x",
+        "content_type": "a/b",
+        "one_time_service": False,
+        "created": 1.0,
+    }
     cache.dump("r" * 32, info, io.BytesIO(BIG))
     cache.dump("r" * 32, {**info, "created": 2.0}, io.BytesIO(DATA))
     got, loader = cache.load("r" * 32)
     assert got["created"] == 2.0
-    with loader() as stream:
+    content = loader()
+    assert isinstance(content, io.RawIOBase)  # a stream of the chunks, not a path
+    with content as stream:
         assert stream.read() == DATA
     assert cache.stored_bytes() == len(DATA)
 
 
 # -- the stream ------------------------------------------------------------------
 def test_stream_matches_bytesio(cache: dfc.CacheRedis) -> None:
-    info = {"file_name": "x", "content_type": "a/b", "one_time_service": False, "created": 0.0}
+    info: CachedFileInfo = {
+        "file_name": "x",
+        "content_type": "a/b",
+        "one_time_service": False,
+        "created": 0.0,
+    }
     cache.dump("s" * 32, info, io.BytesIO(BIG))
     _, loader = cache.load("s" * 32)
     stream = loader()
+    assert isinstance(stream, io.RawIOBase)  # a stream of the chunks, not a path
     model = io.BytesIO(BIG)
     rng = random.Random(11)
     assert stream.readable() and stream.seekable() and not stream.writable()
@@ -458,10 +482,16 @@ def test_stream_matches_bytesio(cache: dfc.CacheRedis) -> None:
 
 
 def test_vanished_content(cache: dfc.CacheRedis, rclient) -> None:
-    info = {"file_name": "x", "content_type": "a/b", "one_time_service": False, "created": 0.0}
+    info: CachedFileInfo = {
+        "file_name": "x",
+        "content_type": "a/b",
+        "one_time_service": False,
+        "created": 0.0,
+    }
     cache.dump("v" * 32, info, io.BytesIO(BIG))
     _, loader = cache.load("v" * 32)
     stream = loader()
+    assert isinstance(stream, io.RawIOBase)  # a stream of the chunks, not a path
     for key in rclient.keys("dfc:chunk:*"):
         rclient.delete(key)
     with pytest.raises(FileNotFoundError):

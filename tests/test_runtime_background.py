@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Dict, Iterator
 
 import multiprocess
 import pytest
@@ -27,7 +27,7 @@ APP = ROOT / "tests" / "apps" / "background_app.py"
 
 def run_callback(url: str, output: str, button: str, n: int, timeout: float = 60) -> str:
     """Trigger ``button`` with ``n_clicks=n``; return the callback's ``children`` output."""
-    body = {
+    body: Dict[str, Any] = {
         "output": f"{output}.children",
         "outputs": {"id": output, "property": "children"},
         "inputs": [{"id": button, "property": "n_clicks", "value": n}],

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, cast
 
 import psutil
 import pytest
@@ -161,13 +161,16 @@ def test_a_source_of_pieces_is_stored_in_order(cache: dfc.CacheAbstract) -> None
     pieces = _pieces_of(BODY[:40_000], [7]) + _pieces_of(BODY[40_000:], [65_536, 1, 300_000, 13])
     seen = hashlib.sha256()
     with store.lock(upload_id) as upload:
-        written = upload.write(0, _Pieces(pieces), limit=len(BODY), observe=seen.update)
+        # _Pieces stands in for a file: write() calls only its read()
+        written = upload.write(
+            0, cast(IO[bytes], _Pieces(pieces)), limit=len(BODY), observe=seen.update
+        )
         assert written == Written(len(BODY), True, False, None)
         assert seen.digest() == hashlib.sha256(BODY).digest()
-        assert upload.write(0, _Pieces([BODY[:10], b"!"]), limit=10) == Written(
+        assert upload.write(0, cast(IO[bytes], _Pieces([BODY[:10], b"!"])), limit=10) == Written(
             10, True, True, None
         )
-        upload.write(0, _Pieces(pieces))
+        upload.write(0, cast(IO[bytes], _Pieces(pieces)))
         upload.update(_record(upload_id, offset=len(BODY), length=len(BODY)))
         upload.finish("k" + upload_id, _info())
     assert _content(cache, "k" + upload_id) == BODY

@@ -13,7 +13,7 @@ import os
 import random
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple, cast
 
 import flask
 import multiprocess
@@ -44,7 +44,7 @@ def _redis_keys(server: RedisServer) -> List[bytes]:
 
     client = redis.Redis(port=server.port)
     try:
-        return sorted(client.keys("*"))
+        return sorted(cast(List[bytes], client.keys("*")))  # no decode_responses: bytes
     finally:
         client.close()
 
@@ -382,7 +382,8 @@ class DictCache(CacheAbstract[CachedFileInfo, Any]):
     """A third-party backend that implements only the abstract methods."""
 
     def __init__(self) -> None:
-        self.items: Dict[str, Tuple[CachedFileInfo, bytes]] = {}
+        # the bytes read, or a path kept as given
+        self.items: Dict[str, Tuple[CachedFileInfo, Any]] = {}
 
     def is_in(self, key: str) -> bool:
         return key in self.items

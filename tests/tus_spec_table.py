@@ -21,7 +21,7 @@ import re
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, TypedDict, Union
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -1385,9 +1385,13 @@ def _http_final_of_unfinished(live: Live) -> None:
     assert _final(live, _partial(live, b"12", length=5)).status_code == 400
 
 
+#: A header passed as ``**`` keywords (a hyphenated name: only the functional form).
+_MetadataHeader = TypedDict("_MetadataHeader", {"Upload-Metadata": str})
+
+
 @over_http(final_metadata)
 def _http_final_metadata(live: Live) -> None:
-    named = {"Upload-Metadata": f"name {b64(b'part')}"}
+    named: _MetadataHeader = {"Upload-Metadata": f"name {b64(b'part')}"}
     whole = _final(
         live, _partial(live, b"1", **named), **{"Upload-Metadata": f"name {b64(b'whole')}"}
     )

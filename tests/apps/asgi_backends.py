@@ -189,8 +189,10 @@ class AsgiClient:
         checks: hostile-input tests send what no browser would).
         """
         builder = EnvironBuilder(
-            path=path, method=method, headers=dict(headers or {}), data=data,
-            query_string=query_string,
+            path=path, method=method,
+            # werkzeug annotates headers= as Headers or pairs, but wraps any mapping in Headers
+            headers=dict(headers or {}),  # type: ignore[arg-type]
+            data=data, query_string=query_string,
         )  # fmt: skip
         environ = builder.get_environ()
         body = builder.input_stream.read() if builder.input_stream is not None else b""

@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Iterable, List, Optional
+from typing import TYPE_CHECKING, Iterable, List, Optional, Type, cast
 
 import pytest
 
@@ -33,6 +33,11 @@ if os.environ.get("DASH_TEST_CHROMEDRIVER"):
         str(Path(os.environ["DASH_TEST_CHROMEDRIVER"]).parent) + os.pathsep + os.environ["PATH"]
     )
 
+if TYPE_CHECKING:
+    from selenium.webdriver.chrome.options import Options as ChromeOptions
+
+#: Chrome's options class, or None without selenium.
+Options: Optional[Type[ChromeOptions]]
 try:
     from selenium.webdriver.chrome.options import Options
 except ImportError:  # pragma: no cover - dash[testing] not installed
@@ -151,7 +156,8 @@ def load_script(path: Path, module_name: str) -> ModuleType:
     Registered in ``sys.modules`` so Flask finds its folder; imported once.
     """
     module = sys.modules.get(module_name)
-    if module is not None and Path(module.__file__).resolve() == path.resolve():
+    # a script registered here has a __file__ (as before, None would raise in Path)
+    if module is not None and Path(cast(str, module.__file__)).resolve() == path.resolve():
         return module
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec and spec.loader

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Callable, cast
 
 import pytest
 import requests
@@ -82,7 +83,11 @@ def test_demo_on_backend(browser, backend: str, tmp_path) -> None:
         browser.find_element("#file-build").click()
         browser.find_element("#queue-build").click()
         for name in ("file", "queue"):
-            href = wait_for(lambda n=name: read(browser, f"#{n}-result a", "href"), 90, name)
+            href = wait_for(
+                cast(Callable[[], Any], lambda n=name: read(browser, f"#{n}-result a", "href")),
+                90,
+                name,
+            )
             answer = requests.get(href, timeout=30)
             assert answer.status_code == 200, name
             assert answer.content.startswith(b"index,time,value\n")

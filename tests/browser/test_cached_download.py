@@ -79,11 +79,13 @@ def wait_status(dash_duo, state: str, timeout: float = 15.0, **expected) -> dict
 
 
 def wait_files(dash_duo, count: int, timeout: float = 15.0) -> list:
-    return wait_for(
+    saved = wait_for(
         lambda: len(files := finished_downloads(dash_duo.download_path)) == count and files,
         timeout,
         f"{count} finished download(s) in {dash_duo.download_path}",
     )
+    assert isinstance(saved, list)  # wait_for returns only a truthy value: the list
+    return saved
 
 
 def test_native_download_saves_exact_bytes(browser):

@@ -43,11 +43,13 @@ def _png(width: int = 3, height: int = 2) -> bytes:
 
 
 def _wait_files(browser, count: int) -> list:
-    return wait_for(
+    saved = wait_for(
         lambda: len(files := finished_downloads(browser.download_path)) == count and files,
         20,
         f"{count} finished download(s)",
     )
+    assert isinstance(saved, list)  # wait_for returns only a truthy value: the list
+    return saved
 
 
 # -- 0.2.0's Downloader and PlainDownloader ---------------------------------------------

@@ -161,13 +161,15 @@ def choose_files(dash_duo, selector: str, paths) -> None:
 
 def saved_file(dash_duo, name: str, timeout: float) -> Path:
     """The finished download called ``name``."""
-    return wait_for(
+    saved = wait_for(
         lambda: next(
             (p for p in finished_downloads(dash_duo.download_path) if p.name == name), None
         ),
         timeout,
         f"{name} saved",
     )
+    assert saved is not None  # wait_for returns only a truthy value: the path
+    return saved
 
 
 def files_in_work_files_out(browser, tmp_path: Path, base: str) -> None:

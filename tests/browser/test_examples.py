@@ -26,11 +26,13 @@ def load_example(name: str) -> ModuleType:
 
 
 def wait_downloads(dash_duo, count: int, timeout: float = 15.0) -> list:
-    return wait_for(
+    saved = wait_for(
         lambda: len(files := finished_downloads(dash_duo.download_path)) == count and files,
         timeout,
         f"{count} finished download(s)",
     )
+    assert isinstance(saved, list)  # wait_for returns only a truthy value: the list
+    return saved
 
 
 # -- flask_services.py ---------------------------------------------------------
@@ -230,7 +232,7 @@ def choose_uploads(dash_duo, paths) -> None:
 
 def settled(dash_duo, count: int) -> list:
     """The rows, once ``count`` are listed and none is uploading any more."""
-    return wait_for(
+    listed = wait_for(
         lambda: (
             len(rows := upload_rows(dash_duo)) == count
             and all(state != "uploading" for _, state, _ in rows)
@@ -239,6 +241,8 @@ def settled(dash_duo, count: int) -> list:
         20,
         f"{count} upload(s) finished or refused",
     )
+    assert isinstance(listed, list)  # wait_for returns only a truthy value: the rows
+    return listed
 
 
 def test_upload_png_signed_in_users_and_real_pngs_only(browser, tmp_path):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import json
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, cast
 
 import dash
 import pytest
@@ -87,7 +87,7 @@ def attack_app(policy: Optional[str]) -> Any:
     """``(app, recorder, addresses)``: a Dash app with the probes, framed and as links."""
     import flask
 
-    kwargs = {} if policy == "default" else {"active_content_policy": policy}
+    kwargs: Dict[str, Any] = {} if policy == "default" else {"active_content_policy": policy}
     service = dfc.ServiceData(dfc.CachePlain(16), **kwargs)
     svg, page = "image/svg+xml", "Text/HTML; charset=utf-8"
     addresses = {
@@ -136,7 +136,11 @@ def open_probes(browser: Any, app: Any, recorder: Recorder, addresses: Dict[str,
     recorder.clear()  # dash_duo's first load of the page framed the probes before the login
     for who in ("svg-direct", "html-direct"):
         driver.get(browser.server_url + addresses[who])
-        wait_for(lambda w=who: w in recorder.reports(), 15, f"the report of {who}")
+        wait_for(
+            cast(Callable[[], bool], lambda w=who: w in recorder.reports()),
+            15,
+            f"the report of {who}",
+        )
     driver.get(browser.server_url + "/")
     wait_for(lambda: {"svg-framed", "html-framed"} <= set(recorder.reports()), 15, "framed")
     return recorder.reports()
@@ -225,13 +229,16 @@ def test_exports_still_work_under_the_policy(browser) -> None:
     # The SVG, sandboxed, still shows as an image (<img> and CachedImage).
     for selector in ("#svg-img", "#svg-image"):
         wait_for(
-            lambda s=selector: (
-                driver.execute_script(
-                    "const i = document.querySelector(arguments[0]);"
-                    "return i && i.tagName === 'IMG' && i.complete && i.naturalWidth;",
-                    s,
-                )
-                == 40
+            cast(
+                Callable[[], bool],
+                lambda s=selector: (
+                    driver.execute_script(
+                        "const i = document.querySelector(arguments[0]);"
+                        "return i && i.tagName === 'IMG' && i.complete && i.naturalWidth;",
+                        s,
+                    )
+                    == 40
+                ),
             ),
             15,
             f"{selector} loaded",

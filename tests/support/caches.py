@@ -6,11 +6,16 @@ import os
 import queue
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import dash_file_cache as dfc
 from dash_file_cache.caches import CachedFileInfo
 from tests.support.redis import shared_redis
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeGuard
+
+    from dash_file_cache.caches.redis import CacheRedis
 
 #: Every cache of the package; each contract and hostile-input test runs on all of them.
 CACHE_KINDS = ["plain", "queue", "file", "redis"]
@@ -107,7 +112,7 @@ def read_item(cache: dfc.CacheAbstract, uid: str) -> bytes:
     return read_loaded(cache.load(uid)[1])
 
 
-def is_redis(cache: dfc.CacheAbstract) -> bool:
+def is_redis(cache: dfc.CacheAbstract) -> TypeGuard[CacheRedis]:
     """Whether ``cache`` is a ``CacheRedis`` (without importing ``redis`` for the others)."""
     return type(cache).__name__ == "CacheRedis"
 
