@@ -52,6 +52,12 @@ class Script:
         return message
 
 
+@pytest.fixture(autouse=True)
+def blocks_of_the_size_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of the size each read asks (``GATHER_BYTES`` is tested on its own below)."""
+    monkeypatch.setattr(_asgi, "GATHER_BYTES", 1)
+
+
 @pytest.fixture
 def loop() -> Iterator[asyncio.AbstractEventLoop]:
     loop = asyncio.new_event_loop()
@@ -73,7 +79,7 @@ def read_all(source: ReceivedBody, size: int) -> List[bytes]:
         block = source.read(size)
         if not block:
             return blocks
-        blocks.append(block)
+        blocks.append(bytes(block))  # a view into a reused buffer: valid until the next read
 
 
 def test_messages_are_gathered_into_blocks_of_the_size_read(loop: Any) -> None:
@@ -88,12 +94,48 @@ def test_no_block_is_larger_than_asked_even_when_read_sizes_change(loop: Any) ->
     steps = [body(data[i : i + 1024]) for i in range(0, len(data), 1024)]
     source = reader(Script([*steps, body(b"", more=False)]), loop)
     asked = [3000, 1, 500, 3000]
-    got = [source.read(size) for size in asked]
+    got = [bytes(source.read(size)) for size in asked]
     assert [len(b) for b in got[:3]] == asked[:3]
     assert 0 < len(got[3]) <= 3000  # what the block read ahead had left: a short read
     got += read_all(source, 7)
     assert all(len(b) <= 7 for b in got[4:])
     assert b"".join(got) == data
+
+
+def test_smaller_reads_are_served_from_a_block_of_gather_bytes(
+    loop: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of ``GATHER_BYTES`` at least: fewer hand-overs; each read is a view of one."""
+    monkeypatch.setattr(_asgi, "GATHER_BYTES", 4000)
+    script = Script([body(bytes([i]) * 1000) for i in range(9)] + [body(b"", more=False)])
+    source = reader(script, loop)
+    first = source.read(1000)
+    assert isinstance(first, memoryview) and first == b"\x00" * 1000
+    deadline = time.monotonic() + 5
+    while script.calls < 8 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert script.calls == 8  # the first block of 4,000 and the next, read ahead
+    got = [b"\x00" * 1000, *read_all(source, 1000)]
+    assert [len(b) for b in got] == [1000] * 9
+    assert b"".join(got) == b"".join(bytes([i]) * 1000 for i in range(9))
+
+
+def test_buffers_are_reused_and_a_cancelled_gathering_keeps_its_own(loop: Any) -> None:
+    """``close`` gives the two buffers back to the pool, except one a cancelled gathering
+    may still write into; the next body takes them again."""
+    _asgi._pool.clear()
+    source = reader(Script([body(b"a" * 10), body(b"b" * 10, more=False)]), loop)
+    assert read_all(source, 10) == [b"a" * 10, b"b" * 10]
+    used = [id(b) for b in source._buffers]
+    source.close()
+    assert sorted(id(b) for b in _asgi._pool) == sorted(used)
+    stalled = reader(Script([body(b"c" * 10), SILENCE]), loop)
+    assert stalled.read(10) == b"c" * 10  # the next block is being gathered: it stalls
+    assert sorted(id(b) for b in stalled._buffers) == sorted(used)
+    stalled.close()
+    assert len(_asgi._pool) == 1  # the stalled gathering's buffer is dropped
+    _asgi._pool.clear()
 
 
 def test_the_next_block_is_read_while_the_thread_stores_this_one(loop: Any) -> None:
@@ -114,7 +156,7 @@ def test_a_slow_body_is_handed_over_as_it_comes(loop: Any, monkeypatch: Any) -> 
     monkeypatch.setattr(_asgi, "GATHER_SECONDS", 0.05)
     steps = [body(b"x" * 10, wait=0.03) for _ in range(6)] + [body(b"", more=False)]
     source = reader(Script(steps), loop)
-    first = source.read(1 << 20)
+    first = bytes(source.read(1 << 20))
     assert 0 < len(first) < 60  # not held until a whole block (or the end) arrived
     assert first + b"".join(read_all(source, 1 << 20)) == b"x" * 60
 

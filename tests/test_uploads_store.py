@@ -183,7 +183,9 @@ def test_source_raising_keeps_what_arrived(cache: dfc.CacheAbstract) -> None:
     gone = ConnectionResetError("client went away")
     seen: List[bytes] = []
     with store.lock(upload_id) as upload:
-        written = upload.write(0, _failing([b"a" * 1000, b"b" * 1000], gone), observe=seen.append)
+        written = upload.write(
+            0, _failing([b"a" * 1000, b"b" * 1000], gone), observe=lambda b: seen.append(bytes(b))
+        )
     assert written == Written(2000, False, False, gone)
     assert b"".join(seen) == b"a" * 1000 + b"b" * 1000
     _store_offset(store, upload_id, written)

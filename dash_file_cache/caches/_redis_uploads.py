@@ -38,6 +38,7 @@ from .._grammar import MB
 from .abstract import CachedFileInfo, CacheUnavailableError
 from .redis import _LUA_PUBLISH_FUNCTION, RedisContentStream, _glob_escape, _redis_errors
 from .uploads import (
+    Block,
     LockedUpload,
     UploadBusyError,
     UploadFullError,
@@ -317,7 +318,7 @@ class _LockedChunks(LockedUpload):
         if self._fenced("cut", offset, self._chunk) == -1:
             raise ValueError(f"Offset {offset} is past the bytes of the upload.")
 
-    def _append(self, position: int, block: bytes) -> None:
+    def _append(self, position: int, block: Block) -> None:
         limit = self._store.cache.size_limit
         if limit is not None and position + len(block) > limit:
             raise UploadFullError(

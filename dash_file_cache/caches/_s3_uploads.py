@@ -92,6 +92,7 @@ from .abstract import CachedFileInfo, CacheUnavailableError
 from .s3 import S3ContentStream, _Gone, _is_precondition_failed, _s3_errors
 from .uploads import (
     ORPHAN_AGE,
+    Block,
     LockedUpload,
     UploadBusyError,
     UploadStore,
@@ -413,7 +414,7 @@ class _LockedSegments(LockedUpload):
             count += 1
         return count
 
-    def _append(self, position: int, block: bytes) -> None:
+    def _append(self, position: int, block: Block) -> None:
         count = self._run()
         run = self._segs[len(self._segs) - count :] if count else []
         if run and self._present() - int(run[0][0]) + len(block) >= MIN_PART:

@@ -89,6 +89,7 @@ from typing import (
 from .abstract import CachedFileInfo
 
 __all__ = [
+    "Block",
     "LockedUpload",
     "UploadBusyError",
     "UploadFullError",
@@ -101,6 +102,8 @@ __all__ = [
 #: What :meth:`LockedUpload.write` takes: a readable binary file object (its
 #: ``read(n)``; short reads are fine) or an iterable of bytes-like blocks of any size.
 UploadSource = Union[IO[bytes], Iterable[bytes]]
+#: A block of a body as stored: ``bytes`` or a view valid for the call only (see ``_Blocks``).
+Block = Union[bytes, memoryview]
 
 #: Errors of the storage that mean "no room" (mapped to :class:`UploadFullError`).
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
@@ -178,17 +181,22 @@ def check_finishable(record: Mapping[str, Any]) -> int:
 
 
 class _Blocks:
-    """``read(n)`` over an :data:`UploadSource`: at most ``n`` bytes, ``b""`` at its end."""
+    """``read(n)`` over an :data:`UploadSource`: at most ``n`` bytes, ``b""`` at its end.
+
+    A file's block is passed on as it comes (no copy): it may be a view that the
+    file reuses at its next read (an ASGI body), so it is stored before that.
+    """
 
     def __init__(self, source: UploadSource) -> None:
         read = getattr(source, "read", None)
-        self._read: Optional[Callable[[int], bytes]] = read if callable(read) else None
+        self._read: Optional[Callable[[int], Any]] = read if callable(read) else None
         self._items: Optional[Iterator[Any]] = None if self._read else iter(source)
         self._pending = memoryview(b"")
 
-    def read(self, size: int) -> bytes:
+    def read(self, size: int) -> Block:
         if self._read is not None:
-            return bytes(self._read(size) or b"")
+            data = self._read(size)
+            return data if isinstance(data, (bytes, memoryview)) else bytes(data or b"")
         assert self._items is not None
         while not self._pending:
             item = next(self._items, None)
@@ -237,7 +245,7 @@ class LockedUpload(abc.ABC):
         source: UploadSource,
         *,
         limit: Optional[int] = None,
-        observe: Optional[Callable[[bytes], None]] = None,
+        observe: Optional[Callable[[Block], None]] = None,
     ) -> Written:
         """Store ``source``'s bytes at ``offset``, cutting what was stored past it first.
 
@@ -287,7 +295,7 @@ class LockedUpload(abc.ABC):
             if error is not None:  # the bytes read before the failure are kept
                 return Written(stored, False, False, error)
 
-    def _gather(self, blocks: _Blocks, size: int) -> Tuple[bytes, Optional[Exception]]:
+    def _gather(self, blocks: _Blocks, size: int) -> Tuple[Block, Optional[Exception]]:
         """Up to ``size`` bytes of ``blocks``, and the error that ended the reading early.
 
         With :attr:`read_block`, reads that much at a time and calls :meth:`_keep`
@@ -308,7 +316,7 @@ class LockedUpload(abc.ABC):
                 return b"".join(parts), exc
             if not piece:
                 break
-            parts.append(piece)
+            parts.append(bytes(piece))  # kept across reads: a copy (see _Blocks)
             got += len(piece)
             if got < size:
                 self._keep()
@@ -326,7 +334,7 @@ class LockedUpload(abc.ABC):
         """
 
     @abc.abstractmethod
-    def _append(self, position: int, block: bytes) -> None:
+    def _append(self, position: int, block: Block) -> None:
         """Store ``block`` at ``position`` (the end of the bytes present)."""
 
     @abc.abstractmethod
@@ -591,7 +599,7 @@ class _LockedPart(LockedUpload):
         if present != offset:
             os.ftruncate(self._fd, offset)
 
-    def _append(self, position: int, block: bytes) -> None:
+    def _append(self, position: int, block: Block) -> None:
         limit = self._store.size_limit
         end = position + len(block)
         if limit is not None and end > limit:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import threading
 import time
 from typing import (
     TYPE_CHECKING,
@@ -21,6 +22,7 @@ from typing import (
     List,
     Optional,
     Tuple,
+    Union,
 )
 
 from .._runtime import mark_serving
@@ -51,7 +53,7 @@ Send = Callable[[Dict[str, Any]], Awaitable[None]]
 #: Runs a blocking iterator in a worker thread, as an async iterator.
 IterateInThread = Callable[[Iterator[bytes]], AsyncIterator[bytes]]
 #: A gathered block: its bytes, whether more may follow, the error that ended the body.
-_Gathered = Tuple[bytes, bool, Optional[BaseException]]
+_Gathered = Tuple[memoryview, bool, Optional[BaseException]]
 
 
 async def body_chunks(answer: Answer, chunk: int, iterate: IterateInThread) -> AsyncIterator[bytes]:
@@ -75,6 +77,29 @@ async def body_chunks(answer: Answer, chunk: int, iterate: IterateInThread) -> A
 BODY_TIMEOUT = 60.0
 #: Seconds after which a block is handed over, however little arrived, when the next message comes.
 GATHER_SECONDS = 0.2
+#: Bytes gathered per block at least (reads of less are served from it, without a copy).
+GATHER_BYTES = 4 << 20
+
+
+#: Gathering buffers kept for the next request (per process): reused memory is already
+#: mapped, while a fresh block of a MB or more costs page faults, each time, on every byte.
+_POOL_SIZE = 2
+_pool: List[bytearray] = []
+_pool_lock = threading.Lock()
+
+
+def _take_buffer(size: int) -> bytearray:
+    with _pool_lock:
+        for index, buffer in enumerate(_pool):
+            if len(buffer) >= size:
+                return _pool.pop(index)
+    return bytearray(size)
+
+
+def _give_buffer(buffer: bytearray) -> None:
+    with _pool_lock:
+        if len(_pool) < _POOL_SIZE:
+            _pool.append(buffer)
 
 
 class ReceivedBody:
@@ -91,6 +116,11 @@ class ReceivedBody:
     come). A client that stalls mid-block has what arrived stored when it
     sends more or goes away; until then ``HEAD`` counts without it.
 
+    Blocks are gathered into two buffers in turn, reused from request to
+    request (a small per-process pool): what ``read`` returns is a
+    ``memoryview``, valid until the next ``read`` (or ``close``); a caller that
+    keeps bytes across reads copies them.
+
     A client gone: the bytes that arrived are read first, then ``read``
     raises ``ConnectionError``. No bytes for :data:`BODY_TIMEOUT` seconds:
     ``TimeoutError`` (the store keeps what arrived, the thread is freed).
@@ -105,13 +135,16 @@ class ReceivedBody:
         self._last = time.monotonic()  # when a message last arrived
         self._ahead: Optional[concurrent.futures.Future[_Gathered]] = None
         self._error: Optional[BaseException] = None
-        self._rest = b""  # the thread's view: a block's bytes past the size last asked
+        self._rest = memoryview(b"")  # the thread's view: a block's bytes past the size asked
         self._finished = False
+        self._buffers: List[bytearray] = []  # the two gathering buffers, taken at the first read
+        self._turn = 0  # which buffer the next block is gathered into
 
-    async def _gather(self, size: int) -> _Gathered:
-        """Up to ``size`` bytes (on the loop): ``(bytes, more, error)``."""
-        parts: List[bytes] = [self._carry] if self._carry else []
+    async def _gather(self, size: int, buffer: bytearray) -> _Gathered:
+        """Up to ``size`` bytes into ``buffer`` (on the loop): ``(view, more, error)``."""
+        into = memoryview(buffer)
         got = len(self._carry)
+        into[:got] = self._carry
         self._carry = b""
         started = time.monotonic()
         while got < size and not self._ended:
@@ -119,19 +152,30 @@ class ReceivedBody:
             self._last = time.monotonic()
             if message["type"] == "http.disconnect":
                 self._ended = True
-                return b"".join(parts), False, ConnectionError("The client went away mid-body.")
-            body = message.get("body", b"")
+                return into[:got], False, ConnectionError("The client went away mid-body.")
+            body = memoryview(message.get("body", b""))
             if body:
-                parts.append(bytes(body))
-                got += len(body)
+                take = min(len(body), size - got)
+                into[got : got + take] = body[:take]
+                if take < len(body):
+                    self._carry = body[take:].tobytes()
+                got += take
             if not message.get("more_body", False):
                 self._ended = True
             elif got and self._last - started >= GATHER_SECONDS:
                 break
-        data = b"".join(parts)
-        if len(data) > size:
-            data, self._carry = data[:size], data[size:]
-        return data, not self._ended or bool(self._carry), None
+        return into[:got], not self._ended or bool(self._carry), None
+
+    def _next(self, size: int) -> concurrent.futures.Future[_Gathered]:
+        """Start gathering the next block, into the buffer not handed over last."""
+        size = max(size, GATHER_BYTES)
+        if not self._buffers:
+            self._buffers = [_take_buffer(size), _take_buffer(size)]
+        buffer = self._buffers[self._turn]
+        if len(buffer) < size:  # a larger read than the first: a larger buffer
+            buffer = self._buffers[self._turn] = bytearray(size)
+        self._turn ^= 1
+        return asyncio.run_coroutine_threadsafe(self._gather(size, buffer), self._loop)
 
     def _wait(self, future: concurrent.futures.Future[_Gathered]) -> _Gathered:
         """``future``'s result, waiting while the body makes progress."""
@@ -145,8 +189,10 @@ class ReceivedBody:
                     self._finished, self._error = True, None
                     raise TimeoutError(f"No body bytes for {BODY_TIMEOUT} s.") from None
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1) -> Union[bytes, memoryview]:
         """Up to ``size`` bytes (``b""`` at the end); fewer when the body is slow.
+
+        A ``memoryview`` into a reused buffer: valid until the next call.
 
         Raises:
             ConnectionError: the client went away (after its bytes were read).
@@ -162,7 +208,7 @@ class ReceivedBody:
             raise failure
         if self._finished:
             return b""
-        future = self._ahead or asyncio.run_coroutine_threadsafe(self._gather(size), self._loop)
+        future = self._ahead or self._next(size)
         self._ahead = None
         data, more, error = self._wait(future)
         if error is not None:
@@ -171,20 +217,29 @@ class ReceivedBody:
                 raise error
             self._error = error
         elif more:  # read the next block while this one is stored
-            self._ahead = asyncio.run_coroutine_threadsafe(self._gather(size), self._loop)
+            self._ahead = self._next(size)
         else:
             self._finished = True
         data, self._rest = data[:size], data[size:]  # a block read ahead may be larger
         return data
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self.read, b"")
+        """Blocks as ``bytes`` (copies: an iterator's items may be kept)."""
+        return (bytes(block) for block in iter(self.read, b""))
 
     def close(self) -> None:
-        """Stop reading ahead (the endpoint is done with the body)."""
+        """Stop reading ahead (the endpoint is done with the body); keep the buffers.
+
+        A buffer a cancelled gathering may still write into is not kept.
+        """
         ahead, self._ahead = self._ahead, None
-        if ahead is not None:
+        buffers, self._buffers = self._buffers, []
+        self._rest = memoryview(b"")
+        if ahead is not None and not ahead.done():
             ahead.cancel()
+            buffers = buffers[: self._turn ^ 1] + buffers[(self._turn ^ 1) + 1 :]
+        for buffer in buffers:
+            _give_buffer(buffer)
 
 
 async def send_decision(decision: Decision, send: Send) -> None:

@@ -9,7 +9,7 @@ compares it. Algorithm names are lowercase ASCII, as the extension requires.
 from __future__ import annotations
 
 import hashlib
-from typing import Protocol, Tuple
+from typing import Protocol, Tuple, Union
 
 __all__ = ["ALGORITHMS", "Hasher", "digest_size", "new_hasher"]
 
@@ -21,7 +21,7 @@ ALGORITHMS: Tuple[str, ...] = ("sha1", "sha256", "md5")
 class Hasher(Protocol):
     """An incremental hash: feed it the bytes, then ask for the digest."""
 
-    def update(self, data: bytes, /) -> None: ...
+    def update(self, data: Union[bytes, memoryview], /) -> None: ...
 
     def digest(self) -> bytes: ...
 
