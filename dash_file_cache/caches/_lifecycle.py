@@ -228,9 +228,9 @@ def watch_sigterm() -> None:
         return
     try:
         handler = signal.getsignal(signal.SIGTERM)
-        if callable(handler) and handler is not _handle_sigterm:
-            if not isinstance(handler, _Watching):
-                signal.signal(signal.SIGTERM, _Watching(handler))
+        ours = handler is _handle_sigterm or isinstance(handler, _Watching)
+        if callable(handler) and not ours:
+            signal.signal(signal.SIGTERM, _Watching(handler))
     except (ValueError, OSError):
         return
 

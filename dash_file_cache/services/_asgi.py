@@ -186,6 +186,7 @@ class ReceivedBody:
             except concurrent.futures.TimeoutError:
                 if time.monotonic() - max(begun, self._last) >= BODY_TIMEOUT:
                     future.cancel()
+                    self._buffers = []  # the gathering may still write into one: none reused
                     self._finished, self._error = True, None
                     raise TimeoutError(f"No body bytes for {BODY_TIMEOUT} s.") from None
 
@@ -228,16 +229,16 @@ class ReceivedBody:
         return (bytes(block) for block in iter(self.read, b""))
 
     def close(self) -> None:
-        """Stop reading ahead (the endpoint is done with the body); keep the buffers.
+        """Stop reading ahead (the endpoint is done with the body); give the buffers back.
 
-        A buffer a cancelled gathering may still write into is not kept.
+        Not while a gathering is cancelled mid-way: it may still write into one.
         """
         ahead, self._ahead = self._ahead, None
         buffers, self._buffers = self._buffers, []
         self._rest = memoryview(b"")
         if ahead is not None and not ahead.done():
             ahead.cancel()
-            buffers = buffers[: self._turn ^ 1] + buffers[(self._turn ^ 1) + 1 :]
+            return
         for buffer in buffers:
             _give_buffer(buffer)
 

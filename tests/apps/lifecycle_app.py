@@ -42,14 +42,7 @@ def create_asgi() -> Any:
     backend = os.environ.get("DFC_LIFECYCLE_BACKEND", "fastapi")
     asgi_app, files = build(backend)
     asgi = asgi_app.server
-    if backend == "fastapi":
-        asgi.get("/info")(lambda: info_of(files))
-    else:
-
-        async def info() -> dict:
-            return info_of(files)
-
-        asgi.route("/info")(info)
+    asgi.get("/info")(lambda: info_of(files))  # FastAPI and Quart alike
     return asgi
 
 
