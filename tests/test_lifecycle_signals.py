@@ -81,11 +81,13 @@ def gunicorn(procs: List[subprocess.Popen], port: int, *args: str) -> subprocess
 def serving_dirs(port: int, workers: int) -> dict:
     """``{pid: cache_dir}`` of every serving process, asked until each has answered."""
     found: dict = {}
-    for _ in range(200):
+    deadline = time.monotonic() + 30  # a worker may still be booting under load
+    while time.monotonic() < deadline:
         info = requests.get(f"http://127.0.0.1:{port}/info", timeout=5).json()
         found[info["pid"]] = Path(info["cache_dir"])
         if len(found) == workers:
             return found
+        time.sleep(0.02)
     raise AssertionError(f"only {len(found)} of {workers} workers answered")
 
 
